@@ -1,0 +1,176 @@
+"""Command line: ``assistant index | ask | retrieve | eval | serve | config``.
+
+The CLI is one of the two places that catch ``AssistantError``: it prints one line
+and exits non-zero instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .errors import AssistantError
+from .progress import ConsoleProgress
+from .settings import Settings
+
+EXIT_USER_ERROR = 2
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from .service import Assistant
+
+    progress = ConsoleProgress()
+    try:
+        report = Assistant(settings).index(rebuild=args.rebuild, progress=progress)
+    finally:
+        progress.close()
+    if report is None:
+        summary = {"status": "up to date", "documents": 0, "chunks": 0, "seconds": 0.0, "errors": []}
+    else:
+        summary = {
+            "status": "built",
+            "documents": report.documents,
+            "chunks": report.chunks,
+            "sentences": report.sentences,
+            "seconds": round(report.seconds, 2),
+            "errors": list(report.errors),
+        }
+    if args.json:
+        _print_json(summary)
+    elif report is None:
+        print("Index is up to date (use --rebuild to build it again).")
+    else:
+        print(f"Indexed {report.documents} documents into {report.chunks} chunks in {report.seconds:.1f} s.")
+        for error in report.errors:
+            print(f"  skipped: {error}", file=sys.stderr)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .service import Assistant
+
+    answer = Assistant(settings).ask(args.question, k=args.k)
+    if args.json:
+        _print_json(answer.to_dict())
+        return 0
+    print(answer.text)
+    for c in answer.citations:
+        print(f"\n[{c.n}] {c.source} · {c.section} · p. {c.page}\n    {c.quote}")
+    return 0
+
+
+def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
+    from .service import Assistant
+
+    hits = Assistant(settings).retrieve(args.question, k=args.k)
+    if args.json:
+        _print_json([h.to_dict() for h in hits])
+        return 0
+    for h in hits:
+        print(f"{h.rank}. [{h.score:.4f}] {h.chunk.doc_id} · {h.chunk.section_path} · p. {h.chunk.page}")
+        print("   " + h.chunk.text.replace("\n", " ")[:200])
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from .evaluate import QuoteChecker, evaluate, read_golden
+    from .service import Assistant
+
+    questions = read_golden(Path(args.qa))
+    assistant = Assistant(settings)
+    out = open(args.out, "w", encoding="utf-8") if args.out else None
+    try:
+
+        def record(question, answer) -> None:
+            if out:
+                out.write(json.dumps({"id": question.id, **answer.to_dict()}, ensure_ascii=False) + "\n")
+
+        results = evaluate(
+            questions, lambda q: assistant.ask(q, k=args.k), QuoteChecker(settings.paths.corpus_dir), record
+        )
+    finally:
+        if out:
+            out.close()
+    if args.json:
+        _print_json(results)
+        return 0
+    metrics = list(next(iter(results.values())).keys())
+    print(f"{'metric':<28}" + "".join(f"{lang:>8}" for lang in results))
+    for metric in metrics:
+        print(f"{metric:<28}" + "".join(f"{results[lang][metric]:>8}" for lang in results))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .ui import serve
+
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    _print_json(settings.model_dump(mode="json"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description="Cited answers about the documents in corpus/.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="index corpus/ into index/")
+    p.add_argument("--rebuild", action="store_true", help="build from scratch even if up to date")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_index)
+
+    for name, func, text in (("ask", cmd_ask, "answer a question with citations"), ("retrieve", cmd_retrieve, "show the passages found")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("question")
+        p.add_argument("--k", type=int, default=None, help="passages to retrieve (default: settings)")
+        p.add_argument("--json", action="store_true", help="print JSON")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("eval", help="evaluate on a golden question file")
+    p.add_argument("--qa", required=True, help="JSONL file of golden questions")
+    p.add_argument("--k", type=int, default=None)
+    p.add_argument("--out", help="write one JSON line per question here")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="start the web chat")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("config", help="print the resolved settings")
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings()
+        return args.func(args, settings)
+    except ValidationError as exc:
+        print(f"error: invalid settings: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", file=sys.stderr)
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

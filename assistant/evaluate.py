@@ -1,0 +1,143 @@
+"""Evaluation on a golden question file: retrieval hit@k and MRR, answer quality, citation integrity, refusals."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .chunk import normalize
+from .clean import clean
+from .errors import AssistantError
+from .load import load_corpus
+from .types import Answer
+
+
+@dataclass(frozen=True)
+class GoldenQuestion:
+    id: str
+    lang: str
+    question: str
+    evidence: tuple[str, ...]
+    answer_keywords: tuple[str, ...]
+    type: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.evidence)
+
+
+def read_golden(path: Path) -> list[GoldenQuestion]:
+    questions = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise AssistantError(f"Cannot read the question file {path}: {exc.strerror or exc}.") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(
+                GoldenQuestion(
+                    id=str(row["id"]),
+                    lang=str(row.get("lang", "")),
+                    question=str(row["question"]),
+                    evidence=tuple(row.get("evidence", [])),
+                    answer_keywords=tuple(row.get("answer_keywords", [])),
+                    type=str(row.get("type", "")),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AssistantError(f"{path}:{number} is not a golden question ({exc}).") from exc
+    return questions
+
+
+def first_hit_rank(answer: Answer, evidence: Iterable[str]) -> int | None:
+    """Rank of the first retrieved chunk containing any evidence string, ignoring PDF line breaks."""
+    wanted = [normalize(e) for e in evidence]
+    for hit in answer.retrieved:
+        text = normalize(hit.chunk.text)
+        if any(w in text for w in wanted):
+            return hit.rank
+    return None
+
+
+def keyword_recall(answer_text: str, keywords: Iterable[str]) -> float:
+    """Share of keyword groups ('a | b' = alternatives) present in the answer."""
+    groups = [[alt.strip().lower() for alt in group.split("|")] for group in keywords]
+    if not groups:
+        return 1.0
+    lowered = answer_text.lower()
+    return sum(1 for alts in groups if any(alt and alt in lowered for alt in alts)) / len(groups)
+
+
+@dataclass
+class Tally:
+    answerable: int = 0
+    hits: int = 0
+    reciprocal_rank: float = 0.0
+    keyword_recall: float = 0.0
+    with_citations: int = 0
+    answered: int = 0
+    unanswerable: int = 0
+    refused: int = 0
+    quotes: int = 0
+    verbatim: int = 0
+
+    def summary(self) -> dict[str, float | int]:
+        a = max(self.answerable, 1)
+        return {
+            "questions": self.answerable + self.unanswerable,
+            "hit@k": round(self.hits / a, 3),
+            "mrr": round(self.reciprocal_rank / a, 3),
+            "keyword_recall": round(self.keyword_recall / a, 3),
+            "answers_with_citations": round(self.with_citations / a, 3),
+            "answered_when_answerable": round(self.answered / a, 3),
+            "refused_when_unanswerable": round(self.refused / max(self.unanswerable, 1), 3),
+            "quotes_verbatim": round(self.verbatim / max(self.quotes, 1), 3),
+        }
+
+
+class QuoteChecker:
+    """Checks a citation against the cleaned corpus (exact span) and the raw file (ignoring line breaks)."""
+
+    def __init__(self, corpus_dir: Path) -> None:
+        documents, _ = load_corpus(corpus_dir)
+        self.cleaned = {d.doc_id: clean(d.text, d.doc_id).text for d in documents}
+        self.raw = {d.doc_id: normalize(d.text) for d in documents}
+
+    def verbatim(self, source: str, quote: str, start: int, end: int) -> bool:
+        cleaned = self.cleaned.get(source, "")
+        return cleaned[start:end] == quote and normalize(quote) in self.raw.get(source, "")
+
+
+def evaluate(
+    questions: list[GoldenQuestion],
+    ask: Callable[[str], Answer],
+    checker: QuoteChecker,
+    on_answer: Callable[[GoldenQuestion, Answer], None] | None = None,
+) -> dict[str, dict[str, float | int]]:
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    for q in questions:
+        answer = ask(q.question)
+        if on_answer:
+            on_answer(q, answer)
+        for tally in (tallies[q.lang or answer.language], tallies["all"]):
+            for c in answer.citations:
+                tally.quotes += 1
+                tally.verbatim += checker.verbatim(c.source, c.quote, c.start, c.end)
+            if q.answerable:
+                tally.answerable += 1
+                rank = first_hit_rank(answer, q.evidence)
+                tally.hits += rank is not None
+                tally.reciprocal_rank += 1 / rank if rank else 0.0
+                tally.keyword_recall += keyword_recall(answer.text, q.answer_keywords)
+                tally.with_citations += bool(answer.citations)
+                tally.answered += answer.answerable
+            else:
+                tally.unanswerable += 1
+                tally.refused += not answer.answerable
+    return {lang: tally.summary() for lang, tally in sorted(tallies.items())}

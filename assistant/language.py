@@ -1,0 +1,13 @@
+"""Question language: decides the framing language of answers and the weights of fusion."""
+
+from __future__ import annotations
+
+import re
+
+CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+LATIN_WORD_RE = re.compile(r"[A-Za-z]{2,}")
+
+
+def detect_language(text: str) -> str:
+    """'zh' when Chinese characters outweigh Latin words (a CJK character carries about a word), else 'en'."""
+    return "zh" if len(CJK_RE.findall(text)) >= len(LATIN_WORD_RE.findall(text)) and CJK_RE.search(text) else "en"

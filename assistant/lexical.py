@@ -1,0 +1,96 @@
+"""BM25 over jieba tokens, derived from the chunks stored in Chroma and cached under ``index/``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import jieba
+import numpy as np
+
+log = logging.getLogger(__name__)
+jieba.setLogLevel(logging.WARNING)
+_jieba_lock = threading.Lock()
+
+TOKEN_RE = re.compile(
+    r"(?P<num>\d+(?:[.,]\d+)*%?)|(?P<latin>[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*)|(?P<cjk>[\u3400-\u9fff\uf900-\ufaff]+)"
+)
+STOPWORDS = frozenset(
+    "的 了 和 与 及 或 是 在 对 为 等 将 也 而 并 其 这 那 这些 那些 中 上 下 一个 一种 哪些 什么 哪个 哪 几 多少 如何 怎样 怎么 "
+    "吗 呢 吧 啊 么 之 以 于 被 把 从 到 由 可能 可以 报告 我们 他们 它们 the a an of to in on for and or is are was were be "
+    "by with as at that this which what how does do did from its it their report".split()
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Chinese as jieba search-mode words, Latin script as lower-cased words, numbers (and percentages) whole."""
+    tokens: list[str] = []
+    for match in TOKEN_RE.finditer(text):
+        if match.group("num"):
+            number = match.group("num").replace(",", "")
+            tokens.append(number)
+            if number.endswith("%"):
+                tokens.append(number[:-1])
+        elif match.group("latin"):
+            tokens.append(match.group("latin").lower())
+        else:
+            with _jieba_lock:
+                words = list(jieba.cut_for_search(match.group("cjk")))
+            tokens.extend(words)
+    return [t for t in tokens if t not in STOPWORDS]
+
+
+class LexicalIndex:
+    """BM25 scores for every chunk; cheap enough to score the whole collection per query."""
+
+    def __init__(self, ids: Sequence[str], model: bm25s.BM25) -> None:
+        self.ids = list(ids)
+        self.model = model
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str]) -> "LexicalIndex":
+        model = bm25s.BM25()
+        model.index([tokenize(t) or ["\u0000"] for t in texts], show_progress=False)
+        return cls(ids, model)
+
+    def search(self, tokens: list[str], n: int) -> list[tuple[str, float]]:
+        if not tokens or not self.ids:
+            return []
+        scores = np.asarray(self.model.get_scores(tokens))
+        order = np.argsort(-scores)[:n]
+        return [(self.ids[i], float(scores[i])) for i in order if scores[i] > 0]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.save(str(folder))
+        (folder / "ids.json").write_text(json.dumps(self.ids), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex":
+        return cls(json.loads((folder / "ids.json").read_text(encoding="utf-8")), bm25s.BM25.load(str(folder)))
+
+
+def cached_lexical_index(cache_dir: Path, version: str, ids: Sequence[str], texts: Sequence[str]) -> LexicalIndex:
+    """Load the BM25 index for this index version, or build and save it (a stale version is never reused)."""
+    folder = cache_dir / f"bm25-{version}"
+    if (folder / "ids.json").exists():
+        try:
+            return LexicalIndex.load(folder)
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("rebuilding unreadable BM25 cache %s: %s", folder, exc)
+    index = LexicalIndex.build(ids, texts)
+    try:
+        index.save(folder)
+        for old in cache_dir.glob("bm25-*"):
+            if old != folder and old.is_dir():
+                for f in old.iterdir():
+                    f.unlink()
+                old.rmdir()
+    except OSError as exc:
+        log.warning("could not cache the BM25 index in %s: %s", folder, exc)
+    return index

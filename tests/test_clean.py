@@ -1,0 +1,102 @@
+"""Cleaning on real excerpts of the PDF-extracted report."""
+
+from assistant.clean import clean, ends_sentence, is_noise, join_wrapped, strip_captions
+
+WRAPPED = "2022年是人工智能（AI）的一个分水岭，ChatGPT，DALL.E和\n\nLensa等几个面向消费者的应用程序发布了，它们的共同主题是\n\n使用生成式人工智能。\n"
+
+
+def test_wrapped_cjk_lines_join_without_spaces():
+    doc = clean(" 标题\n\n" + WRAPPED, "r.txt")
+    assert "DALL.E和Lensa等几个面向消费者的应用程序发布了，它们的共同主题是使用生成式人工智能。" in doc.text
+
+
+def test_latin_words_keep_a_space_across_a_wrap():
+    assert join_wrapped("使得提示工程（prompt", "engineering）成为") == "使得提示工程（prompt engineering）成为"
+    assert join_wrapped("模型的结构和设", "计，以及用于训") == "模型的结构和设计，以及用于训"
+
+
+def test_running_header_and_bare_page_numbers_are_dropped():
+    assert is_noise("生成式AI对企业的影响和意义 | 第二节: 生成式人工智能在消费者和企业领域的应用案例")
+    assert is_noise("22")
+    assert not is_noise("2022年是人工智能的一个分水岭")
+    raw = " 标题\n\n这是第一句，\n\n22\n\n生成式AI对企业的影响和意义 | 第三节: 生成式人工智能中的商机和竞争\n\n接着第二行。\n"
+    assert "这是第一句，接着第二行。" in clean(raw, "r.txt").text
+
+
+def test_repeated_title_line_is_a_running_header():
+    raw = " 生成式AI对企业的影响和意义\n\n摘要\n\n正文第一句。\n\n生成式AI对企业的影响和意义\n\n正文第二句。\n"
+    text = clean(raw, "r.txt").text
+    assert text.count("生成式AI对企业的影响和意义") == 1
+    assert "正文第二句。" in text
+
+
+def test_source_captions_are_removed():
+    assert strip_captions("过程要素：Source: Deloitte") == "过程要素："
+    assert strip_captions("Source: Deloitte") == ""
+
+
+def test_pages_are_numbered_from_single_space_marks():
+    raw = " 第一页标题\n\n第一页正文。\n\n 第二页开头的句子。\n\n  两个空格不是分页。\n"
+    doc = clean(raw, "r.txt")
+    assert doc.page_at(doc.text.index("第一页正文")) == 1
+    assert doc.page_at(doc.text.index("第二页开头")) == 2
+    assert doc.page_at(doc.text.index("两个空格")) == 2
+
+
+def test_sections_and_their_titles_are_detected():
+    raw = " 标题\n\n摘要\n\n摘要正文。\n\n 第一节\n\n解密生成式人工智能的\n\n魔法技巧\n\n人们对生成式人工智能寄予的高度期望，\n\n取决于硬件。\n"
+    doc = clean(raw, "r.txt")
+    sections = [h.section for h in doc.headings]
+    assert sections == ["摘要", "第一节 解密生成式人工智能的魔法技巧"]
+    assert doc.heading_at(doc.text.index("取决于硬件")).section == "第一节 解密生成式人工智能的魔法技巧"
+    assert "人们对生成式人工智能寄予的高度期望，取决于硬件。" in doc.text
+
+
+def test_subheading_is_detected_before_a_prose_line():
+    raw = " 第二节\n\n正文结束。\n\n职业效用\n\n像写作助手这类能够为职场创造价值\n\n的产品。\n"
+    doc = clean(raw, "r.txt")
+    heading = doc.heading_at(doc.text.index("像写作助手"))
+    assert heading.heading == "职业效用"
+
+
+def test_figure_label_is_not_a_subheading():
+    raw = " 第一节\n\n正文结束。\n\n基础模型的开发\n\n1 2 3 4\n"
+    assert all(h.heading != "基础模型的开发" for h in clean(raw, "r.txt").headings)
+
+
+def test_table_rows_stay_on_their_own_lines():
+    raw = " 表\n\n开始。\n\n 供应商 描述 案例 主要客户 主要盈利模式\n企业 开发者 消费者 模式 计价方式\n闭源模型提供商\n"
+    text = clean(raw, "r.txt").text
+    assert "供应商 描述 案例 主要客户 主要盈利模式\n企业 开发者 消费者 模式 计价方式\n闭源模型提供商" in text
+
+
+def test_vertical_labels_are_rejoined():
+    raw = " 图\n\n开始。\n\n调\n整\n模\n型\n"
+    assert "调整模型" in clean(raw, "r.txt").text
+
+
+def test_list_items_with_bars_start_new_lines():
+    raw = " 表\n\n分为四个大类：\n\n效率| 优化计划、研究和产品开发等任务\n\n指导| 提供个性化指导或学习内容\n"
+    text = clean(raw, "r.txt").text
+    assert "效率| 优化计划、研究和产品开发等任务\n指导| 提供个性化指导或学习内容" in text
+
+
+def test_markdown_headings_become_sections_without_page_marks():
+    doc = clean("# Title\n\nIntro line.\n\n## Costs\n\n A query can cost ten times more.\n", "notes.md")
+    assert doc.heading_at(doc.text.index("A query")).section == "Costs"
+    assert doc.page_at(doc.text.index("A query")) == 1
+
+
+def test_sentence_end_detection_handles_closing_quotes():
+    assert ends_sentence("将人工智能从“赋能者”提升为“协作者”。")
+    assert ends_sentence("这是引用。”")
+    assert not ends_sentence("它们的共同主题是")
+
+
+def test_the_real_report_cleans_into_every_section(report_text):
+    doc = clean(report_text, "genai-enterprise-report.zh.txt")
+    sections = {h.section.split(" ")[0] for h in doc.headings}
+    assert {"摘要", "第一节", "第二节", "第三节", "第四节"} <= sections
+    assert doc.page_starts[-1][1] >= 20
+    assert "Source: Deloitte" not in doc.text
+    assert "微软对OpenAI的100亿美元投资" in doc.text
