@@ -8,7 +8,9 @@ support is the evidence score; below one calibrated threshold the answer is a re
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from .crosslingual import english_to_chinese_terms
 from .language import detect_language
 from .retrieve import Query, SentenceIndex
 from .types import Answer, Citation, Hit, Sentence
@@ -16,8 +18,16 @@ from .types import Answer, Citation, Hit, Sentence
 LEXICAL_BONUS = 0.15
 SHORT_QUOTE_CHARS = 12
 SHORT_QUOTE_PENALTY = 0.05  # table cells and labels are rarely the answer on their own
-RELATIVE_CUTOFF = 0.04  # quote sentences within this margin of the best one
-MISSING_ANCHOR_PENALTY = 0.08
+RELATIVE_CUTOFF = 0.04
+EVIDENCE_SENTENCES = 5
+QUANTITY_SENTENCES = 1  # a requested figure must be in the best-supported sentence  # quote sentences within this margin of the best one
+UNSUPPORTED_PENALTY = 0.25
+QUANTITY_QUESTION_RE = re.compile(
+    r"\b(how (many|much)|what (percentage|share|price)|which year|what year|when did|price|revenue)\b"
+    r"|多少|几[种个项只年代家位次]|哪一年|哪一天|何时|什么时候|百分之|价格|收费|金额",
+    re.I,
+)
+QUANTITY_RE = re.compile(r"(?<![A-Za-z.\-])\d|[两二三四五六七八九十百千万亿]+(个|种|倍|年|只|次|项|代|层|类|成|家|位|分之)|\b(one|two|three|four|five|ten)\b")
 ANCHOR_RE = re.compile(r"\d[\d,.]*%?|[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
 
 REFUSAL = {
@@ -40,20 +50,57 @@ def lexical_coverage(tokens: list[str], text: str) -> float:
 
 
 def anchors(question: str) -> list[str]:
-    """Names (capitalised after the first word, or mixed case) and figures: what an answer must be about."""
+    """Names (capitalised mid-sentence, or mixed case) and figures: what an answer must be about."""
     in_chinese = detect_language(question) == "zh"  # there every Latin word is a name
     found = []
-    for i, match in enumerate(ANCHOR_RE.finditer(question)):
+    for match in ANCHOR_RE.finditer(question):
         word = re.sub(r"'s$", "", match.group())
-        is_name = in_chinese or any(c.isupper() for c in word[1:]) or (word[0].isupper() and i > 0)
+        sentence_start = not question[: match.start()].strip() or question[: match.start()].rstrip()[-1] in ".?!:\"“"
+        is_name = in_chinese or any(c.isupper() for c in word[1:]) or (word[0].isupper() and not sentence_start)
         if word[0].isdigit() or is_name:
             found.append(word.replace(",", "").lower())
     return found
 
 
+def in_vocabulary(anchor: str, vocabulary: set[str]) -> bool:
+    """An anchor counts as mentioned in its own form, singular form, or a dictionary translation."""
+    if anchor in vocabulary or anchor.rstrip("s") in vocabulary:
+        return True
+    return anchor.isalpha() and any(term in vocabulary for term in english_to_chinese_terms(anchor))
+
+
 def missing_anchors(question: str, corpus_vocabulary: set[str]) -> list[str]:
     """Names and figures in the question that the corpus never mentions (e.g. a product it does not cover)."""
-    return [a for a in anchors(question) if a not in corpus_vocabulary]
+    return [a for a in anchors(question) if not in_vocabulary(a, corpus_vocabulary)]
+
+
+def asks_for_quantity(question: str) -> bool:
+    return bool(QUANTITY_QUESTION_RE.search(question))
+
+
+def states_quantity(text: str) -> bool:
+    return bool(QUANTITY_RE.search(text))
+
+
+def unsupported_specifics(
+    question: str, quotes: list[str], vocabulary: set[str], is_common: Callable[[str], bool] = lambda _: False
+) -> int:
+    """Specifics the question asks about that the best evidence lacks; each one weakens the evidence.
+
+    Counted: names/figures absent from the whole corpus, rare names present in the corpus but
+    in none of the quotes, and a requested quantity (how many, price, date…) that the best
+    quote does not state.
+    """
+    named = anchors(question)
+    missing = [a for a in named if not in_vocabulary(a, vocabulary)]
+    joined = " ".join(quotes).lower()
+    absent = [
+        a
+        for a in named
+        if a not in missing and a.isalpha() and not is_common(a) and a.rstrip("s") not in joined and a not in joined
+    ]
+    no_quantity = asks_for_quantity(question) and not any(states_quantity(q) for q in quotes[:QUANTITY_SENTENCES])
+    return len(missing) + len(absent) + int(no_quantity)
 
 
 def rank_sentences(query: Query, hits: list[Hit], sentences: SentenceIndex) -> list[tuple[float, Sentence, Hit]]:
@@ -80,10 +127,13 @@ def compose_offline(
     *,
     min_evidence: float,
     max_quotes: int,
-    penalty: float = 0.0,
+    vocabulary: set[str],
+    is_common: Callable[[str], bool] = lambda _: False,
 ) -> Answer:
-    """Quote the best sentences, or refuse when even the best is below the calibrated threshold."""
+    """Quote the best sentences, or refuse when the evidence is below the calibrated threshold."""
     ranked = rank_sentences(query, hits, sentences)
+    top_quotes = [sentence.text for _, sentence, _ in ranked[:EVIDENCE_SENTENCES]]
+    penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common)
     evidence = (ranked[0][0] if ranked else 0.0) - penalty
     language = query.language
     if evidence < min_evidence:

@@ -21,6 +21,9 @@ from .settings import RetrieveSettings
 from .types import Chunk, Hit, Sentence
 
 
+COMMON_SHARE = 0.1
+
+
 @dataclass
 class Query:
     """A question prepared once for every retriever: its language, vector and lexical tokens."""
@@ -83,6 +86,11 @@ class HybridRetriever:
         self.dense_search = dense_search  # (vector, n) -> [(chunk_id, similarity)]
         self.settings = settings
         self.vocabulary = set(lexical.model.vocab_dict) if hasattr(lexical.model, "vocab_dict") else set()
+
+    def is_common(self, word: str) -> bool:
+        """Whether a word occurs in more than a tenth of the chunks (like 'AI' here): too generic to anchor on."""
+        word = word.lower()
+        return sum(word in c.text.lower() for c in self.chunks.values()) > COMMON_SHARE * len(self.chunks)
 
     def prepare(self, text: str, language: str, vector: np.ndarray) -> Query:
         return Query(text, language, vector, lexical_tokens(text, language, self.vocabulary))

@@ -11,7 +11,7 @@ import logging
 import threading
 from pathlib import Path
 
-from .answer import MISSING_ANCHOR_PENALTY, compose_offline, missing_anchors
+from .answer import compose_offline
 from .embed import VectorEmbeddings, make_embedder
 from .errors import BadQuestion
 from .indexing import StageProgress, build_index, stale_reason
@@ -113,7 +113,6 @@ class Assistant:
     def ask(self, question: str, k: int | None = None) -> Answer:
         retriever, query = self.prepare(question)
         hits = retriever.search(query, k or self.settings.retrieve.k)
-        missing = missing_anchors(query.text, retriever.vocabulary)
         return compose_offline(
             query.text,
             query,
@@ -121,5 +120,6 @@ class Assistant:
             retriever.sentences,
             min_evidence=self.settings.answer.min_evidence,
             max_quotes=self.settings.answer.max_quotes,
-            penalty=MISSING_ANCHOR_PENALTY * len(missing),
+            vocabulary=retriever.vocabulary,
+            is_common=retriever.is_common,
         )

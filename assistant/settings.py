@@ -70,8 +70,8 @@ class RetrieveSettings(BaseModel):
 
 class AnswerSettings(BaseModel):
     min_evidence: float = Field(
-        0.0,
-        description="Calibrated evidence threshold below which the answer is 'not covered' (0 = use the calibrated default).",
+        0.75,
+        description="Evidence score below which the answer is 'not covered' (calibrated on the dev set; see README).",
     )
     max_quotes: int = Field(3, ge=1, le=10, description="Most quoted sentences in an offline answer.")
     max_question_chars: int = Field(2000, ge=10, le=100_000, description="Longer questions are rejected.")

