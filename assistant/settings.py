@@ -53,7 +53,7 @@ class EmbedSettings(BaseModel):
 
 
 class StoreSettings(BaseModel):
-    collection: str = Field("documents", description="Chroma collection name for chunks.")
+    collection: str = Field("documents", description="Prefix of the Chroma collection names (each build gets fresh ones).")
 
 
 class RetrieveSettings(BaseModel):
