@@ -15,6 +15,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 jieba.setLogLevel(logging.WARNING)
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 _jieba_lock = threading.Lock()
 
 TOKEN_RE = re.compile(

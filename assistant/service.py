@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .answer import compose_offline
 from .embed import VectorEmbeddings, make_embedder
-from .errors import BadQuestion
+from .errors import BadQuestion, IndexCorrupt
 from .indexing import StageProgress, build_index, stale_reason
 from .language import detect_language
 from .lexical import cached_lexical_index
@@ -58,6 +58,12 @@ class Assistant:
                     return None
                 if reason == "settings changed":
                     self.store.check(self.fingerprint)  # raises IndexMismatch: changing models needs --rebuild
+            try:
+                self.store.client
+            except IndexCorrupt:
+                if not rebuild:
+                    raise
+                self.store.quarantine()
             return build_index(self.settings, embedder=self.embedder, store=self.store, progress=progress)
 
     def manifest(self) -> Manifest:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import chromadb
 import numpy as np
+from chromadb.api.client import SharedSystemClient
 from chromadb.errors import ChromaError
 
 from .errors import IndexCorrupt, IndexMismatch, IndexMissing
@@ -102,6 +103,18 @@ class ChunkStore:
             except (ChromaError, OSError, ValueError) as exc:
                 raise IndexCorrupt(self.index_dir, str(exc)) from exc
         return self._client
+
+    def quarantine(self) -> Path:
+        """Move an unreadable store aside (never delete it) so a rebuild can start clean."""
+        target = self.index_dir / f"broken-{time.strftime('%Y%m%d%H%M%S')}"
+        target.mkdir(parents=True)
+        for name in ("chroma", MANIFEST):
+            if (self.index_dir / name).exists():
+                os.replace(self.index_dir / name, target / name)
+        self._client = None
+        SharedSystemClient.clear_system_cache()  # chromadb caches the failed client per path
+        log.warning("moved the unreadable index to %s", target)
+        return target
 
     # -- reading -------------------------------------------------------------------------------
 
