@@ -92,7 +92,7 @@ def unsupported_specifics(
     quote does not state.
     """
     named = anchors(question)
-    missing = [a for a in named if not in_vocabulary(a, vocabulary)]
+    missing = missing_anchors(question, vocabulary)
     joined = " ".join(quotes).lower()
     absent = [
         a
