@@ -18,9 +18,9 @@ from .types import Answer, Citation, Hit, Sentence
 LEXICAL_BONUS = 0.15
 SHORT_QUOTE_CHARS = 12
 SHORT_QUOTE_PENALTY = 0.05  # table cells and labels are rarely the answer on their own
-RELATIVE_CUTOFF = 0.04
+RELATIVE_CUTOFF = 0.04  # quote sentences within this margin of the best one
 EVIDENCE_SENTENCES = 5
-QUANTITY_SENTENCES = 1  # a requested figure must be in the best-supported sentence  # quote sentences within this margin of the best one
+QUANTITY_SENTENCES = 1  # a requested figure must be in the best-supported sentence
 UNSUPPORTED_PENALTY = 0.25
 QUANTITY_QUESTION_RE = re.compile(
     r"\b(how (many|much)|what (percentage|share|price)|which year|what year|when did|price|revenue)\b"

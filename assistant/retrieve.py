@@ -81,6 +81,7 @@ class HybridRetriever:
         settings: RetrieveSettings,
     ) -> None:
         self.chunks = {c.id: c for c in chunks}
+        self.lowered_texts = [c.text.lower() for c in chunks]  # lowered once, not on every question
         self.lexical = lexical
         self.sentences = sentences
         self.dense_search = dense_search  # (vector, n) -> [(chunk_id, similarity)]
@@ -90,7 +91,7 @@ class HybridRetriever:
     def is_common(self, word: str) -> bool:
         """Whether a word occurs in more than a tenth of the chunks (like 'AI' here): too generic to anchor on."""
         word = word.lower()
-        return sum(word in c.text.lower() for c in self.chunks.values()) > COMMON_SHARE * len(self.chunks)
+        return sum(word in text for text in self.lowered_texts) > COMMON_SHARE * len(self.lowered_texts)
 
     def prepare(self, text: str, language: str, vector: np.ndarray) -> Query:
         return Query(text, language, vector, lexical_tokens(text, language, self.vocabulary))
