@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .answer import compose_offline
@@ -20,7 +21,7 @@ from .lexical import cached_lexical_index
 from .retrieve import HybridRetriever, Query, SentenceIndex
 from .settings import Settings
 from .store import MANIFEST, ChunkStore, Manifest, read_manifest
-from .types import Answer, Hit, IndexReport
+from .types import Answer, Hit, IndexReport, StreamEvent, Turn
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,22 @@ class Assistant:
         retriever, query = self.prepare(question)
         return retriever.search(query, k or self.settings.retrieve.k)
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
+    def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+        """The complete answer; the same events as ``ask_stream`` without the deltas."""
+        answer = None
+        for event in self.ask_stream(question, k, history):
+            if event.kind == "answer":
+                answer = event.answer
+        assert answer is not None  # ask_stream always ends with the answer event
+        return answer
+
+    def ask_stream(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Iterator[StreamEvent]:
+        """Text deltas as they are produced, then the answer with its citations finalised."""
+        answer = self._answer_offline(question, k)
+        yield StreamEvent("token", answer.text)
+        yield StreamEvent("answer", answer=answer)
+
+    def _answer_offline(self, question: str, k: int | None) -> Answer:
         retriever, query = self.prepare(question)
         hits = retriever.search(query, k or self.settings.retrieve.k)
         return compose_offline(

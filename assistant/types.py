@@ -152,6 +152,24 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class StreamEvent:
+    """One step of a streamed answer: text deltas, user-visible notices, then the final verified answer."""
+
+    kind: str  # "token" | "notice" | "answer"
+    text: str = ""
+    answer: Answer | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        if self.kind == "answer" and self.answer is not None:
+            return {"type": "answer", **self.answer.to_dict()}
+        return {"type": self.kind, "text": self.text}
+
+
+Turn = tuple[str, str]
+"""A previous (question, answer) pair of the conversation, oldest first."""
+
+
+@dataclass(frozen=True)
 class IndexReport:
     documents: int
     chunks: int
