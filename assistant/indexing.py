@@ -1,23 +1,38 @@
-"""The indexing job: load → clean → chunk → embed → store, with progress and a staleness check."""
+"""The indexing job: load → clean → chunk → embed → store, incrementally, with progress.
+
+Each run compares ``corpus/`` with the live manifest. Unchanged documents are
+copied into the new generation with their stored vectors; a changed document is
+re-chunked, and only chunks and sentences whose text is new get embedded (chunk
+ids are content-derived, so untouched paragraphs keep their ids and vectors).
+The new generation becomes visible in one atomic manifest switch (see store.py),
+so readers never see a half-built index and a killed run leaves the old one serving.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .chunk import chunk_document, chunk_sentences
-from .clean import clean
+from .clean import clean_raw
 from .embed import VectorEmbeddings
-from .errors import EmptyCorpus
-from .load import discover, file_digest, load_corpus
+from .errors import BadDocument, EmptyCorpus, IndexBusy
+from .load import discover, file_digest, load_file
 from .settings import Settings
 from .store import ChunkStore, Manifest
-from .types import IndexReport
+from .types import Chunk, IndexReport, Sentence
 
 log = logging.getLogger(__name__)
 StageProgress = Callable[[str, int, int], None]
+LOCK_FILE = ".indexing.lock"
 
 
 def file_hashes(corpus_dir: Path) -> dict[str, str]:
@@ -37,57 +52,211 @@ def stale_reason(settings: Settings, manifest: Manifest | None, fingerprint: dic
         return "no index yet"
     if manifest.fingerprint != fingerprint:
         return "settings changed"
-    on_disk = file_hashes(settings.paths.corpus_dir)
-    indexed = {doc_id: str(info.get("sha256")) for doc_id, info in manifest.documents.items()}
-    if on_disk != indexed:
+    if file_hashes(settings.paths.corpus_dir) != indexed_hashes(manifest):
         return "documents changed"
     return None
 
 
-def build_index(
-    settings: Settings, *, embedder: VectorEmbeddings, store: ChunkStore, progress: StageProgress | None = None
-) -> IndexReport:
-    """Index the whole corpus into a new generation and switch to it only when complete."""
-    started = time.perf_counter()
-    report = progress or (lambda stage, done, total: None)
-    raw_documents, errors = load_corpus(settings.paths.corpus_dir)
-    if not raw_documents:
-        raise EmptyCorpus(settings.paths.corpus_dir)
-    chunks, sentences, documents = [], [], {}
-    for i, raw in enumerate(raw_documents):
-        cleaned = clean(raw.text, raw.doc_id)
+def indexed_hashes(manifest: Manifest) -> dict[str, str]:
+    return {doc_id: str(info.get("sha256")) for doc_id, info in manifest.documents.items()}
+
+
+@contextmanager
+def exclusive(index_dir: Path) -> Iterator[None]:
+    """One indexer per index folder, across processes; the OS drops the lock if the indexer is killed."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK_FILE, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexBusy(index_dir) from exc
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+@dataclass
+class Generation:
+    """The rows of one index generation, assembled in memory before they are written."""
+
+    chunks: list[Chunk] = field(default_factory=list)
+    chunk_vectors: list[np.ndarray] = field(default_factory=list)
+    sentences: list[Sentence] = field(default_factory=list)
+    sentence_vectors: list[np.ndarray] = field(default_factory=list)
+
+    def matrices(self) -> tuple[np.ndarray, np.ndarray]:
+        return _stack(self.chunk_vectors), _stack(self.sentence_vectors)
+
+
+def _stack(rows: list[np.ndarray]) -> np.ndarray:
+    return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+
+
+def _previous(store: ChunkStore, manifest: Manifest | None) -> tuple[Generation, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The live generation's rows plus its vectors by text (a renamed or moved passage keeps its vector)."""
+    if manifest is None:
+        return Generation(), {}, {}
+    chunks, chunk_vectors = store.load_chunks(manifest, with_vectors=True)
+    sentences, sentence_vectors = store.load_sentences(manifest)
+    old = Generation(chunks, list(chunk_vectors), sentences, list(sentence_vectors))
+    chunk_by_text = {c.text: v for c, v in zip(old.chunks, old.chunk_vectors)}
+    sentence_by_text = {s.text: v for s, v in zip(old.sentences, old.sentence_vectors)}
+    return old, chunk_by_text, sentence_by_text
+
+
+def _vectors(
+    texts: list[str], known: dict[str, np.ndarray], embedder: VectorEmbeddings, stage: str, report: StageProgress
+) -> tuple[list[np.ndarray], int]:
+    """A vector per text, embedding only the distinct texts that have no stored vector yet."""
+    missing = [text for text in dict.fromkeys(texts) if text not in known]
+    if missing:
+        vectors = embedder.passages(missing, lambda done, total: report(stage, done, total))
+        known.update(zip(missing, vectors))
+    return [known[text] for text in texts], len(missing)
+
+
+def _carry_over(old: Generation, documents: set[str]) -> Generation:
+    """The rows of unchanged documents, vectors included: they cost nothing to keep."""
+    new = Generation()
+    for chunk, vector in zip(old.chunks, old.chunk_vectors):
+        if chunk.doc_id in documents:
+            new.chunks.append(chunk)
+            new.chunk_vectors.append(vector)
+    kept_ids = {c.id for c in new.chunks}
+    for sentence, vector in zip(old.sentences, old.sentence_vectors):
+        if sentence.chunk_id in kept_ids:
+            new.sentences.append(sentence)
+            new.sentence_vectors.append(vector)
+    return new
+
+
+def _read_changed(
+    settings: Settings, paths: dict[str, Path], documents: dict[str, dict[str, object]], report: StageProgress
+) -> tuple[list[Chunk], list[Sentence]]:
+    """Load, clean and chunk the changed documents; records each one (or its error) in ``documents``."""
+    chunks: list[Chunk] = []
+    sentences: list[Sentence] = []
+    for i, (doc_id, path) in enumerate(paths.items()):
+        report("read", i + 1, len(paths))
+        try:
+            raw = load_file(path, doc_id)
+            size = path.stat().st_size
+        except (BadDocument, OSError) as exc:
+            # Remembered so an unchanged bad file does not make the index look stale forever.
+            documents[doc_id] = {"sha256": file_hash(path), "error": str(exc), "indexed_at": time.time()}
+            continue
+        cleaned = clean_raw(raw)
         doc_chunks = chunk_document(cleaned, max_chars=settings.chunk.max_chars, overlap_chars=settings.chunk.overlap_chars)
         chunks.extend(doc_chunks)
         for chunk in doc_chunks:
             sentences.extend(chunk_sentences(cleaned, chunk))
-        documents[raw.doc_id] = {
+        documents[doc_id] = {
             "sha256": raw.sha256,
             "encoding": raw.encoding,
-            "chunks": len(doc_chunks),
+            "bytes": size,
             "characters": len(cleaned.text),
             "pages": cleaned.page_starts[-1][1],
+            "chunks": len(doc_chunks),
+            "chunk_ids": [c.id for c in doc_chunks],
+            "indexed_at": time.time(),
         }
-        report("read", i + 1, len(raw_documents))
-    for doc_id, error in errors.items():
-        # Remembered so an unchanged bad file does not make the index look stale forever.
-        documents[doc_id] = {"sha256": file_hash(settings.paths.corpus_dir / doc_id), "error": str(error)}
-    chunk_vectors = embedder.passages([c.text for c in chunks], lambda d, t: report("embed passages", d, t))
-    # Overlapping chunks share sentences: embed each distinct text once.
-    distinct = list(dict.fromkeys(s.text for s in sentences))
-    distinct_vectors = embedder.passages(distinct, lambda d, t: report("embed sentences", d, t))
-    row = {text: i for i, text in enumerate(distinct)}
-    sentence_vectors = distinct_vectors[[row[s.text] for s in sentences]] if sentences else distinct_vectors
-    report("store", 0, 1)
-    store.write(
-        settings.index_fingerprint(embedder.identity), documents, chunks, chunk_vectors, sentences, sentence_vectors
+    return chunks, sentences
+
+
+def build_index(
+    settings: Settings,
+    *,
+    embedder: VectorEmbeddings,
+    store: ChunkStore,
+    progress: StageProgress | None = None,
+    rebuild: bool = False,
+) -> IndexReport:
+    """Bring the index in line with the corpus, re-embedding only new text; switch generations only when complete.
+
+    The caller holds ``exclusive(index_dir)``.
+    """
+    started = time.perf_counter()
+    report = progress or (lambda stage, done, total: None)
+    corpus_dir = Path(settings.paths.corpus_dir)
+    fingerprint = settings.index_fingerprint(embedder.identity)
+    live = None if rebuild else store.read()
+    if live is not None and live.fingerprint != fingerprint:
+        live = None  # the caller decided to rebuild; never mix vectors of two models
+    on_disk = {path.relative_to(corpus_dir).as_posix(): path for path in discover(corpus_dir)}
+    hashes = {doc_id: file_hash(path) for doc_id, path in on_disk.items()}
+    before = indexed_hashes(live) if live else {}
+    changed = sorted(d for d in on_disk if before.get(d) != hashes[d])
+    unchanged = sorted(d for d in on_disk if before.get(d) == hashes[d])
+    removed = sorted(set(before) - set(on_disk))
+    if live is not None and not changed and not removed:
+        return _report(live, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started)
+
+    old, chunk_vectors_by_text, sentence_vectors_by_text = _previous(store, live)
+    new = _carry_over(old, set(unchanged))
+    documents = {d: live.documents[d] for d in unchanged} if live else {}
+
+    fresh_chunks, fresh_sentences = _read_changed(settings, {d: on_disk[d] for d in changed}, documents, report)
+    if not new.chunks and not fresh_chunks:
+        raise EmptyCorpus(corpus_dir)
+
+    chunk_vectors, embedded_chunks = _vectors(
+        [c.text for c in fresh_chunks], chunk_vectors_by_text, embedder, "embed passages", report
     )
+    sentence_vectors, embedded_sentences = _vectors(
+        [s.text for s in fresh_sentences], sentence_vectors_by_text, embedder, "embed sentences", report
+    )
+    new.chunks += fresh_chunks
+    new.chunk_vectors += chunk_vectors
+    new.sentences += fresh_sentences
+    new.sentence_vectors += sentence_vectors
+
+    report("store", 0, 1)
+    chunk_matrix, sentence_matrix = new.matrices()
+    manifest = store.write(fingerprint, documents, new.chunks, chunk_matrix, new.sentences, sentence_matrix)
     report("store", 1, 1)
+    added = [d for d in changed if d not in before]
+    updated = [d for d in changed if d in before]
+    old_ids = {c.id for c in old.chunks}
+    return _report(
+        manifest,
+        added,
+        updated,
+        removed,
+        unchanged,
+        embedded=embedded_chunks + embedded_sentences,
+        chunks_removed=len(old_ids - {c.id for c in new.chunks}),
+        started=started,
+        chunks_added=len({c.id for c in fresh_chunks} - old_ids),
+    )
+
+
+def _report(
+    manifest: Manifest,
+    added: list[str],
+    updated: list[str],
+    removed: list[str],
+    unchanged: list[str],
+    *,
+    embedded: int,
+    chunks_removed: int,
+    started: float,
+    chunks_added: int = 0,
+) -> IndexReport:
+    total_chunks = sum(int(info.get("chunks", 0)) for info in manifest.documents.values())  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
-    log.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
+    log.info("index: %d added, %d updated, %d removed, %d embedded in %.1fs", len(added), len(updated), len(removed), embedded, seconds)
     return IndexReport(
-        documents=len(documents),
-        chunks=len(chunks),
-        sentences=len(sentences),
+        documents=len(manifest.documents),
+        chunks=total_chunks,
         seconds=seconds,
-        errors=tuple(str(e) for e in errors.values()),
+        added=tuple(added),
+        updated=tuple(updated),
+        removed=tuple(removed),
+        unchanged=tuple(unchanged),
+        chunks_added=chunks_added,
+        chunks_removed=chunks_removed,
+        chunks_unchanged=total_chunks - chunks_added,
+        embedded=embedded,
+        sentences=manifest.sentences,
+        errors=tuple(f"{doc_id}: {info['error']}" for doc_id, info in sorted(manifest.documents.items()) if "error" in info),
     )

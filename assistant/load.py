@@ -1,49 +1,42 @@
-"""Find documents in the corpus folder and decode them to text."""
+"""Find documents in the corpus folder and read each with the reader for its format."""
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 from pathlib import Path
 
-from charset_normalizer import from_bytes
-
-from .errors import BadDocument
+from .errors import BadDocument, UnreadableContent
+from .formats import FORMATS
 from .types import RawDocument
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """Decode bytes, preferring exact codecs over guessing: BOMs, UTF-8, then GB18030 (a superset of GBK)."""
-    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            return data.decode(name), name
-    for name in ("utf-8", "gb18030"):
-        try:
-            return data.decode(name), name
-        except UnicodeDecodeError:
-            continue
-    best = from_bytes(data).best()
-    if best is None:
-        raise UnicodeDecodeError("unknown", data[:1], 0, 1, "no text encoding fits")
-    return str(best), best.encoding
+SUPPORTED_SUFFIXES = tuple(FORMATS)
 
 
 def load_file(path: Path, doc_id: str) -> RawDocument:
+    """Read one document; every way it can fail is a BadDocument that names the file and the reason."""
+    document_format = FORMATS.get(path.suffix.lower())
+    if document_format is None:
+        raise BadDocument(path, f"only {', '.join(SUPPORTED_SUFFIXES)} files are supported")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise BadDocument(path, exc.strerror or str(exc)) from exc
-    if b"\x00" in data[:4096] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise BadDocument(path, "it looks like a binary file, not text")
-    try:
-        text, encoding = decode(data)
-    except UnicodeDecodeError as exc:
-        raise BadDocument(path, "its text encoding is not recognised (save it as UTF-8)") from exc
-    if not text.strip():
+    if not data:
         raise BadDocument(path, "the file is empty")
-    return RawDocument(doc_id=doc_id, path=str(path), text=text, encoding=encoding, sha256=file_digest(data))
+    try:
+        text, encoding = document_format.read(data)
+    except UnreadableContent as exc:
+        raise BadDocument(path, str(exc)) from exc
+    if not text.strip():
+        raise BadDocument(path, document_format.no_text)
+    return RawDocument(
+        doc_id=doc_id,
+        path=str(path),
+        text=text,
+        encoding=encoding,
+        sha256=file_digest(data),
+        loader=document_format.loader,
+    )
 
 
 def file_digest(data: bytes) -> str:
@@ -52,7 +45,7 @@ def file_digest(data: bytes) -> str:
 
 
 def discover(corpus_dir: Path) -> list[Path]:
-    """Supported files under the corpus, sorted so ids and ordinals are stable across runs."""
+    """Files in a supported format under the corpus (others are ignored), sorted so ids are stable across runs."""
     if not corpus_dir.is_dir():
         return []
     return sorted(

@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from langchain_core.language_models import BaseChatModel
+
 from .answer import compose_offline
+from .cite import embedding_similarity
 from .embed import VectorEmbeddings, make_embedder
-from .errors import BadQuestion, IndexCorrupt
-from .indexing import StageProgress, build_index, stale_reason
+from .errors import BadQuestion, IndexCorrupt, LlmUnavailable
+from .followup import condense_offline, is_elliptical
+from .generate import NOTICE, condense, generate
+from .indexing import StageProgress, build_index, exclusive, stale_reason
 from .language import detect_language
 from .lexical import cached_lexical_index
 from .retrieve import HybridRetriever, Query, SentenceIndex
 from .settings import Settings
-from .store import MANIFEST, ChunkStore, Manifest, read_manifest
+from .store import ChunkStore, Manifest
 from .types import Answer, Hit, IndexReport, StreamEvent, Turn
 
 log = logging.getLogger(__name__)
@@ -36,10 +43,12 @@ class Assistant:
     ) -> None:
         self.settings = settings or Settings()
         self.embedder = embedder or make_embedder(self.settings.embed)
-        self.store = store or ChunkStore(self.settings.paths.index_dir, self.settings.store.collection)
+        self.store = store or ChunkStore(
+            self.settings.paths.index_dir, self.settings.store.collection, self.settings.store.chroma_url
+        )
         self._lock = threading.Lock()
-        self._build_lock = threading.Lock()
-        self._loaded: tuple[float, Manifest, HybridRetriever] | None = None
+        self._loaded: tuple[str, Manifest, HybridRetriever] | None = None
+        self._chat_model: BaseChatModel | None = None
 
     @property
     def fingerprint(self) -> dict[str, str]:
@@ -48,24 +57,24 @@ class Assistant:
     # -- indexing ------------------------------------------------------------------------------
 
     def stale_reason(self) -> str | None:
-        return stale_reason(self.settings, read_manifest(self.settings.paths.index_dir), self.fingerprint)
+        return stale_reason(self.settings, self.store.read(), self.fingerprint)
 
-    def index(self, *, rebuild: bool = False, progress: StageProgress | None = None) -> IndexReport | None:
-        """Build when forced or stale; None means the index was already up to date."""
-        with self._build_lock:
-            if not rebuild:
-                reason = self.stale_reason()
-                if reason is None:
-                    return None
-                if reason == "settings changed":
-                    self.store.check(self.fingerprint)  # raises IndexMismatch: changing models needs --rebuild
+    def index(self, *, rebuild: bool = False, progress: StageProgress | None = None) -> IndexReport:
+        """Bring the index up to date incrementally (or from scratch); raises IndexBusy if another run holds it."""
+        with exclusive(Path(self.settings.paths.index_dir)):
+            if not rebuild and self.store.read() is not None:
+                self.store.check(self.fingerprint)  # raises IndexMismatch: changing models needs --rebuild
             try:
                 self.store.client
             except IndexCorrupt:
                 if not rebuild:
                     raise
                 self.store.quarantine()
-            return build_index(self.settings, embedder=self.embedder, store=self.store, progress=progress)
+            return build_index(self.settings, embedder=self.embedder, store=self.store, progress=progress, rebuild=rebuild)
+
+    def check(self) -> list[str]:
+        """Disagreements between the manifest and Chroma (empty when they agree)."""
+        return self.store.verify(self.store.manifest())
 
     def manifest(self) -> Manifest:
         return self.store.manifest()
@@ -74,16 +83,15 @@ class Assistant:
 
     def retriever(self) -> HybridRetriever:
         """The retriever of the live index, reloaded when another process or thread switched the manifest."""
-        manifest_path = Path(self.settings.paths.index_dir) / MANIFEST
-        mtime = manifest_path.stat().st_mtime if manifest_path.exists() else -1.0
+        live = self.store.live_version()
         loaded = self._loaded
-        if loaded and loaded[0] == mtime:
+        if loaded and loaded[0] == live:
             return loaded[2]
         with self._lock:
-            if self._loaded and self._loaded[0] == mtime:
+            if self._loaded and self._loaded[0] == live:
                 return self._loaded[2]
             manifest = self.store.check(self.fingerprint)
-            chunks = self.store.load_chunks(manifest)
+            chunks, _ = self.store.load_chunks(manifest)
             sentences, vectors = self.store.load_sentences(manifest)
             lexical = cached_lexical_index(
                 Path(self.settings.paths.index_dir), manifest.version, [c.id for c in chunks], [c.text for c in chunks]
@@ -95,7 +103,7 @@ class Assistant:
                 lambda vector, n: self.store.dense_search(manifest, vector, n),
                 self.settings.retrieve,
             )
-            self._loaded = (mtime, manifest, retriever)
+            self._loaded = (live, manifest, retriever)
             return retriever
 
     def validate(self, question: str) -> str:
@@ -117,6 +125,27 @@ class Assistant:
         retriever, query = self.prepare(question)
         return retriever.search(query, k or self.settings.retrieve.k)
 
+    def chat_model(self) -> BaseChatModel | None:
+        """The configured chat model, created once; None in the offline default (provider ``none``)."""
+        if self.settings.llm.provider == "none":
+            return None
+        with self._lock:
+            if self._chat_model is None:
+                from .llm import make_chat_model  # imports openai/ollama clients: only when configured
+
+                self._chat_model = make_chat_model(self.settings.llm)
+            return self._chat_model
+
+    def standalone(self, question: str, history: Sequence[Turn], model: BaseChatModel | None) -> str:
+        """The question to retrieve with: follow-ups rewritten by the model, or enriched offline."""
+        if not history or not is_elliptical(question, detect_language(question)):
+            return question
+        if model is not None and self.settings.llm.condense:
+            rewritten = condense(model, question, history)
+            if rewritten:
+                return rewritten
+        return condense_offline(question, history)
+
     def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         """The complete answer; the same events as ``ask_stream`` without the deltas."""
         answer = None
@@ -127,15 +156,45 @@ class Assistant:
         return answer
 
     def ask_stream(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Iterator[StreamEvent]:
-        """Text deltas as they are produced, then the answer with its citations finalised."""
-        answer = self._answer_offline(question, k)
-        yield StreamEvent("token", answer.text)
-        yield StreamEvent("answer", answer=answer)
+        """Text deltas as they are produced, then the answer with its citations finalised.
 
-    def _answer_offline(self, question: str, k: int | None) -> Answer:
-        retriever, query = self.prepare(question)
+        Questions without enough evidence are refused without calling a model; a model
+        that cannot be reached or fails mid-answer yields a notice and the extractive answer.
+        """
+        started = time.perf_counter()
+        text = self.validate(question)
+        notice = ""
+        try:
+            model = self.chat_model()
+        except LlmUnavailable as exc:
+            model, notice = None, NOTICE[detect_language(text)].format(reason=exc.reason)
+        extractive = self._answer_offline(text, self.standalone(text, history, model), k, started)
+        if model is None or not extractive.answerable:
+            if notice:
+                yield StreamEvent("notice", notice)
+            yield StreamEvent("token", extractive.text)
+            yield StreamEvent("answer", answer=replace(extractive, notice=notice))
+            return
+        llm = self.settings.llm
+        events = generate(
+            model,
+            extractive,
+            self.retriever().sentences,
+            embedding_similarity(self.embedder),
+            sources=llm.sources,
+            min_support=llm.min_support,
+            mode=f"generated ({llm.describe()})",
+        )
+        for event in events:
+            if event.kind == "answer" and event.answer is not None:
+                event = StreamEvent("answer", answer=_timed(event.answer, started))
+            yield event
+
+    def _answer_offline(self, question: str, standalone: str, k: int | None, started: float) -> Answer:
+        retriever, query = self.prepare(standalone)
         hits = retriever.search(query, k or self.settings.retrieve.k)
-        return compose_offline(
+        retrieval_ms = (time.perf_counter() - started) * 1000
+        answer = compose_offline(
             query.text,
             query,
             hits,
@@ -145,3 +204,14 @@ class Assistant:
             vocabulary=retriever.vocabulary,
             is_common=retriever.is_common,
         )
+        answer = replace(answer, question=question, language=detect_language(question), timings={"retrieval": retrieval_ms})
+        return _timed(answer, started, first_token=True)
+
+
+def _timed(answer: Answer, started: float, *, first_token: bool = False) -> Answer:
+    """Stamp total time (and, for answers shown at once, time to first text) in milliseconds."""
+    total = (time.perf_counter() - started) * 1000
+    timings = {**answer.timings, "total": total}
+    if first_token:
+        timings["first_token"] = total
+    return replace(answer, timings=timings)

@@ -11,13 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from .models import DEFAULT_MODEL_PATH
 
 CLEANER_VERSION = "1"
 """Bumped whenever cleaning output changes, so old indexes are detected as stale."""
@@ -26,7 +28,7 @@ CHUNKER_VERSION = "1"
 
 
 class PathSettings(BaseModel):
-    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index (.txt, .md).")
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index (.txt, .md, .pdf, .docx, .html).")
     index_dir: Path = Field(Path("index"), description="Folder for the Chroma store and derived caches.")
 
 
@@ -54,6 +56,11 @@ class EmbedSettings(BaseModel):
 
 class StoreSettings(BaseModel):
     collection: str = Field("documents", description="Prefix of the Chroma collection names (each build gets fresh ones).")
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000) shared by several assistant processes; "
+        "unset = the local store under paths.index_dir.",
+    )
 
 
 class RetrieveSettings(BaseModel):
@@ -64,7 +71,7 @@ class RetrieveSettings(BaseModel):
     sentence_weight: float = Field(1.5, ge=0, description="Fusion weight of the best-sentence-vector ranking.")
     lexical_weight_zh: float = Field(1.5, ge=0, description="Fusion weight of BM25 for Chinese questions.")
     lexical_weight_en: float = Field(
-        0.6, ge=0, description="Fusion weight of BM25 for English questions (numbers, names, dictionary terms)."
+        2.0, ge=0, description="Fusion weight of BM25 for English questions (numbers, names, dictionary terms)."
     )
 
 
@@ -80,6 +87,79 @@ class AnswerSettings(BaseModel):
 class ServerSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Interface the web app binds to.")
     port: int = Field(7860, ge=1, le=65535, description="Port of the web app.")
+    admin_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description=(
+            "Bearer token (16+ characters, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe())'`)"
+            " for admin API routes (POST /api/index). Unset: admin routes work only while the server is bound to"
+            " a loopback host (127.0.0.1, ::1, localhost)."
+        ),
+    )
+
+
+class LlmSettings(BaseModel):
+    provider: Literal["none", "openai", "ollama", "local"] = Field(
+        "none",
+        description="none: offline extractive answers; openai: any OpenAI-compatible endpoint; ollama: an Ollama"
+        " server; local: a GGUF file run in-process on the CPU.",
+    )
+    base_url: str = Field(
+        "",
+        description="Endpoint for openai (e.g. http://127.0.0.1:8080/v1; empty = api.openai.com) or ollama"
+        " (empty = http://127.0.0.1:11434).",
+    )
+    api_key: SecretStr = Field(
+        SecretStr(""), description="API key for the openai provider; empty for local servers that need none."
+    )
+    model: str = Field("", description="Model name for the openai and ollama providers.")
+    model_path: Path = Field(
+        DEFAULT_MODEL_PATH, description="GGUF file for the local provider (`assistant model fetch` installs it here)."
+    )
+    n_ctx: int = Field(
+        4096,
+        ge=512,
+        le=131_072,
+        description="Context window in tokens for the local and ollama providers (memory grows with it).",
+    )
+    threads: int = Field(0, ge=0, le=256, description="CPU threads for the local provider (0 = all cores).")
+    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature; low keeps answers close to the quotes.")
+    max_tokens: int = Field(512, ge=1, le=32_768, description="Most tokens generated per answer.")
+    timeout_s: float = Field(60.0, gt=0, le=3600, description="Seconds to wait for each request to a remote model.")
+    retries: int = Field(
+        2, ge=0, le=10, description="Retries after a failed or timed-out request, with exponential backoff."
+    )
+    sources: int = Field(
+        4, ge=1, le=20, description="Retrieved passages put in the prompt (fewer = faster first token on a CPU model)."
+    )
+    min_support: float = Field(
+        0.07,
+        description="Support below which a generated sentence's citation is shown as unverified "
+        "(similarity margin over the median source sentence + 0.2 × word overlap; calibrated on hand-labelled claims).",
+    )
+    condense: bool = Field(True, description="Rewrite follow-up questions into standalone ones with the model before retrieval.")
+
+    @model_validator(mode="after")
+    def _named_model(self) -> LlmSettings:
+        """Remote providers serve many models; guessing one would fail later with a vaguer error."""
+        if self.provider in ("openai", "ollama") and not self.model:
+            raise ValueError(
+                f"provider {self.provider!r} needs ASSISTANT_LLM__MODEL (llama.cpp servers accept any name)"
+            )
+        return self
+
+    def describe(self) -> str:
+        """One line for the UI footer and `assistant config`; never includes the API key."""
+        if self.provider == "none":
+            return "offline extractive answers (no language model)"
+        if self.provider == "local":
+            return f"local · {self.model_path.name} · in-process, {self.threads or 'all'} threads"
+        return f"{self.provider} · {self.model} · {self.endpoint()}"
+
+    def endpoint(self) -> str:
+        """The URL actually contacted, with the providers' own defaults filled in."""
+        defaults = {"openai": "https://api.openai.com/v1", "ollama": "http://127.0.0.1:11434"}
+        return self.base_url or defaults.get(self.provider, "")
 
 
 class Settings(BaseSettings):
@@ -99,6 +179,7 @@ class Settings(BaseSettings):
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
 
     @classmethod
     def settings_customise_sources(

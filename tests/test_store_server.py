@@ -1,0 +1,89 @@
+"""Server mode: a real `chroma run` on loopback, indexed by one process and answering in another."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import chromadb
+import pytest
+
+from assistant.errors import BackendUnavailable
+from assistant.service import Assistant
+from assistant.settings import Settings, StoreSettings
+
+CHROMA = Path(sys.executable).with_name("chroma")
+DOC = "# 投资\n\n微软对OpenAI的投资是100亿美元。\n\n谷歌对Anthropic的投资是3亿美元。\n"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    server = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("chroma run did not start")
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_one_process_indexes_another_answers(chroma_url, corpus, tmp_path):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    writer = Assistant(Settings(store=StoreSettings(chroma_url=chroma_url, collection="shared")))
+    first = writer.index()
+    assert first.added == ("a.md",)
+    assert not (tmp_path / "index" / "manifest.json").exists()  # the manifest lives on the server
+
+    env = {**os.environ, "ASSISTANT_STORE__CHROMA_URL": chroma_url, "ASSISTANT_STORE__COLLECTION": "shared"}
+    env["ASSISTANT_PATHS__INDEX_DIR"] = str(tmp_path / "reader-cache")  # a separate process with its own local cache
+    asked = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", "微软对OpenAI的投资是多少？", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert "100亿美元" in json.loads(asked.stdout)["citations"][0]["quote"]
+
+    reader = Assistant(Settings(paths={"index_dir": tmp_path / "reader-cache"}, store=StoreSettings(chroma_url=chroma_url, collection="shared")))
+    assert "100亿美元" in reader.ask("微软对OpenAI的投资是多少？").citations[0].quote
+    (corpus / "a.md").write_text(DOC.replace("100亿美元", "130亿美元"), encoding="utf-8")
+    update = writer.index()
+    assert update.updated == ("a.md",) and 0 < update.embedded <= 3
+    assert "130亿美元" in reader.ask("微软对OpenAI的投资是多少？").citations[0].quote  # the reader follows the switch
+    assert writer.check() == [] and reader.check() == []
+
+
+def test_unreachable_server_is_a_clear_error(corpus):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(BackendUnavailable, match="ASSISTANT_STORE__CHROMA_URL"):
+        Assistant(Settings(store=StoreSettings(chroma_url=url))).index()
