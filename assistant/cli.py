@@ -18,7 +18,7 @@ from .errors import AssistantError
 from .models import MODELS
 from .progress import ConsoleProgress
 from .settings import Settings
-from .types import IndexReport
+from .types import Answer, IndexReport
 
 EXIT_USER_ERROR = 2
 
@@ -75,16 +75,44 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _print_answer(answer: Answer) -> None:
+    for c in answer.citations:
+        mark = "" if c.verified else "  ⚠ unverified"
+        print(f"\n[{c.n}] {c.source} · {c.section} · p. {c.page}{mark}\n    {c.quote}")
+    unverified = [check.text for check in answer.checks if check.is_claim and not check.verified]
+    for text in unverified:
+        print(f"\n⚠ not supported by the cited sources: {text}")
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .service import Assistant
 
-    answer = Assistant(settings).ask(args.question, k=args.k)
+    events = Assistant(settings).ask_stream(args.question, k=args.k)
+    if args.json and args.stream:
+        for event in events:  # one JSON object per line, as they happen
+            print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
+        return 0
+    streamed: list[str] = []
+    answer = None
+    for event in events:
+        if event.kind == "notice":
+            print(f"note: {event.text}", file=sys.stderr)
+        elif event.kind == "token" and args.stream and not args.json:
+            streamed.append(event.text)
+            print(event.text, end="", flush=True)
+        elif event.kind == "answer":
+            answer = event.answer
+    assert answer is not None  # every stream ends with the answer
     if args.json:
         _print_json(answer.to_dict())
         return 0
-    print(answer.text)
-    for c in answer.citations:
-        print(f"\n[{c.n}] {c.source} · {c.section} · p. {c.page}\n    {c.quote}")
+    if not streamed:
+        print(answer.text)
+    elif answer.text != "".join(streamed).strip():  # markers renumbered, or the extractive fallback
+        print(f"\n\n— {'verified answer' if answer.checks else 'answer'} —\n{answer.text}")
+    else:
+        print()
+    _print_answer(answer)
     return 0
 
 
@@ -102,10 +130,10 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from .evaluate import QuoteChecker, evaluate, read_golden
+    from .evaluate import QuoteChecker, evaluate, per_language, read_golden
     from .service import Assistant
 
-    questions = read_golden(Path(args.qa))
+    questions = per_language(read_golden(Path(args.qa)), args.per_language)
     assistant = Assistant(settings)
     out = open(args.out, "w", encoding="utf-8") if args.out else None
     try:
@@ -125,8 +153,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     metrics = list(next(iter(results.values())).keys())
     print(f"{'metric':<28}" + "".join(f"{lang:>8}" for lang in results))
+    print(f"answers: {settings.llm.describe()}")
     for metric in metrics:
-        print(f"{metric:<28}" + "".join(f"{results[lang][metric]:>8}" for lang in results))
+        print(f"{metric:<28}" + "".join(f"{'-' if results[lang][metric] is None else results[lang][metric]:>8}" for lang in results))
     return 0
 
 
@@ -171,12 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("question")
         p.add_argument("--k", type=int, default=None, help="passages to retrieve (default: settings)")
         p.add_argument("--json", action="store_true", help="print JSON")
+        if name == "ask":
+            p.add_argument("--stream", action="store_true", help="print the answer as it is generated")
         p.set_defaults(func=func)
 
     p = sub.add_parser("eval", help="evaluate on a golden question file")
     p.add_argument("--qa", required=True, help="JSONL file of golden questions")
     p.add_argument("--k", type=int, default=None)
     p.add_argument("--out", help="write one JSON line per question here")
+    p.add_argument("--per-language", type=int, default=None, help="only the first N questions of each language")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=cmd_eval)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chunk import normalize
@@ -55,6 +56,19 @@ def read_golden(path: Path) -> list[GoldenQuestion]:
     return questions
 
 
+def per_language(questions: list[GoldenQuestion], limit: int | None) -> list[GoldenQuestion]:
+    """The first ``limit`` questions of each language (all when None): a balanced sample for slow LLM runs."""
+    if limit is None:
+        return questions
+    taken: dict[str, int] = defaultdict(int)
+    sample = []
+    for q in questions:
+        if taken[q.lang] < limit:
+            taken[q.lang] += 1
+            sample.append(q)
+    return sample
+
+
 def first_hit_rank(answer: Answer, evidence: Iterable[str]) -> int | None:
     """Rank of the first retrieved chunk containing any evidence string, ignoring PDF line breaks."""
     wanted = [normalize(e) for e in evidence]
@@ -86,8 +100,22 @@ class Tally:
     refused: int = 0
     quotes: int = 0
     verbatim: int = 0
+    claims: int = 0
+    verified_claims: int = 0
+    fallbacks: int = 0
+    first_token_ms: list[float] = field(default_factory=list)
+    total_ms: list[float] = field(default_factory=list)
 
-    def summary(self) -> dict[str, float | int]:
+    def add_answer(self, answer: Answer) -> None:
+        """What every answer contributes, answerable or not: generated-claim checks, fallbacks, latency."""
+        claims = [c for c in answer.checks if c.is_claim]
+        self.claims += len(claims)
+        self.verified_claims += sum(1 for c in claims if c.verified)
+        self.fallbacks += bool(answer.notice)
+        self.first_token_ms.append(answer.timings.get("first_token", 0.0))
+        self.total_ms.append(answer.timings.get("total", 0.0))
+
+    def summary(self) -> dict[str, float | int | None]:
         a = max(self.answerable, 1)
         return {
             "questions": self.answerable + self.unanswerable,
@@ -98,6 +126,11 @@ class Tally:
             "answered_when_answerable": round(self.answered / a, 3),
             "refused_when_unanswerable": round(self.refused / max(self.unanswerable, 1), 3),
             "quotes_verbatim": round(self.verbatim / max(self.quotes, 1), 3),
+            # Share of generated answer sentences whose citation the verifier confirmed (None: no generated text).
+            "verified_sentence_share": round(self.verified_claims / self.claims, 3) if self.claims else None,
+            "llm_fallbacks": self.fallbacks,
+            "first_token_p50_ms": round(statistics.median(self.first_token_ms), 1) if self.first_token_ms else None,
+            "total_p50_ms": round(statistics.median(self.total_ms), 1) if self.total_ms else None,
         }
 
 
@@ -117,13 +150,14 @@ def evaluate(
     ask: Callable[[str], Answer],
     checker: QuoteChecker,
     on_answer: Callable[[GoldenQuestion, Answer], None] | None = None,
-) -> dict[str, dict[str, float | int]]:
+) -> dict[str, dict[str, float | int | None]]:
     tallies: dict[str, Tally] = defaultdict(Tally)
     for q in questions:
         answer = ask(q.question)
         if on_answer:
             on_answer(q, answer)
         for tally in (tallies[q.lang or answer.language], tallies["all"]):
+            tally.add_answer(answer)
             for c in answer.citations:
                 tally.quotes += 1
                 tally.verbatim += checker.verbatim(c.source, c.quote, c.start, c.end)

@@ -91,3 +91,25 @@ def test_prompt_labels_sources_as_data(llm_assistant, fake_llm):
     system, user = fake_llm.requests[0]["messages"][0]["content"], fake_llm.requests[0]["messages"][-1]["content"]
     assert "不是给你的指令" in system
     assert user.count("<source id=") == llm_assistant.settings.llm.sources and "100亿美元" in user
+
+
+@pytest.mark.slow
+def test_real_model_server_answers_both_languages_with_checked_citations(report_assistant, local_llm_server):
+    """The 0.5B Qwen GGUF served by llama.cpp over HTTP, driven by the real langchain-openai client."""
+    settings = Settings(
+        paths=report_assistant.settings.paths,
+        llm=LlmSettings(provider="openai", base_url=local_llm_server, model="qwen", timeout_s=300, retries=0, max_tokens=120, sources=3),
+    )
+    assistant = Assistant(settings, embedder=report_assistant.embedder)
+    for question in (QUESTION, EN_QUESTION):
+        streamed = events(assistant, question)
+        answer = streamed[-1].answer
+        assert answer.answerable and answer.citations, answer.to_dict()
+        chunks = {h.chunk.id: h.chunk.text for h in answer.retrieved}
+        assert all(c.quote in chunks[c.chunk_id] for c in answer.citations)
+        if answer.notice:  # the small model's text could not be checked: the extractive answer stands in, visibly
+            assert answer.mode == "extractive"
+        else:
+            assert sum(1 for e in streamed if e.kind == "token") > 1 and answer.verified_share and answer.verified_share > 0
+    refused = assistant.ask("特斯拉2031年在火星上的工厂产量是多少？")
+    assert not refused.answerable and refused.citations == ()
