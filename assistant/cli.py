@@ -167,7 +167,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
-    _print_json(settings.model_dump(mode="json"))
+    if args.markdown:
+        from .settings import settings_table
+
+        print(settings_table())
+        return 0
+    _print_json({"answers": settings.llm.describe(), **settings.model_dump(mode="json")})
     return 0
 
 
@@ -217,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="port (default: server.port setting)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("config", help="print the resolved settings")
+    p = sub.add_parser("config", help="print the resolved settings (secrets masked)")
+    p.add_argument("--markdown", action="store_true", help="print the table of every setting with its default")
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("model", help="manage the local GGUF models")

@@ -36,6 +36,7 @@ class IndexBusy(AssistantError):
 
 class BadDocument(AssistantError):
     def __init__(self, path: object, reason: str) -> None:
+        self.reason = reason
         super().__init__(f"Cannot read {path}: {reason}.")
 
 
@@ -50,6 +51,23 @@ class UnreadableContent(AssistantError):
 
 class BadQuestion(AssistantError):
     """Empty, too long, or otherwise unusable question text."""
+
+
+class BadUpload(AssistantError):
+    """An uploaded file, or a document to remove, that the corpus folder must not take; nothing was changed."""
+
+
+class UploadTooLarge(BadUpload):
+    """Over a size or count limit of the ``limits`` settings."""
+
+
+class UnknownDocument(BadUpload):
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"There is no document {doc_id!r} in the corpus folder; check the name in the document list.")
+
+
+class AdminRequired(AssistantError):
+    """A document change from the UI without the admin token (or with none configured on a non-loopback host)."""
 
 
 class BackendUnavailable(AssistantError):

@@ -98,6 +98,18 @@ class ServerSettings(BaseModel):
     )
 
 
+class LimitSettings(BaseModel):
+    max_upload_mb: float = Field(20, gt=0, le=10_000, description="Largest document accepted by an upload, in MB.")
+    max_documents: int = Field(200, ge=1, le=100_000, description="Most documents the corpus folder may hold after an upload.")
+    max_corpus_mb: float = Field(
+        200, gt=0, le=100_000, description="Largest total size of the documents in the corpus folder after an upload, in MB."
+    )
+    rate_per_minute: int = Field(
+        60, ge=0, le=100_000, description="Questions per minute per client on /api/ask and /api/retrieve (0 = no limit)."
+    )
+    rate_burst: int = Field(10, ge=1, le=10_000, description="Questions a client may send at once before the rate applies.")
+
+
 class LlmSettings(BaseModel):
     provider: Literal["none", "openai", "ollama", "local"] = Field(
         "none",
@@ -179,6 +191,7 @@ class Settings(BaseSettings):
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
 
     @classmethod
@@ -201,3 +214,24 @@ class Settings(BaseSettings):
             "cleaner_version": CLEANER_VERSION,
             "chunker_version": CHUNKER_VERSION,
         }
+
+
+def _default_text(value: object) -> str:
+    if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+        return "(unset)"
+    if value == "":
+        return "(empty)"
+    return f"`{value}`"
+
+
+def settings_table() -> str:
+    """The README's settings table, generated from the field descriptions so the two cannot drift apart."""
+    rows = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for group, group_field in Settings.model_fields.items():
+        model = group_field.annotation
+        for name, field in model.model_fields.items():  # type: ignore[union-attr]
+            description = (field.description or "").replace("|", "\\|")
+            env = f"ASSISTANT_{group.upper()}__{name.upper()}"
+            rows.append(f"| `{group}.{name}` | `{env}` | {_default_text(field.default)} | {description} |")
+    return "\n".join(rows)
+

@@ -127,6 +127,10 @@ class ChunkStore:
                 raise IndexCorrupt(self.index_dir, str(exc)) from exc
         return self._client
 
+    def connect(self) -> chromadb.ClientAPI:
+        """Open the store now, so an unreadable one is reported before any indexing work starts."""
+        return self.client
+
     def _connect(self) -> chromadb.ClientAPI:
         if not self.url:
             return chromadb.PersistentClient(path=str(self.index_dir / "chroma"))

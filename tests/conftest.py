@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,7 +19,7 @@ from fake_openai import FakeOpenAI
 from assistant.llm import load_engine
 from assistant.models import MODELS, fetch_model
 from assistant.service import Assistant
-from assistant.settings import PathSettings, Settings
+from assistant.settings import LlmSettings, PathSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "corpus" / "genai-enterprise-report.zh.txt"
@@ -52,26 +53,25 @@ def report_assistant(report_settings: Settings) -> Assistant:
 class Served(NamedTuple):
     url: str
     admin_token: str
+    corpus_dir: Path
 
 
-@pytest.fixture(scope="session")
-def served(report_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One real `assistant serve` (chat at /, REST API at /api) on a free loopback port, shared by end-to-end tests."""
-    settings = report_assistant.settings
+@contextmanager
+def assistant_server(corpus_dir: Path, index_dir: Path, log_path: Path) -> Iterator[Served]:
+    """A real `assistant serve` subprocess (chat at /, REST API at /api) on a free loopback port, stopped on exit."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     token = secrets.token_urlsafe(16)
     bin_dir = Path(sys.executable).parent
     env = {
-        "ASSISTANT_PATHS__CORPUS_DIR": str(settings.paths.corpus_dir),
-        "ASSISTANT_PATHS__INDEX_DIR": str(settings.paths.index_dir),
+        "ASSISTANT_PATHS__CORPUS_DIR": str(corpus_dir),
+        "ASSISTANT_PATHS__INDEX_DIR": str(index_dir),
         "ASSISTANT_SERVER__ADMIN_TOKEN": token,
         "PATH": f"{bin_dir}:/usr/bin:/bin",
-        "HOME": str(settings.paths.index_dir.parent),
+        "HOME": str(index_dir.parent),
         "GRADIO_ANALYTICS_ENABLED": "False",
     }
-    log_path = tmp_path_factory.mktemp("served") / "server.log"
     with open(log_path, "w") as log:  # a file, not a pipe: a full pipe buffer would stall the server
         server = subprocess.Popen(
             [str(bin_dir / "assistant"), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -87,10 +87,29 @@ def served(report_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory
                     break
             assert server.poll() is None and time.time() < deadline, log_path.read_text()
             time.sleep(0.5)
-        yield Served(f"http://127.0.0.1:{port}", token)
+        yield Served(f"http://127.0.0.1:{port}", token, corpus_dir)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def served(report_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One real server on the report index, shared by end-to-end tests: read it, never change its documents."""
+    paths = report_assistant.settings.paths
+    with assistant_server(paths.corpus_dir, paths.index_dir, tmp_path_factory.mktemp("served") / "server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def private_served(report_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A server of one test module's own, on a copy of the report's corpus and index: free to add documents to."""
+    paths = report_assistant.settings.paths
+    base = tmp_path_factory.mktemp("private-served")
+    shutil.copytree(paths.corpus_dir, base / "corpus")
+    shutil.copytree(paths.index_dir, base / "index")
+    with assistant_server(base / "corpus", base / "index", base / "server.log") as server:
+        yield server
 
 
 @pytest.fixture
@@ -124,3 +143,14 @@ def local_llm_server(small_gguf: Path) -> Iterator[str]:
     engine = load_engine(small_gguf, n_ctx=2048, threads=2)
     yield f"{engine.listening_address}/v1"
     del engine  # the engine stops its HTTP listener and frees the model when the last reference goes
+
+
+@pytest.fixture
+def llm_assistant(report_assistant: Assistant, fake_llm: FakeOpenAI) -> Assistant:
+    """The report index answered through the real OpenAI client talking to the scripted server."""
+    settings = Settings(
+        paths=report_assistant.settings.paths,
+        llm=LlmSettings(provider="openai", base_url=fake_llm.base_url, model="scripted", retries=0, timeout_s=2),
+    )
+    return Assistant(settings, embedder=report_assistant.embedder)
+

@@ -10,11 +10,19 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr, ValidationError
 
-from assistant.api import INTERNAL_ERROR, create_app, document_statuses, is_loopback, sse_frames
+from assistant.api import (
+    INTERNAL_ERROR,
+    MAX_JSON_BYTES,
+    RateLimiter,
+    create_app,
+    document_statuses,
+    is_loopback,
+    sse_frames,
+)
 from assistant.errors import IndexCorrupt
 from assistant.indexing import exclusive
 from assistant.service import Assistant
-from assistant.settings import AnswerSettings, ServerSettings, Settings
+from assistant.settings import AnswerSettings, LimitSettings, ServerSettings, Settings
 from assistant.types import StreamEvent
 
 ZH = "微软对OpenAI的投资金额是多少？"
@@ -30,7 +38,9 @@ def without_timings(answer: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def client(report_assistant: Assistant) -> TestClient:
-    return TestClient(create_app(report_assistant))
+    """The report index without a rate limit: these tests ask far more than one client may in a minute."""
+    settings = report_assistant.settings.model_copy(update={"limits": LimitSettings(rate_per_minute=0)})
+    return TestClient(create_app(Assistant(settings, embedder=report_assistant.embedder, store=report_assistant.store)))
 
 
 def small_assistant(report_assistant: Assistant, **server: object) -> Assistant:
@@ -292,3 +302,70 @@ def test_served_api_answers_over_http(served):
 def test_short_admin_tokens_are_refused_at_startup():
     with pytest.raises(ValidationError, match="at least 16"):
         ServerSettings(admin_token=SecretStr("guessable"))
+
+
+class Clock:
+    """Time that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limiter_allows_a_burst_then_refills_at_the_rate():
+    clock = Clock()
+    limiter = RateLimiter(per_minute=30, burst=3, clock=clock)
+    assert [limiter.wait("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.wait("a") == pytest.approx(2.0)  # one token every 2 s
+    assert limiter.wait("b") == 0.0  # buckets are per client
+    clock.now = 1.0
+    assert limiter.wait("a") == pytest.approx(1.0)
+    clock.now = 2.0
+    assert limiter.wait("a") == 0.0
+    assert limiter.wait("a") > 0
+    clock.now = 1000.0
+    assert [limiter.wait("a") for _ in range(4)][-1] > 0  # an idle client gets its burst back, not more
+    assert all(RateLimiter(per_minute=0, burst=1).wait("a") == 0.0 for _ in range(100))
+
+
+def test_too_many_questions_are_429_with_retry_after(report_assistant):
+    settings = report_assistant.settings.model_copy(update={"limits": LimitSettings(rate_per_minute=1, rate_burst=2)})
+    client = TestClient(create_app(Assistant(settings, embedder=report_assistant.embedder, store=report_assistant.store)))
+    assert client.post("/api/retrieve", json={"question": ZH}).status_code == 200
+    assert client.post("/api/ask", json={"question": ZH}).status_code == 200
+    refused = client.post("/api/ask", json={"question": ZH})
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "the limit is 1 a minute" in refused.json()["detail"]
+    assert client.post("/api/retrieve", json={"question": ZH}).status_code == 429
+    assert client.get("/api/documents").status_code == 200  # reading the document list is not limited
+
+
+def test_an_oversized_json_body_is_refused_before_parsing(client):
+    body = b'{"question": "' + b"a" * MAX_JSON_BYTES + b'"}'
+    response = client.post("/api/retrieve", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_owner_uploads_and_deletes_documents_then_indexes(report_assistant, corpus):
+    assistant = small_assistant(report_assistant, host="0.0.0.0", admin_token=SecretStr(TOKEN))
+    client = TestClient(create_app(assistant))
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    files = [("files", ("a.md", DOC.encode())), ("files", ("notes/b.txt", DOC.encode()))]
+    assert client.post("/api/documents", files=files).status_code == 401
+    assert client.delete("/api/documents/a.md").status_code == 401
+    assert not any(corpus.iterdir())
+    saved = client.post("/api/documents", files=files, headers=admin)
+    assert saved.status_code == 200 and saved.json() == {"saved": ["a.md", "b.txt"], "rejected": []}
+    assert [d["status"] for d in client.get("/api/documents").json()] == ["not indexed", "not indexed"]
+    assert client.post("/api/index", headers=admin).json()["documents"]["added"] == ["a.md", "b.txt"]
+    partly = client.post("/api/documents", files=[files[0], ("files", ("run.exe", b"MZ"))], headers=admin)
+    assert partly.status_code == 422 and partly.json()["saved"] == ["a.md"]
+    assert "'run.exe' is not a supported document" in partly.json()["detail"]
+    assert client.delete("/api/documents/b.txt", headers=admin).json() == {"removed": ["b.txt"]}
+    missing = client.delete("/api/documents/b.txt", headers=admin)
+    assert missing.status_code == 404 and "no document 'b.txt'" in missing.json()["detail"]
+    assert client.post("/api/index", headers=admin).json()["documents"]["removed"] == ["b.txt"]
+    assert sorted(p.name for p in corpus.iterdir()) == ["a.md"]

@@ -15,14 +15,6 @@ QUESTION = "微软对OpenAI的投资金额是多少？"
 EN_QUESTION = "How much did Microsoft invest in OpenAI?"
 
 
-@pytest.fixture
-def llm_assistant(report_assistant, fake_llm):
-    settings = Settings(
-        paths=report_assistant.settings.paths,
-        llm=LlmSettings(provider="openai", base_url=fake_llm.base_url, model="scripted", retries=0, timeout_s=2),
-    )
-    return Assistant(settings, embedder=report_assistant.embedder)
-
 
 def events(assistant: Assistant, question: str, history=()):
     return list(assistant.ask_stream(question, history=history))

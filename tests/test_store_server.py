@@ -43,9 +43,9 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             try:
                 chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
                 break
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception as exc:  # noqa: BLE001 - not up yet
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("chroma run did not start")
+                    raise RuntimeError("chroma run did not start") from exc
                 time.sleep(0.3)
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -1,30 +1,334 @@
-"""The web app: rendering is escaped; end to end, a real server answers through gradio_client."""
+"""The web app: rendering escapes untrusted text, chat handlers stream checked answers, admin handlers need the token."""
 
+import json
+import re
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import gradio as gr
 import pytest
+from fake_openai import Reply, Status
+from hypothesis import given
+from hypothesis import strategies as st
 
-from assistant.types import Answer, Citation, Chunk, Hit
-from assistant.ui import escape_markdown, render_answer, render_sources
+from assistant.api import index_size
+from assistant.errors import AdminRequired
+from assistant.service import Assistant
+from assistant.settings import ServerSettings, Settings
+from assistant.types import Answer, Chunk, Citation, Hit, Reason, SentenceCheck
+from assistant.ui import (
+    MAX_TURNS,
+    build_app,
+    delete_document,
+    documents_view,
+    escape_markdown,
+    footer_text,
+    plain_text,
+    reindex,
+    render_answer,
+    render_sources,
+    render_streaming,
+    require_admin,
+    respond,
+    turns_from_messages,
+    upload_documents,
+)
 
-HOSTILE = "<script>alert(1)</script>[x](javascript:alert(1))"
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(1)">[x](javascript:alert(1))'
+OUR_TAGS_RE = re.compile(r'</?(?:em|span|small)(?: class="[a-z]+")?>')
+CITE_LINK_RE = re.compile(r"\[\\\[\d+\\\]\]\(#cite-\d+\)")
+TOKEN = "ui-admin-token-0123456789"
+BASE = "摘要\n\n微软对OpenAI的投资是100亿美元。\n\n谷歌对Anthropic的投资是3亿美元。\n"
+APPENDIX = "# 附录\n\n示例公司的总部位于杭州，员工人数为1200人。\n"
+EN_QUESTION = "How much did Microsoft invest in OpenAI?"
 
 
-def _answer(quote: str) -> Answer:
+def assert_inert(markdown: str) -> None:
+    """Apart from this module's own tags and citation links, the chat markdown has no HTML and no links."""
+    rest = CITE_LINK_RE.sub("", OUR_TAGS_RE.sub("", markdown))
+    assert "<" not in rest and "](" not in rest, rest
+
+
+def _answer(quote: str, **changes: object) -> Answer:
     chunk = Chunk("c1", "r.txt", "前文" + quote + "后文", 10, 14 + len(quote), 0, 2, "摘要")
     citation = Citation(1, "r.txt", "摘要", 2, "c1", quote, 12, 12 + len(quote))
-    return Answer("q", "zh", f"根据报告原文：\n“{quote}” [1]", True, "extractive", (citation,), (Hit(chunk, 1.0, 1),), "q")
+    answer = Answer("q", "zh", f"根据报告原文：\n“{quote}” [1]", True, "extractive", (citation,), (Hit(chunk, 1.0, 1),), "q")
+    return replace(answer, **changes)
+
+
+def _generated(*checks: SentenceCheck) -> Answer:
+    """A generated answer whose text is its checked sentences, citing a two-sentence chunk."""
+    chunk = Chunk("c1", "r.txt", "微软投资100亿美元。谷歌投资3亿美元。", 0, 20, 0, 1, "摘要")
+    citations = (
+        Citation(1, "r.txt", "摘要", 1, "c1", "微软投资100亿美元。", 0, 10, verified=False),
+        Citation(2, "r.txt", "摘要", 1, "c1", "谷歌投资3亿美元。", 10, 19),
+    )
+    text = " ".join(check.text for check in checks)
+    return Answer("q", "en", text, True, "generated (test)", citations, (Hit(chunk, 1.0, 1),), "q", checks=checks)
+
+
+WRONG = SentenceCheck("Microsoft invested $100 billion [1].", (1,), False, 0.01, Reason.NUMBER_MISMATCH)
+RIGHT = SentenceCheck("Google invested 300 million US dollars [2].", (2,), True, 0.4, Reason.SUPPORTED)
+INVENTED = SentenceCheck(f"{HOSTILE} in [2023].", (), False, 0.0, Reason.UNSUPPORTED)
+
+
+# -- rendering ------------------------------------------------------------------------------
 
 
 def test_document_text_is_escaped_in_chat_and_sources():
     chat = render_answer(_answer(HOSTILE))
-    assert "<script>" not in chat and "](javascript" not in chat
+    assert_inert(chat)
     assert "[\\[1\\]](#cite-1)" in chat
-    sources = render_sources(_answer(HOSTILE))
-    assert "<script>" not in sources and "&lt;script&gt;" in sources
-    assert '<mark>&lt;script&gt;' in sources
+    sources = render_sources(_answer(HOSTILE, retrieved=(), query="<b>q</b>", question="q"))
+    assert "<script>" not in sources and "<img" not in sources and "<b>" not in sources
+    assert "<mark>&lt;script&gt;" in sources and "&lt;b&gt;q&lt;/b&gt;" in sources
 
 
 def test_escape_markdown_neutralises_links_and_emphasis():
     assert escape_markdown("*a* [b](c)") == "\\*a\\* \\[b\\]\\(c\\)"
+
+
+def test_generated_answer_links_markers_and_marks_each_unverified_sentence():
+    answer = _generated(WRONG, RIGHT, INVENTED)
+    chat = render_answer(answer)
+    assert_inert(chat)
+    assert "[\\[1\\]](#cite-1)" in chat and "[\\[2\\]](#cite-2)" in chat
+    assert "\\[2023\\]" in chat  # a bracketed year is not a citation
+    order = [chat.index(s) for s in ("Microsoft", "⚠ unverified (number mismatch)", "Google", "script", "⚠ unverified (unsupported)")]
+    assert order == sorted(order) and chat.count("⚠ unverified (") == 2
+    assert 'class="legend"' in chat
+    assert "⚠" not in render_answer(_generated(RIGHT))
+
+
+def test_sources_mark_citations_verified_only_for_generated_answers():
+    generated = render_sources(_generated(WRONG, RIGHT))
+    assert generated.index('id="cite-1"') < generated.index("⚠ unverified") < generated.index('id="cite-2"')
+    assert generated.index('id="cite-2"') < generated.index("✓ verified")
+    assert generated.count("<mark>") == 2
+    extractive = render_sources(_answer("微软投资100亿美元。"))
+    assert "verified" not in extractive and "<mark>微软投资100亿美元。</mark>" in extractive
+
+
+def test_condensed_query_is_shown_only_when_it_differs_from_the_question():
+    condensed = render_sources(_answer("引文", question="那谷歌呢？", query="那谷歌呢？ (<i>微软</i> 投资)"))
+    assert "Searched for" in condensed and "&lt;i&gt;微软&lt;/i&gt; 投资" in condensed
+    assert "Searched for" not in render_sources(_answer("引文", question="q", query="q"))
+
+
+def test_notices_and_refusals_are_shown_escaped():
+    chat = render_answer(_answer("引文", notice=HOSTILE, answerable=False, text="报告中未找到相关内容。"))
+    assert chat.startswith('<em class="notice">') and chat.endswith("报告中未找到相关内容。")
+    assert_inert(chat)
+    streaming = render_streaming([HOSTILE], "partial [1] <b>bold</b>")
+    assert_inert(streaming)
+    assert "partial \\[1\\] &lt;b&gt;" in streaming  # raw model markers stay text until checked
+
+
+@given(st.text())
+def test_plain_text_undoes_escaping(text):
+    assert plain_text(escape_markdown(text)) == text.strip()
+
+
+def test_history_is_the_last_turns_as_plain_text():
+    answer = _generated(WRONG, RIGHT, INVENTED)
+    chat = [{"role": "user", "content": "q0"}, {"role": "assistant", "content": "a0"}]
+    chat += [{"role": "user", "content": f"q{i}"} for i in range(1, MAX_TURNS)]  # unanswered questions pair with nothing
+    chat += [{"role": "assistant", "content": [{"type": "text", "text": render_answer(replace(answer, notice="n"))}]}]
+    chat += [{"role": "user", "content": "next"}, {"role": "assistant", "content": render_answer(_answer("引[文]"))}]
+    turns = turns_from_messages(chat)
+    assert turns[0] == ("q0", "a0") and turns[1] == (f"q{MAX_TURNS - 1}", answer.text)
+    assert turns[2] == ("next", "根据报告原文：\n\n“引[文]” [1]")
+    assert len(turns_from_messages(chat * 2)) == MAX_TURNS
+
+
+# -- chat handler ---------------------------------------------------------------------------
+
+
+def final_reply(outputs: list[tuple[list[dict], str, str]]) -> tuple[str, str]:
+    chat, sources, cleared = outputs[-1]
+    assert cleared == "" and chat[-1]["role"] == "assistant"
+    return chat[-1]["content"], sources
+
+
+def test_chat_streams_then_shows_the_cited_answer_and_passes_history(report_assistant):
+    first = list(respond(report_assistant, "微软对OpenAI的投资金额是多少？", []))
+    reply, sources = final_reply(first)
+    assert first[0][1] != sources  # the sources panel waits for the checked answer
+    assert "100亿美元" in reply and "[\\[1\\]](#cite-1)" in reply
+    assert 'id="cite-1"' in sources and "<mark>" in sources and "Searched for" not in sources
+    follow_up = list(respond(report_assistant, "那谷歌呢？", first[-1][0]))
+    chat, sources = follow_up[-1][0], follow_up[-1][1]
+    assert [m["role"] for m in chat] == ["user", "assistant", "user", "assistant"]
+    assert "Searched for" in sources and "微软" in sources.split("</div>")[0]  # the first question's topic was carried
+
+
+def test_empty_question_is_a_message_not_a_traceback(report_assistant):
+    with pytest.raises(gr.Error, match="Please type a question"):
+        list(respond(report_assistant, "   ", []))
+
+
+
+@pytest.mark.slow  # verification embeds every answer sentence against the sources
+def test_generated_answer_streams_raw_text_then_shows_verdicts(llm_assistant, fake_llm):
+    fake_llm.script(
+        Reply(f"Microsoft invested $100 billion in OpenAI [1]. Google invested 300 million US dollars in Anthropic [1]. {HOSTILE}")
+    )
+    outputs = list(respond(llm_assistant, EN_QUESTION, []))
+    streamed = [chat[-1]["content"] for chat, _, _ in outputs[:-1]]
+    assert len(streamed) > 2 and any("OpenAI \\[1\\]" in partial for partial in streamed)  # markers unlinked until checked
+    for partial in streamed:
+        assert_inert(partial)
+    reply, sources = final_reply(outputs)
+    assert_inert(reply)
+    assert reply.index("Microsoft") < reply.index("⚠ unverified (number mismatch)") < reply.index("Google")
+    assert 'class="legend"' in reply and "(#cite-1)" in reply
+    assert "⚠ unverified" in sources and sources.count("verified</span>") == sources.count('class="source"')
+
+
+def test_model_failure_shows_a_notice_above_the_extractive_answer(llm_assistant, fake_llm):
+    fake_llm.script(Status(500))
+    reply, _ = final_reply(list(respond(llm_assistant, "微软对OpenAI的投资金额是多少？", [])))
+    assert reply.startswith('<em class="notice">ⓘ 语言模型不可用') and "100亿美元" in reply
+
+
+# -- documents tab --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong-token-0123456789", TOKEN[:-1]])
+def test_admin_needs_the_configured_token(token):
+    server = ServerSettings(host="0.0.0.0", admin_token=TOKEN)
+    with pytest.raises(AdminRequired, match="Admin token box"):
+        require_admin(server, token)
+    require_admin(server, TOKEN)
+
+
+def test_admin_without_a_token_is_loopback_only():
+    require_admin(ServerSettings(host="127.0.0.1"), None)
+    require_admin(ServerSettings(host="::1"), "anything")
+    with pytest.raises(AdminRequired, match="ASSISTANT_SERVER__ADMIN_TOKEN"):
+        require_admin(ServerSettings(host="0.0.0.0"), None)
+
+
+@pytest.fixture
+def admin(report_assistant: Assistant) -> Assistant:
+    """An assistant over the test's own corpus and index (see conftest) with an admin token, sharing the loaded model."""
+    return Assistant(Settings(server=ServerSettings(admin_token=TOKEN)), embedder=report_assistant.embedder)
+
+
+def uploaded(tmp_path: Path, name: str, text: str) -> str:
+    """A file where Gradio leaves uploads: a temporary folder, under the name the browser sent."""
+    path = tmp_path / "gradio-upload" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+class Recorder:
+    """Stands in for gr.Progress, which only reports inside a Gradio event."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[int, int]]] = []
+
+    def __call__(self, value: tuple[int, int], desc: str) -> None:
+        self.calls.append((desc, value))
+
+
+def test_upload_then_reindex_makes_the_new_document_answerable(admin, corpus, tmp_path):
+    status = upload_documents(admin, [uploaded(tmp_path, "appendix.md", APPENDIX), uploaded(tmp_path, "run.exe", "MZ")], TOKEN)
+    assert "Saved appendix.md" in status and "'run.exe' is not a supported document" in status
+    assert [p.name for p in corpus.iterdir()] == ["appendix.md"]
+    assert (corpus / "appendix.md").read_text(encoding="utf-8") == APPENDIX
+    rows, choices, _ = documents_view(admin)
+    assert [row[:2] for row in rows] == [["appendix.md", "not indexed"]]
+    progress = Recorder()
+    summary = json.loads(reindex(admin, TOKEN, progress))
+    assert summary["documents"]["added"] == ["appendix.md"] and summary["errors"] == []
+    assert {"read", "embed passages", "store"} <= {stage for stage, _ in progress.calls}
+    assert all(0 <= done <= total for _, (done, total) in progress.calls)
+    rows, choices, footer = documents_view(admin)
+    assert [row[:3] for row in rows] == [["appendix.md", "indexed", summary["total"]["chunks"]]]
+    assert choices == ["appendix.md"]
+    assert f"1 documents, {summary['total']['chunks']} chunks" in footer
+    reply, sources = final_reply(list(respond(admin, "示例公司的总部在哪里？", [])))
+    assert "杭州" in reply and "(#cite-1)" in reply and "杭州" in sources
+
+
+def test_wrong_token_is_refused_and_changes_nothing(admin, corpus, tmp_path):
+    (corpus / "a.md").write_text(BASE, encoding="utf-8")
+    admin.index()
+    (corpus / "b.md").write_text(APPENDIX, encoding="utf-8")  # waiting for a re-index
+    version = admin.manifest().version
+    for attempt in (
+        lambda token: upload_documents(admin, [uploaded(tmp_path, "c.md", APPENDIX)], token),
+        lambda token: delete_document(admin, "a.md", token),
+        lambda token: reindex(admin, token, Recorder()),
+    ):
+        for token in (None, "", "not-the-admin-token"):
+            assert "Admin token box" in attempt(token)
+    assert sorted(p.name for p in corpus.iterdir()) == ["a.md", "b.md"]
+    assert admin.manifest().version == version and admin.stale_reason() == "documents changed"
+
+
+def test_delete_then_reindex_drops_the_document_and_errors_are_messages(admin, corpus):
+    (corpus / "a.md").write_text(BASE, encoding="utf-8")
+    (corpus / "b.md").write_text(APPENDIX, encoding="utf-8")
+    admin.index()
+    assert delete_document(admin, "b.md", TOKEN).startswith("Deleted b.md") and not (corpus / "b.md").exists()
+    rows, choices, _ = documents_view(admin)
+    assert [row[:2] for row in rows] == [["a.md", "indexed"], ["b.md", "missing on disk"]]
+    assert choices == ["a.md"]
+    assert json.loads(reindex(admin, TOKEN, Recorder()))["documents"]["removed"] == ["b.md"]
+    assert "no document '../a.md'" in delete_document(admin, "../a.md", TOKEN)
+    assert delete_document(admin, None, TOKEN) == "Choose a document to delete."
+    delete_document(admin, "a.md", TOKEN)
+    assert "No readable documents" in reindex(admin, TOKEN, Recorder())
+
+
+def test_chat_answers_while_a_reindex_runs_and_a_second_one_is_told_to_wait(admin, corpus, tmp_path):
+    (corpus / "a.md").write_text(BASE, encoding="utf-8")
+    admin.index()
+    upload_documents(admin, [uploaded(tmp_path, "appendix.md", APPENDIX)], TOKEN)
+    started, release = threading.Event(), threading.Event()
+
+    def slow_progress(value: tuple[int, int], desc: str) -> None:
+        started.set()
+        release.wait(30)
+
+    results: list[str] = []
+    worker = threading.Thread(target=lambda: results.append(reindex(admin, TOKEN, slow_progress)))
+    worker.start()
+    try:
+        assert started.wait(30)
+        reply, _ = final_reply(list(respond(admin, "微软对OpenAI的投资金额是多少？", [])))
+        assert "100亿美元" in reply
+        assert "Another indexing run" in reindex(admin, TOKEN, Recorder())
+    finally:
+        release.set()
+        worker.join(60)
+    assert json.loads(results[0])["documents"]["added"] == ["appendix.md"]
+
+
+def test_footer_names_the_models_and_the_index(report_assistant, admin):
+    footer = plain_text(footer_text(report_assistant))
+    documents, chunks = index_size(report_assistant.manifest())
+    assert report_assistant.settings.llm.describe() in footer and report_assistant.embedder.identity in footer
+    assert f"{documents} documents, {chunks} chunks" in footer
+    assert "No index found" in footer_text(admin)
+
+
+def test_app_exposes_only_the_chat_and_queues_admin_work_apart(report_assistant):
+    app = build_app(report_assistant)
+    events = {fn.name: fn for fn in app.fns.values()}
+    assert {fn.api_name for fn in app.fns.values() if fn.api_visibility == "public"} == {"ask"}
+    admin_slots = {events[name].concurrency_id for name in ("save", "remove", "run_index")}
+    assert len(admin_slots) == 1 and events["run_index"].concurrency_limit == 1
+    assert events["ask"].concurrency_id not in admin_slots
+    ids = {block.elem_id for block in app.blocks.values()}
+    assert {"question", "ask", "chat", "sources", "admin-token", "upload", "delete", "reindex", "index-status", "documents"} <= ids
+
+
+# -- end to end -----------------------------------------------------------------------------
 
 
 @pytest.mark.slow

@@ -1,0 +1,27 @@
+"""Settings: sources and precedence, secrets never printed, and the README table generated from the code."""
+
+from pathlib import Path
+
+from assistant.settings import Settings, settings_table
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_environment_overrides_toml_over_defaults(tmp_path, monkeypatch):
+    (tmp_path / "assistant.toml").write_text("[chunk]\nmax_chars = 400\n[retrieve]\nk = 7\n", encoding="utf-8")
+    monkeypatch.setenv("ASSISTANT_RETRIEVE__K", "9")
+    settings = Settings()
+    assert settings.chunk.max_chars == 400 and settings.retrieve.k == 9 and settings.answer.max_quotes == 3
+
+
+def test_api_key_is_masked_in_the_description_and_dump(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_LLM__PROVIDER", "openai")
+    monkeypatch.setenv("ASSISTANT_LLM__MODEL", "gpt-test")
+    monkeypatch.setenv("ASSISTANT_LLM__API_KEY", "sk-very-secret")
+    settings = Settings()
+    assert "sk-very-secret" not in settings.llm.describe()
+    assert "sk-very-secret" not in str(settings.model_dump(mode="json"))
+
+
+def test_readme_documents_every_setting_with_its_default():
+    assert settings_table() in README.read_text(encoding="utf-8"), "run `assistant config --markdown` and paste it into README.md"
