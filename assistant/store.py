@@ -15,10 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -28,10 +27,10 @@ from chromadb.api.client import SharedSystemClient
 from chromadb.errors import ChromaError
 
 from .errors import BackendUnavailable, IndexCorrupt, IndexMismatch, IndexMissing
+from .manifest import MANIFEST, Manifest, read_manifest, write_atomic
 from .types import Chunk, Sentence
 
 log = logging.getLogger(__name__)
-MANIFEST = "manifest.json"
 POINTER_ID = "live"
 BATCH = 512
 PAGE = 5000
@@ -39,38 +38,6 @@ PAGE = 5000
 
 def _matrix(rows: list) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32) if len(rows) else np.zeros((0, 0), np.float32)
-
-
-@dataclass
-class Manifest:
-    """What the live index holds; the staleness check and the Documents tab read it."""
-
-    chunks_collection: str
-    sentences_collection: str
-    fingerprint: dict[str, str]
-    built_at: float
-    documents: dict[str, dict[str, object]] = field(default_factory=dict)  # doc_id -> sha256, chunk_ids, pages, …
-    version: str = field(default_factory=lambda: uuid.uuid4().hex)
-    sentences: int = 0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def read_manifest(index_dir: Path) -> Manifest | None:
-    path = index_dir / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        return Manifest(**json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as exc:
-        raise IndexCorrupt(index_dir, f"{MANIFEST} is unreadable: {exc}") from exc
 
 
 def _chunk_metadata(chunk: Chunk) -> dict[str, str | int]:
@@ -182,7 +149,7 @@ class ChunkStore:
     def _publish(self, manifest: Manifest) -> None:
         text = json.dumps(asdict(manifest), ensure_ascii=False, indent=2)
         if not self.url:
-            _write_atomic(self.index_dir / MANIFEST, text)
+            write_atomic(self.index_dir / MANIFEST, text)
             return
         # One row, replaced in one request: the server applies it atomically.
         self._pointer().upsert(
