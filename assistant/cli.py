@@ -159,8 +159,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(results)
         return 0
     metrics = list(next(iter(results.values())).keys())
-    print(f"{'metric':<28}" + "".join(f"{lang:>8}" for lang in results))
     print(f"answers: {settings.llm.describe()}")
+    print(f"{'metric':<28}" + "".join(f"{lang:>8}" for lang in results))
     for metric in metrics:
         print(f"{metric:<28}" + "".join(f"{'-' if results[lang][metric] is None else results[lang][metric]:>8}" for lang in results))
     return 0

@@ -92,12 +92,19 @@ def wait_until_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> No
 
 @contextmanager
 def spawned_server(log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`assistant serve` from the project root (its corpus/ and index/) on a free loopback port."""
+    """`assistant serve` from the project root (its corpus/ and index/) on a free loopback port.
+
+    The per-client rate limit is switched off: every simulated client shares the address 127.0.0.1.
+    """
     port = free_port()
     command = [str(Path(sys.executable).parent / "assistant"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     with open(log, "wb") as output:
         server = subprocess.Popen(
-            command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, env=os.environ | {"GRADIO_ANALYTICS_ENABLED": "False"}
+            command,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=os.environ | {"GRADIO_ANALYTICS_ENABLED": "False", "ASSISTANT_LIMITS__RATE_PER_MINUTE": "0"},
         )
     try:
         url = f"http://127.0.0.1:{port}"
