@@ -108,17 +108,17 @@ def unsupported_specifics(
 
 def rank_sentences(query: Query, hits: list[Hit], sentences: SentenceIndex) -> list[tuple[float, Sentence, Hit]]:
     """Candidate sentences from the retrieved chunks, best first, each span once."""
-    similarity = sentences.scores(query.vector)
+    candidates = [(i, hit) for hit in hits for i in sentences.by_chunk.get(hit.chunk.id, [])]
+    similarity = sentences.scores_of([i for i, _ in candidates], query.vector)
     best: dict[tuple[int, int, str], tuple[float, Sentence, Hit]] = {}
-    for hit in hits:
-        for i in sentences.by_chunk.get(hit.chunk.id, []):
-            sentence = sentences.sentences[i]
-            score = float(similarity[i]) + LEXICAL_BONUS * lexical_coverage(query.tokens, sentence.text)
-            if len(sentence.text) < SHORT_QUOTE_CHARS:
-                score -= SHORT_QUOTE_PENALTY
-            key = (sentence.start, sentence.end, hit.chunk.doc_id)
-            if key not in best or score > best[key][0]:
-                best[key] = (score, sentence, hit)
+    for (i, hit), cosine in zip(candidates, similarity):
+        sentence = sentences.sentences[i]
+        score = float(cosine) + LEXICAL_BONUS * lexical_coverage(query.tokens, sentence.text)
+        if len(sentence.text) < SHORT_QUOTE_CHARS:
+            score -= SHORT_QUOTE_PENALTY
+        key = (sentence.start, sentence.end, hit.chunk.doc_id)
+        if key not in best or score > best[key][0]:
+            best[key] = (score, sentence, hit)
     return sorted(best.values(), key=lambda item: item[0], reverse=True)
 
 

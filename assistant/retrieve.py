@@ -10,18 +10,21 @@ vector dilutes.
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import accumulate, chain
 
 import numpy as np
 
 from .crosslingual import english_to_chinese_terms
-from .lexical import LexicalIndex, tokenize
+from .lexical import LexicalIndex, tokenize, top_indices
 from .settings import RetrieveSettings
 from .types import Chunk, Hit, Sentence
 
-
 COMMON_SHARE = 0.1
+LATIN_RUN_RE = re.compile(r"[a-z]+")
 
 
 @dataclass
@@ -53,7 +56,11 @@ def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:
 
 
 class SentenceIndex:
-    """All sentence vectors in memory: one matrix product scores every sentence for a query."""
+    """All sentence vectors in memory: one matrix product scores every sentence for a query.
+
+    Sentence rows are also kept grouped by chunk, so the best sentence of every chunk is one
+    vectorised reduction rather than a Python loop over (at 100k chunks) every chunk.
+    """
 
     def __init__(self, sentences: list[Sentence], vectors: np.ndarray) -> None:
         self.sentences = sentences
@@ -61,12 +68,31 @@ class SentenceIndex:
         self.by_chunk: dict[str, list[int]] = defaultdict(list)
         for i, sentence in enumerate(sentences):
             self.by_chunk[sentence.chunk_id].append(i)
+        self.chunk_ids = list(self.by_chunk)  # in order of first appearance, which decides ties
+        self._grouped_rows = np.fromiter(chain.from_iterable(self.by_chunk.values()), np.intp, len(sentences))
+        self._group_starts = np.fromiter(accumulate((len(rows) for rows in self.by_chunk.values()), initial=0), np.intp)[:-1]
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         return self.vectors @ vector if len(self.sentences) else np.zeros(0, dtype=np.float32)
 
-    def best_per_chunk(self, scores: np.ndarray) -> dict[str, float]:
-        return {cid: float(scores[idx].max()) for cid, idx in self.by_chunk.items()}
+    def scores_of(self, rows: list[int], vector: np.ndarray) -> np.ndarray:
+        """Scores of a few sentences only: the answerer needs the retrieved chunks', not all of them."""
+        return self.vectors[rows] @ vector if rows else np.zeros(0, dtype=np.float32)
+
+    def best_per_chunk(self, scores: np.ndarray) -> np.ndarray:
+        """Each chunk's best sentence score, aligned with ``chunk_ids``."""
+        if not self.chunk_ids:
+            return np.zeros(0, dtype=np.float32)
+        return np.maximum.reduceat(scores[self._grouped_rows], self._group_starts)
+
+    def ranked_chunks(self, scores: np.ndarray, n: int) -> list[str]:
+        """The ``n`` chunks whose best sentence scores highest, best first."""
+        return [self.chunk_ids[i] for i in top_indices(self.best_per_chunk(scores), n)]
+
+    def best_of(self, scores: np.ndarray, chunk_id: str) -> float:
+        """The chunk's best sentence score; 0.0 for a chunk without sentences."""
+        rows = self.by_chunk.get(chunk_id)
+        return float(scores[rows].max()) if rows else 0.0
 
 
 class HybridRetriever:
@@ -81,7 +107,10 @@ class HybridRetriever:
         settings: RetrieveSettings,
     ) -> None:
         self.chunks = {c.id: c for c in chunks}
-        self.lowered_texts = [c.text.lower() for c in chunks]  # lowered once, not on every question
+        # Latin-letter runs of every lowered chunk, chunks separated by NUL: is_common scans this, not the Chinese text.
+        runs = [" ".join(LATIN_RUN_RE.findall(c.text.lower())) + "\0" for c in chunks]
+        self._latin_runs = "".join(runs)
+        self._latin_starts = list(accumulate((len(r) for r in runs), initial=0))[:-1]
         self.lexical = lexical
         self.sentences = sentences
         self.dense_search = dense_search  # (vector, n) -> [(chunk_id, similarity)]
@@ -89,9 +118,23 @@ class HybridRetriever:
         self.vocabulary = set(lexical.model.vocab_dict) if hasattr(lexical.model, "vocab_dict") else set()
 
     def is_common(self, word: str) -> bool:
-        """Whether a word occurs in more than a tenth of the chunks (like 'AI' here): too generic to anchor on."""
+        """Whether a Latin-letter word occurs in more than a tenth of the chunks (like 'AI' here): too generic to anchor on.
+
+        Counts the chunks whose lowered text contains the word, as a substring. Such an occurrence
+        lies inside one run of Latin letters, so scanning the runs alone gives the same count.
+        """
         word = word.lower()
-        return sum(word in text for text in self.lowered_texts) > COMMON_SHARE * len(self.lowered_texts)
+        if not LATIN_RUN_RE.fullmatch(word):
+            raise ValueError(f"is_common takes a word of Latin letters, not {word!r}")
+        limit = COMMON_SHARE * len(self._latin_starts)
+        count, position = 0, self._latin_runs.find(word)
+        while position >= 0 and count <= limit:
+            count += 1
+            chunk = bisect_right(self._latin_starts, position)  # the next chunk's index
+            if chunk == len(self._latin_starts):
+                break
+            position = self._latin_runs.find(word, self._latin_starts[chunk])
+        return count > limit
 
     def prepare(self, text: str, language: str, vector: np.ndarray) -> Query:
         return Query(text, language, vector, lexical_tokens(text, language, self.vocabulary))
@@ -100,8 +143,8 @@ class HybridRetriever:
         n = self.settings.candidates
         dense = self.dense_search(query.vector, n)
         dense_sim = dict(dense)
-        sentence_best = self.sentences.best_per_chunk(self.sentences.scores(query.vector))
-        sentence_rank = sorted(sentence_best, key=sentence_best.get, reverse=True)[:n]
+        sentence_scores = self.sentences.scores(query.vector)
+        sentence_rank = self.sentences.ranked_chunks(sentence_scores, n)
         lexical = self.lexical.search(query.tokens, n)
         lexical_weight = self.settings.lexical_weight_zh if query.language == "zh" else self.settings.lexical_weight_en
         fused = rrf(
@@ -118,7 +161,7 @@ class HybridRetriever:
                 chunk=self.chunks[cid],
                 score=fused[cid],
                 rank=rank + 1,
-                dense_score=max(dense_sim.get(cid, 0.0), sentence_best.get(cid, 0.0)),
+                dense_score=max(dense_sim.get(cid, 0.0), self.sentences.best_of(sentence_scores, cid)),
             )
             for rank, cid in enumerate(order)
         ]

@@ -1,7 +1,16 @@
 """Hybrid retrieval over the real report index."""
 
+import re
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from assistant.chunk import normalize
-from assistant.retrieve import rrf
+from assistant.lexical import LexicalIndex
+from assistant.retrieve import COMMON_SHARE, HybridRetriever, SentenceIndex, rrf
+from assistant.settings import RetrieveSettings
+from assistant.types import Chunk, Sentence
 
 
 def test_rrf_rewards_agreement_and_respects_weights():
@@ -37,3 +46,41 @@ def test_hits_carry_metadata_for_citations(report_assistant):
     hit = report_assistant.retrieve("德勤数智研究院是哪个品牌体系的重要组成力量？", k=1)[0]
     assert hit.chunk.doc_id == "genai-enterprise-report.zh.txt"
     assert hit.chunk.section and hit.chunk.page >= 1
+
+
+def _retriever(texts: list[str], sentences: SentenceIndex | None = None) -> HybridRetriever:
+    chunks = [Chunk(f"c{i}", "doc.txt", text, 0, len(text), i, 1, "s") for i, text in enumerate(texts)]
+    lexical = LexicalIndex.build([c.id for c in chunks], texts)
+    empty = SentenceIndex([], np.zeros((0, 0), np.float32))
+    return HybridRetriever(chunks, lexical, sentences or empty, lambda vector, n: [], RetrieveSettings())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet="abAB 中,", max_size=12), min_size=1, max_size=25), st.text(alphabet="abAB", min_size=1, max_size=3))
+def test_is_common_counts_the_chunks_whose_text_contains_the_word(texts, word):
+    naive = sum(word.lower() in text.lower() for text in texts) > COMMON_SHARE * len(texts)
+    assert _retriever(texts).is_common(word) == naive
+
+
+def test_is_common_agrees_with_a_scan_of_the_report(report_assistant):
+    retriever = report_assistant.retriever()
+    texts = [c.text.lower() for c in retriever.chunks.values()]
+    words = set(re.findall(r"[a-z]+", " ".join(texts)))
+    words |= {w[1:] for w in words if len(w) > 1} | {"zzz"}
+    common = {w for w in words if retriever.is_common(w)}
+    assert "ai" in common
+    assert common == {w for w in words if sum(w in t for t in texts) > COMMON_SHARE * len(texts)}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(-3, 3)), min_size=1, max_size=40), st.integers(1, 10))
+def test_sentence_ranking_is_each_chunks_best_sentence_ties_in_stored_order(rows, n):
+    sentences = [Sentence(f"c{chunk}", "句子", i, i + 1) for i, (chunk, _) in enumerate(rows)]
+    vectors = np.asarray([[value, 0.0] for _, value in rows], dtype=np.float32)  # small integers: many ties
+    index = SentenceIndex(sentences, vectors)
+    scores = index.scores(np.asarray([1.0, 0.0], dtype=np.float32))
+    best: dict[str, float] = {}
+    for sentence, (_, value) in zip(sentences, rows):
+        best[sentence.chunk_id] = max(best.get(sentence.chunk_id, value), value)
+    assert index.ranked_chunks(scores, n) == sorted(best, key=best.get, reverse=True)[:n]
+    assert all(index.best_of(scores, cid) == value for cid, value in best.items())

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import assistant.store as store_module
 from assistant.errors import IndexCorrupt, IndexMismatch, IndexMissing
 from assistant.store import MANIFEST, ChunkStore
 from assistant.types import Chunk, Sentence
@@ -61,3 +62,17 @@ def test_a_new_build_switches_atomically_and_keeps_one_previous_generation(tmp_p
     names = {getattr(c, "name", c) for c in store.client.list_collections()}
     assert first.chunks_collection not in names
     assert {second.chunks_collection, third.chunks_collection} <= names
+
+
+def test_sentences_load_in_stored_order_across_requests(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "CHUNKS_PER_REQUEST", 2)  # five chunks: three requests, the last one partial
+    chunks = [Chunk(f"c{i}", "r.txt", f"第{i}段。", 10 * i, 10 * i + 4, i, 1, "摘要") for i in range(5)]
+    sentences = [Sentence(f"c{i}", f"第{i}段第{j}句。", 10 * i + j, 10 * i + j + 1) for i in range(5) for j in range(3)]
+    rng = np.random.default_rng(0)
+    sentence_vectors = rng.standard_normal((len(sentences), 384)).astype(np.float32)
+    store = ChunkStore(tmp_path / "index")
+    manifest = store.write(FP, {"r.txt": {"chunks": 5}}, chunks, rng.standard_normal((5, 384)).astype(np.float32),
+                           sentences, sentence_vectors)
+    loaded, vectors = store.load_sentences(manifest)
+    assert loaded == sentences
+    assert np.allclose(vectors, sentence_vectors, atol=1e-6)  # Chroma may round the last bit
