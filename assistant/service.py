@@ -175,7 +175,7 @@ class Assistant:
             model = self.chat_model()
         except LlmUnavailable as exc:
             model, notice = None, NOTICE[detect_language(text)].format(reason=exc.reason)
-        extractive = self._answer_offline(text, self.standalone(text, history, model), k, started)
+        retriever, extractive = self._answer_offline(text, self.standalone(text, history, model), k, started)
         if model is None or not extractive.answerable:
             if notice:
                 yield StreamEvent("notice", notice)
@@ -186,7 +186,7 @@ class Assistant:
         events = generate(
             model,
             extractive,
-            self.retriever().sentences,
+            retriever.sentences,  # the generation the hits came from, even if a re-index switched since
             embedding_similarity(self.embedder),
             sources=llm.sources,
             min_support=llm.min_support,
@@ -197,7 +197,9 @@ class Assistant:
                 event = StreamEvent("answer", answer=_timed(event.answer, started))
             yield event
 
-    def _answer_offline(self, question: str, standalone: str, k: int | None, started: float) -> Answer:
+    def _answer_offline(
+        self, question: str, standalone: str, k: int | None, started: float
+    ) -> tuple[HybridRetriever, Answer]:
         retriever, query = self.prepare(standalone)
         hits = retriever.search(query, k or self.settings.retrieve.k)
         retrieval_ms = (time.perf_counter() - started) * 1000
@@ -212,7 +214,7 @@ class Assistant:
             is_common=retriever.is_common,
         )
         answer = replace(answer, question=question, language=detect_language(question), timings={"retrieval": retrieval_ms})
-        return _timed(answer, started, first_token=True)
+        return retriever, _timed(answer, started, first_token=True)
 
 
 def _timed(answer: Answer, started: float, *, first_token: bool = False) -> Answer:
