@@ -46,16 +46,6 @@ def tokenize(text: str) -> list[str]:
     return [t for t in tokens if t not in STOPWORDS]
 
 
-def top_indices(values: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the ``n`` largest values, largest first, ties in index order (as a stable sort), without sorting all."""
-    if 0 < n < len(values):
-        threshold = np.partition(values, len(values) - n)[len(values) - n]
-        candidates = np.flatnonzero(values >= threshold)
-    else:
-        candidates = np.arange(len(values))
-    return candidates[np.argsort(-values[candidates], kind="stable")][:n]
-
-
 class LexicalIndex:
     """BM25 scores for every chunk; cheap enough to score the whole collection per query."""
 
@@ -73,7 +63,7 @@ class LexicalIndex:
         if not tokens or not self.ids:
             return []
         scores = np.asarray(self.model.get_scores(tokens))
-        order = top_indices(scores, n)
+        order = np.argsort(-scores)[:n]
         return [(self.ids[i], float(scores[i])) for i in order if scores[i] > 0]
 
     def save(self, folder: Path) -> None:

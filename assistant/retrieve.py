@@ -19,7 +19,7 @@ from itertools import accumulate, chain
 import numpy as np
 
 from .crosslingual import english_to_chinese_terms
-from .lexical import LexicalIndex, tokenize, top_indices
+from .lexical import LexicalIndex, tokenize
 from .settings import RetrieveSettings
 from .types import Chunk, Hit, Sentence
 
@@ -44,6 +44,16 @@ def lexical_tokens(text: str, language: str, vocabulary: set[str]) -> list[str]:
         return tokens
     kept = [t for t in tokens if t in vocabulary]
     return kept + [t for t in english_to_chinese_terms(text) if t in vocabulary]
+
+
+def top_indices(values: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` largest values, largest first, ties in index order (as a stable sort), without sorting all."""
+    if 0 < n < len(values):
+        threshold = np.partition(values, len(values) - n)[len(values) - n]
+        candidates = np.flatnonzero(values >= threshold)
+    else:
+        candidates = np.arange(len(values))
+    return candidates[np.argsort(-values[candidates], kind="stable")][:n]
 
 
 def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:

@@ -201,11 +201,11 @@ class ChunkStore:
         return [chunks[i] for i in order], vectors
 
     def load_sentences(self, manifest: Manifest) -> tuple[list[Sentence], np.ndarray]:
-        """Sentences grouped by chunk (in stored chunk order), fetched for a batch of chunks per request.
+        """Sentences of the stored chunks, grouped by chunk in stored order, fetched for a batch of chunks per request.
 
-        Paging by offset makes Chroma pass over all earlier rows again, which grows quadratically:
-        900k sentences took 290 s that way. Filtering on chunk ids keeps each request in
-        proportion to the rows it returns (110 s; see benchmarks/bench_scale.py).
+        Paging by offset makes Chroma pass over all earlier rows again, which grows quadratically;
+        filtering on chunk ids keeps each request in proportion to the rows it returns. At 100k
+        chunks (900k sentences) opening the retriever fell from 263 s to 84 s (benchmarks/results/scale.json).
         """
         collection = self._collection(manifest.sentences_collection)
         chunk_ids = self._get_all(manifest.chunks_collection, [])["ids"]  # ids alone are cheap to page by offset

@@ -1,10 +1,6 @@
 """Tokenizer and BM25 index."""
 
-import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from assistant.lexical import LexicalIndex, cached_lexical_index, tokenize, top_indices
+from assistant.lexical import LexicalIndex, cached_lexical_index, tokenize
 
 
 def test_chinese_is_segmented_and_stopwords_dropped():
@@ -37,11 +33,3 @@ def test_cache_is_keyed_by_index_version(tmp_path):
     assert again.ids == first.ids == ["a"]
     cached_lexical_index(tmp_path, "v2", ["b"], ["谷歌"])
     assert not (tmp_path / "bm25-v1").exists()
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(0, 5), max_size=60), st.integers(0, 70))
-def test_top_indices_matches_a_stable_full_sort(values, n):
-    scores = np.asarray(values, dtype=np.float32)  # few distinct values: many ties
-    expected = sorted(range(len(values)), key=lambda i: values[i], reverse=True)[:n]
-    assert top_indices(scores, n).tolist() == expected

@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 
 from assistant.chunk import normalize
 from assistant.lexical import LexicalIndex
-from assistant.retrieve import COMMON_SHARE, HybridRetriever, SentenceIndex, rrf
+from assistant.retrieve import (
+    COMMON_SHARE,
+    HybridRetriever,
+    SentenceIndex,
+    rrf,
+    top_indices,
+)
 from assistant.settings import RetrieveSettings
 from assistant.types import Chunk, Sentence
 
@@ -18,6 +24,14 @@ def test_rrf_rewards_agreement_and_respects_weights():
     assert max(fused, key=fused.get) == "b"
     weighted = rrf([(["a"], 1.0), (["c"], 0.1)], k=60)
     assert weighted["a"] > weighted["c"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 5), max_size=60), st.integers(0, 70))
+def test_top_indices_matches_a_stable_full_sort(values, n):
+    scores = np.asarray(values, dtype=np.float32)  # few distinct values: many ties
+    expected = sorted(range(len(values)), key=lambda i: values[i], reverse=True)[:n]
+    assert top_indices(scores, n).tolist() == expected
 
 
 def _found(hits, evidence: str) -> bool:
