@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast eval bench model clean
+.PHONY: install browser lint run test test-fast eval bench model clean
 
 # Re-installs whenever pyproject.toml changes; torch is pinned to the CPU build that pip finds on local disk.
 $(STAMP): pyproject.toml
@@ -19,14 +19,22 @@ install: $(STAMP)
 run: install
 	$(BIN)/assistant serve
 
-test: install
+# Debian chromium for the browser tests, installed with apt when missing and possible (scripts/ensure-chromium).
+browser:
+	@scripts/ensure-chromium
+
+# The import-direction contract in pyproject.toml ([tool.importlinter]).
+lint: install
+	$(BIN)/lint-imports --no-cache
+
+test: install browser lint
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: install lint
 	$(BIN)/python -m pytest -m "not slow"
 
 eval: install
-	$(BIN)/assistant eval --qa ../shared/eval/golden_dev.jsonl
+	$(BIN)/assistant eval --qa eval/golden_dev.jsonl
 
 bench: install
 	$(BIN)/python benchmarks/bench_core.py

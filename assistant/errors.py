@@ -67,7 +67,11 @@ class UnknownDocument(BadUpload):
 
 
 class AdminRequired(AssistantError):
-    """A document change from the UI without the admin token (or with none configured on a non-loopback host)."""
+    """A document change without the admin token (401), or with none configured on a non-loopback host (403)."""
+
+    def __init__(self, message: str, *, status: int = 401) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class BackendUnavailable(AssistantError):

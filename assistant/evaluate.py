@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .chunk import normalize
-from .clean import clean_raw
-from .errors import AssistantError
-from .load import load_corpus
-from .types import Answer
+from assistant.errors import AssistantError
+from assistant.ingest.chunk import normalize
+from assistant.ingest.clean import clean_raw
+from assistant.ingest.load import load_corpus
+from assistant.types import Answer
 
 
 @dataclass(frozen=True)

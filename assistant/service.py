@@ -16,20 +16,20 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from .answer import compose_offline
-from .cite import embedding_similarity
-from .embed import VectorEmbeddings, make_embedder
-from .errors import BadQuestion, IndexCorrupt, LlmUnavailable
-from .followup import condense_offline, is_elliptical
-from .generate import NOTICE, condense, generate
-from .indexing import StageProgress, build_index, exclusive
-from .manifest import stale_reason
-from .language import detect_language
-from .lexical import cached_lexical_index
-from .retrieve import HybridRetriever, Query, SentenceIndex
-from .settings import Settings
-from .store import ChunkStore, Manifest
-from .types import Answer, Hit, IndexReport, StreamEvent, Turn
+from assistant.answering.extractive import compose_offline
+from assistant.answering.generate import NOTICE, condense, generate
+from assistant.answering.verify import embedding_similarity
+from assistant.errors import BadQuestion, IndexCorrupt, LlmUnavailable
+from assistant.indexing.build import StageProgress, build_index, exclusive
+from assistant.indexing.embed import VectorEmbeddings, make_embedder
+from assistant.indexing.lexical import cached_lexical_index
+from assistant.indexing.manifest import stale_reason
+from assistant.indexing.store import ChunkStore, Manifest
+from assistant.language import detect_language
+from assistant.retrieval.followup import condense_offline, is_elliptical
+from assistant.retrieval.hybrid import HybridRetriever, Query, SentenceIndex
+from assistant.settings import Settings
+from assistant.types import Answer, EventKind, Hit, IndexReport, StreamEvent, Turn
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,9 @@ class Assistant:
             return None
         with self._lock:
             if self._chat_model is None:
-                from .llm import make_chat_model  # imports openai/ollama clients: only when configured
+                from assistant.answering.llm import (
+                    make_chat_model,  # imports openai/ollama clients: only when configured
+                )
 
                 self._chat_model = make_chat_model(self.settings.llm)
             return self._chat_model
@@ -157,7 +159,7 @@ class Assistant:
         """The complete answer; the same events as ``ask_stream`` without the deltas."""
         answer = None
         for event in self.ask_stream(question, k, history):
-            if event.kind == "answer":
+            if event.kind is EventKind.ANSWER:
                 answer = event.answer
         assert answer is not None  # ask_stream always ends with the answer event
         return answer
@@ -178,9 +180,9 @@ class Assistant:
         retriever, extractive = self._answer_offline(text, self.standalone(text, history, model), k, started)
         if model is None or not extractive.answerable:
             if notice:
-                yield StreamEvent("notice", notice)
-            yield StreamEvent("token", extractive.text)
-            yield StreamEvent("answer", answer=replace(extractive, notice=notice))
+                yield StreamEvent(EventKind.NOTICE, notice)
+            yield StreamEvent(EventKind.TOKEN, extractive.text)
+            yield StreamEvent(EventKind.ANSWER, answer=replace(extractive, notice=notice))
             return
         llm = self.settings.llm
         events = generate(
@@ -190,11 +192,11 @@ class Assistant:
             embedding_similarity(self.embedder),
             sources=llm.sources,
             min_support=llm.min_support,
-            mode=f"generated ({llm.describe()})",
+            model_name=llm.describe(),
         )
         for event in events:
-            if event.kind == "answer" and event.answer is not None:
-                event = StreamEvent("answer", answer=_timed(event.answer, started))
+            if event.kind is EventKind.ANSWER and event.answer is not None:
+                event = StreamEvent(EventKind.ANSWER, answer=_timed(event.answer, started))
             yield event
 
     def _answer_offline(

@@ -19,7 +19,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from .models import DEFAULT_MODEL_PATH
+MODELS_DIR = Path("models")
+DEFAULT_MODEL_PATH = MODELS_DIR / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+"""Where `assistant model fetch` installs the default local model (see ``answering.models.MODELS``)."""
 
 CLEANER_VERSION = "1"
 """Bumped whenever cleaning output changes, so old indexes are detected as stale."""

@@ -132,6 +132,17 @@ class Citation:
         }
 
 
+class AnswerMode(StrEnum):
+    EXTRACTIVE = "extractive"  # quotes chosen by code
+    GENERATED = "generated"  # written by a language model, citations verified by code
+
+
+class EventKind(StrEnum):
+    TOKEN = "token"  # a text delta
+    NOTICE = "notice"  # something the user should know (a fallback, a wait)
+    ANSWER = "answer"  # the final, verified answer; always the last event
+
+
 class Reason(StrEnum):
     SUPPORTED = "supported"
     AUTO_ATTACHED = "auto-attached"  # no marker, but one source sentence supports it
@@ -171,7 +182,7 @@ class Answer:
     language: str
     text: str
     answerable: bool
-    mode: str
+    mode: AnswerMode
     citations: tuple[Citation, ...] = ()
     retrieved: tuple[Hit, ...] = ()
     query: str = ""
@@ -179,6 +190,7 @@ class Answer:
     notice: str = ""  # shown to the user, e.g. "the language model failed; this is the extractive answer"
     checks: tuple[SentenceCheck, ...] = ()  # one per generated sentence (empty for extractive answers)
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds: retrieval, first_token, total
+    model: str = ""  # the language model that wrote a generated answer
 
     @property
     def verified_share(self) -> float | None:
@@ -193,7 +205,8 @@ class Answer:
             "language": self.language,
             "answer": self.text,
             "answerable": self.answerable,
-            "mode": self.mode,
+            "mode": str(self.mode),
+            "model": self.model,
             "query": self.query,
             "evidence": round(self.evidence, 4),
             "citations": [c.to_dict() for c in self.citations],
@@ -209,14 +222,14 @@ class Answer:
 class StreamEvent:
     """One step of a streamed answer: text deltas, user-visible notices, then the final verified answer."""
 
-    kind: str  # "token" | "notice" | "answer"
+    kind: EventKind
     text: str = ""
     answer: Answer | None = None
 
     def to_dict(self) -> dict[str, object]:
-        if self.kind == "answer" and self.answer is not None:
-            return {"type": "answer", **self.answer.to_dict()}
-        return {"type": self.kind, "text": self.text}
+        if self.kind is EventKind.ANSWER and self.answer is not None:
+            return {"type": str(self.kind), **self.answer.to_dict()}
+        return {"type": str(self.kind), "text": self.text}
 
 
 Turn = tuple[str, str]

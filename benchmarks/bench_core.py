@@ -16,15 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from assistant.chunk import normalize
-from assistant.embed import E5Embeddings
 from assistant.evaluate import read_golden
+from assistant.indexing.embed import E5Embeddings
+from assistant.ingest.chunk import normalize
 from assistant.service import Assistant
 from assistant.settings import PathSettings, Settings
 from assistant.types import IndexReport
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT.parent / "shared" / "eval" / "golden_dev.jsonl"
+GOLDEN = ROOT / "eval" / "golden_dev.jsonl"
 REPORT = ROOT / "corpus" / "genai-enterprise-report.zh.txt"
 T = TypeVar("T")
 

@@ -46,15 +46,16 @@ from pathlib import Path
 import numpy as np
 from bench_core import GOLDEN, REPORT, ROOT, percentile, timed
 
-from assistant.answer import compose_offline
-from assistant.chunk import chunk_id
-from assistant.embed import make_embedder
+from assistant.answering.extractive import compose_offline
 from assistant.evaluate import read_golden
+from assistant.indexing.embed import make_embedder
+from assistant.indexing.lexical import tokenize
+from assistant.indexing.manifest import DocumentRecord
+from assistant.indexing.store import ChunkStore
+from assistant.ingest.chunk import chunk_id
 from assistant.language import detect_language
-from assistant.lexical import tokenize
 from assistant.service import Assistant
 from assistant.settings import PathSettings, Settings
-from assistant.store import ChunkStore
 from assistant.types import Chunk, Sentence
 
 OUT = ROOT / "benchmarks" / "results" / "scale.json"
@@ -97,7 +98,7 @@ def settings_for(workdir: Path, index_dir: Path) -> Settings:
 class Material:
     """The real report index: the source of every synthetic text and vector."""
 
-    documents: dict[str, dict[str, object]]
+    documents: dict[str, DocumentRecord]
     chunks: list[Chunk]
     chunk_vectors: np.ndarray
     sentences: list[Sentence]
@@ -139,7 +140,7 @@ def perturb(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class Library:
     """Everything ``ChunkStore.write`` takes, plus how close the noisy vectors stay to their sources."""
 
-    documents: dict[str, dict[str, object]]
+    documents: dict[str, DocumentRecord]
     chunks: list[Chunk]
     chunk_vectors: np.ndarray
     sentences: list[Sentence]
@@ -189,8 +190,8 @@ def synthesize(material: Material, size: int, seed: int = SEED) -> Library:
             sentence_sources.extend(picked)
             ids.append(chunk.id)
             offset = chunk.end
-        documents[doc_id] = {"sha256": "synthetic", "chunks": len(ids), "chunk_ids": ids, "characters": offset,
-                             "pages": len(ids) // 2 + 1, "indexed_at": time.time()}
+        documents[doc_id] = DocumentRecord(sha256="synthetic", chunks=len(ids), chunk_ids=tuple(ids), characters=offset,
+                                           pages=len(ids) // 2 + 1, indexed_at=time.time())
     sources = material.chunk_vectors[chunk_sources]
     noisy = perturb(sources, rng)
     return Library(

@@ -31,11 +31,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from assistant.api import is_loopback
 from assistant.evaluate import read_golden
+from assistant.serving.admin import is_loopback
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT.parent / "shared" / "eval" / "golden_dev.jsonl"
+GOLDEN = ROOT / "eval" / "golden_dev.jsonl"
 RESULT = ROOT / "benchmarks" / "results" / "load.json"
 READY_TIMEOUT_S = 300  # a spawned server first builds a missing or stale index
 REQUEST_TIMEOUT_S = 120

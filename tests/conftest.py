@@ -16,14 +16,14 @@ from typing import NamedTuple
 import pytest
 from fake_openai import FakeOpenAI
 
-from assistant.llm import load_engine
-from assistant.models import MODELS, fetch_model
+from assistant.answering.llm import load_engine
+from assistant.answering.models import MODELS, fetch_model
 from assistant.service import Assistant
 from assistant.settings import LlmSettings, PathSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "corpus" / "genai-enterprise-report.zh.txt"
-GOLDEN = ROOT.parent / "shared" / "eval" / "golden_dev.jsonl"
+GOLDEN = ROOT / "eval" / "golden_dev.jsonl"
 
 
 @pytest.fixture(autouse=True)

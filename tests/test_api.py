@@ -10,20 +10,18 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr, ValidationError
 
-from assistant.api import (
-    INTERNAL_ERROR,
-    MAX_JSON_BYTES,
-    RateLimiter,
-    create_app,
-    document_statuses,
-    is_loopback,
-    sse_frames,
-)
 from assistant.errors import IndexCorrupt
-from assistant.indexing import exclusive
+from assistant.indexing.build import exclusive
 from assistant.service import Assistant
+from assistant.serving.admin import is_loopback
+from assistant.serving.api import create_app
+from assistant.serving.api.ratelimit import RateLimiter
+from assistant.serving.api.schemas import MAX_JSON_BYTES
+from assistant.serving.api.sse import INTERNAL_ERROR, sse_frames
+from assistant.indexing.manifest import DocumentRecord
+from assistant.serving.status import document_statuses
 from assistant.settings import AnswerSettings, LimitSettings, ServerSettings, Settings
-from assistant.types import StreamEvent
+from assistant.types import EventKind, StreamEvent
 
 ZH = "微软对OpenAI的投资金额是多少？"
 EN = "How much more can a generative AI query cost than a conventional index query?"
@@ -105,7 +103,7 @@ def test_streamed_answer_ends_with_the_answer_event(client):
 
 def test_a_failure_after_streaming_began_becomes_an_error_event():
     def events(error: Exception) -> Iterator[StreamEvent]:
-        yield StreamEvent("token", "部分")
+        yield StreamEvent(EventKind.TOKEN, "部分")
         raise error
 
     frames = list(sse_frames(events(IndexCorrupt("index", "bad file"))))
@@ -165,10 +163,10 @@ def test_documents_and_health_describe_the_loaded_index(client, report_assistant
 
 def test_document_statuses_compare_the_manifest_with_disk():
     indexed = {
-        "same.txt": {"sha256": "1", "chunks": 2},
-        "edited.txt": {"sha256": "2", "chunks": 1},
-        "bad.txt": {"sha256": "3", "error": "Cannot read bad.txt: not text."},
-        "deleted.txt": {"sha256": "4", "chunks": 1},
+        "same.txt": DocumentRecord(sha256="1", chunks=2, indexed_at=0),
+        "edited.txt": DocumentRecord(sha256="2", chunks=1, indexed_at=0),
+        "bad.txt": DocumentRecord(sha256="3", error="Cannot read bad.txt: not text.", indexed_at=0),
+        "deleted.txt": DocumentRecord(sha256="4", chunks=1, indexed_at=0),
     }
     on_disk = {"same.txt": "1", "edited.txt": "2b", "bad.txt": "3", "new.txt": "5"}
     statuses = {d["doc_id"]: d["status"] for d in document_statuses(indexed, on_disk)}

@@ -1,7 +1,15 @@
 """Chunking: size limits, sentence integrity, offsets and deterministic ids."""
 
-from assistant.chunk import chunk_document, chunk_id, chunk_sentences, normalize, pack, split_long, split_sentences
-from assistant.clean import clean
+from assistant.ingest.chunk import (
+    chunk_document,
+    chunk_id,
+    chunk_sentences,
+    normalize,
+    pack,
+    split_long,
+    split_sentences,
+)
+from assistant.ingest.clean import clean
 
 
 def test_chinese_and_english_sentences_split_after_terminators():

@@ -1,6 +1,13 @@
 """Cleaning on real excerpts of the PDF-extracted report."""
 
-from assistant.clean import LAYOUTS, clean, ends_sentence, is_noise, join_wrapped, strip_captions
+from assistant.ingest.clean import (
+    LAYOUTS,
+    clean,
+    ends_sentence,
+    is_noise,
+    join_wrapped,
+    strip_captions,
+)
 
 WRAPPED = "2022年是人工智能（AI）的一个分水岭，ChatGPT，DALL.E和\n\nLensa等几个面向消费者的应用程序发布了，它们的共同主题是\n\n使用生成式人工智能。\n"
 

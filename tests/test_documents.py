@@ -10,9 +10,9 @@ import pytest
 from docx import Document
 from reportlab.pdfgen import canvas
 
-from assistant.documents import MB, add_document, remove_document, safe_name
 from assistant.errors import BadUpload, UnknownDocument, UploadTooLarge
-from assistant.load import load_corpus
+from assistant.ingest.documents import MB, add_document, remove_document, safe_name
+from assistant.ingest.load import load_corpus
 from assistant.settings import LimitSettings, PathSettings, Settings
 
 DOC = "# 摘要\n\n微软对OpenAI的投资是100亿美元。\n\nMicrosoft invested $10 billion in OpenAI.\n"

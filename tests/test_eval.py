@@ -1,9 +1,15 @@
 """The dev-set evaluation: retrieval quality per language and citation integrity."""
 
 import pytest
-
-from assistant.evaluate import GoldenQuestion, QuoteChecker, evaluate, keyword_recall, read_golden
 from conftest import GOLDEN
+
+from assistant.evaluate import (
+    GoldenQuestion,
+    QuoteChecker,
+    evaluate,
+    keyword_recall,
+    read_golden,
+)
 
 
 def test_keyword_recall_handles_alternatives():

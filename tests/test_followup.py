@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.followup import condense_offline, is_elliptical
+from assistant.retrieval.followup import condense_offline, is_elliptical
 
 BUYERS = "企业买家在选择生成式AI供应商时经常采用哪些标准？"
 

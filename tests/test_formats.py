@@ -13,10 +13,10 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
-from assistant.chunk import chunk_document, chunk_sentences
-from assistant.clean import clean_raw
-from assistant.formats.pdf import strip_running_lines
-from assistant.load import load_corpus, load_file
+from assistant.ingest.chunk import chunk_document, chunk_sentences
+from assistant.ingest.clean import clean_raw
+from assistant.ingest.formats.pdf import strip_running_lines
+from assistant.ingest.load import load_corpus, load_file
 from assistant.settings import ChunkSettings
 
 REPORT = Path(__file__).resolve().parents[1] / "corpus" / "genai-enterprise-report.zh.txt"

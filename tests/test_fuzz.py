@@ -8,12 +8,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.chunk import chunk_document, chunk_sentences
-from assistant.cite import lexical_overlaps, parse_markers, verify
-from assistant.clean import LAYOUTS, clean
-from assistant.documents import add_document
+from assistant.answering.verify import parse_markers, verify
+from assistant.answering.verify.support import lexical_overlaps
 from assistant.errors import BadUpload
-from assistant.load import SUPPORTED_SUFFIXES
+from assistant.ingest.chunk import chunk_document, chunk_sentences
+from assistant.ingest.clean import LAYOUTS, clean
+from assistant.ingest.documents import add_document
+from assistant.ingest.load import SUPPORTED_SUFFIXES
 from assistant.settings import PathSettings, Settings
 
 FUZZ = settings(max_examples=100, deadline=None)

@@ -7,7 +7,7 @@ import time
 import pytest
 from fake_openai import Delay, Drop, Reply, Status
 
-from assistant.answer import REFUSAL
+from assistant.answering.extractive import REFUSAL
 from assistant.service import Assistant
 from assistant.settings import LlmSettings, Settings
 

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from reportlab.pdfgen import canvas
 
-from assistant.api import create_app
-from assistant.documents import MB, add_document, remove_document
-from assistant.embed import make_embedder
 from assistant.errors import BadQuestion, BadUpload
+from assistant.indexing.embed import make_embedder
+from assistant.ingest.documents import MB, add_document, remove_document
 from assistant.service import Assistant
+from assistant.serving.api import create_app
 from assistant.settings import LimitSettings, PathSettings, Settings
 
 DOCS = {

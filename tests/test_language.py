@@ -1,5 +1,5 @@
-from assistant.crosslingual import english_to_chinese_terms, stem
 from assistant.language import detect_language
+from assistant.retrieval.crosslingual import english_to_chinese_terms, stem
 
 
 def test_language_of_questions():

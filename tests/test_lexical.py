@@ -1,6 +1,6 @@
 """Tokenizer and BM25 index."""
 
-from assistant.lexical import LexicalIndex, cached_lexical_index, tokenize
+from assistant.indexing.lexical import LexicalIndex, cached_lexical_index, tokenize
 
 
 def test_chinese_is_segmented_and_stopwords_dropped():

@@ -11,8 +11,8 @@ from fake_openai import Delay, Drop, FakeOpenAI, Reply, Status, pieces
 from langchain_core.language_models import BaseChatModel
 from pydantic import ValidationError
 
+from assistant.answering.llm import LocalChatModel, make_chat_model, stream_text
 from assistant.errors import LlmUnavailable
-from assistant.llm import LocalChatModel, make_chat_model, stream_text
 from assistant.settings import LlmSettings, Settings
 
 QUESTION = [("system", "Answer only from the quotes."), ("user", "报告中提到的增长率是多少？")]

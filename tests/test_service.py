@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.embed import E5Embeddings
 from assistant.errors import EmptyCorpus, IndexCorrupt
+from assistant.indexing.embed import E5Embeddings
 from assistant.service import Assistant
 from assistant.settings import Settings
 

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-import assistant.store as store_module
+import assistant.indexing.store as store_module
 from assistant.errors import IndexCorrupt, IndexMismatch, IndexMissing
-from assistant.store import MANIFEST, ChunkStore
+from assistant.indexing.manifest import DocumentRecord
+from assistant.indexing.store import MANIFEST, ChunkStore
 from assistant.types import Chunk, Sentence
 
 FP = {"embedding_model": "m1", "chunk_max_chars": "500"}
@@ -19,7 +20,7 @@ def sample(text: str = "微软对OpenAI的100亿美元投资。") -> tuple[list[
 def write(store: ChunkStore, fingerprint=FP, text: str = "微软对OpenAI的100亿美元投资。"):
     chunks, sentences = sample(text)
     vec = np.eye(1, 384, dtype=np.float32)
-    return store.write(fingerprint, {"r.txt": {"sha256": "x", "chunks": 1}}, chunks, vec, sentences, vec)
+    return store.write(fingerprint, {"r.txt": DocumentRecord(sha256="x", chunks=1, indexed_at=0)}, chunks, vec, sentences, vec)
 
 
 def test_round_trip(tmp_path):
@@ -71,7 +72,7 @@ def test_sentences_load_in_stored_order_across_requests(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     sentence_vectors = rng.standard_normal((len(sentences), 384)).astype(np.float32)
     store = ChunkStore(tmp_path / "index")
-    manifest = store.write(FP, {"r.txt": {"chunks": 5}}, chunks, rng.standard_normal((5, 384)).astype(np.float32),
+    manifest = store.write(FP, {"r.txt": DocumentRecord(sha256="x", chunks=5, indexed_at=0)}, chunks, rng.standard_normal((5, 384)).astype(np.float32),
                            sentences, sentence_vectors)
     loaded, vectors = store.load_sentences(manifest)
     assert loaded == sentences

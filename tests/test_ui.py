@@ -12,28 +12,30 @@ from fake_openai import Reply, Status
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.api import index_size
 from assistant.errors import AdminRequired
 from assistant.service import Assistant
-from assistant.settings import ServerSettings, Settings
-from assistant.types import Answer, Chunk, Citation, Hit, Reason, SentenceCheck
-from assistant.ui import (
-    MAX_TURNS,
-    build_app,
+from assistant.serving.status import index_size
+from assistant.serving.ui import build_app
+from assistant.serving.ui.handlers import (
     delete_document,
     documents_view,
-    escape_markdown,
     footer_text,
-    plain_text,
     reindex,
+    require_admin,
+    respond,
+    upload_documents,
+)
+from assistant.serving.ui.render import (
+    MAX_TURNS,
+    escape_markdown,
+    plain_text,
     render_answer,
     render_sources,
     render_streaming,
-    require_admin,
-    respond,
     turns_from_messages,
-    upload_documents,
 )
+from assistant.settings import ServerSettings, Settings
+from assistant.types import Answer, AnswerMode, Chunk, Citation, Hit, Reason, SentenceCheck
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(1)">[x](javascript:alert(1))'
 OUR_TAGS_RE = re.compile(r'</?(?:em|span|small)(?: class="[a-z]+")?>')
@@ -65,7 +67,7 @@ def _generated(*checks: SentenceCheck) -> Answer:
         Citation(2, "r.txt", "摘要", 1, "c1", "谷歌投资3亿美元。", 10, 19),
     )
     text = " ".join(check.text for check in checks)
-    return Answer("q", "en", text, True, "generated (test)", citations, (Hit(chunk, 1.0, 1),), "q", checks=checks)
+    return Answer("q", "en", text, True, AnswerMode.GENERATED, citations, (Hit(chunk, 1.0, 1),), "q", checks=checks)
 
 
 WRONG = SentenceCheck("Microsoft invested $100 billion [1].", (1,), False, 0.01, Reason.NUMBER_MISMATCH)

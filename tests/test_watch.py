@@ -3,8 +3,8 @@
 import threading
 
 from assistant.service import Assistant
+from assistant.serving.watch import watch_corpus
 from assistant.settings import Settings
-from assistant.watch import watch_corpus
 
 DOC = "# 投资\n\n微软对OpenAI的投资是100亿美元。\n"
 

@@ -1,0 +1,160 @@
+"""Offline extractive answers: the best-supported sentences, quoted verbatim and numbered as citations.
+
+Sentence support = cosine similarity of the question and the sentence (E5 works across
+languages) plus a bonus for the question's lexical tokens found in it. The strongest
+support is the evidence score; below one calibrated threshold the answer is a refusal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from assistant.language import detect_language
+from assistant.retrieval.crosslingual import english_to_chinese_terms
+from assistant.retrieval.hybrid import Query, SentenceIndex
+from assistant.types import Answer, AnswerMode, Citation, Hit, Sentence
+
+LEXICAL_BONUS = 0.15
+SHORT_QUOTE_CHARS = 12
+SHORT_QUOTE_PENALTY = 0.05  # table cells and labels are rarely the answer on their own
+RELATIVE_CUTOFF = 0.04  # quote sentences within this margin of the best one
+EVIDENCE_SENTENCES = 5
+QUANTITY_SENTENCES = 1  # a requested figure must be in the best-supported sentence
+UNSUPPORTED_PENALTY = 0.25
+QUANTITY_QUESTION_RE = re.compile(
+    r"\b(how (many|much)|what (percentage|share|price)|which year|what year|when did|price|revenue)\b"
+    r"|多少|几[种个项只年代家位次]|哪一年|哪一天|何时|什么时候|百分之|价格|收费|金额",
+    re.I,
+)
+QUANTITY_RE = re.compile(r"(?<![A-Za-z.\-])\d|[两二三四五六七八九十百千万亿]+(个|种|倍|年|只|次|项|代|层|类|成|家|位|分之)|\b(one|two|three|four|five|ten)\b")
+ANCHOR_RE = re.compile(r"\d[\d,.]*%?|[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
+
+REFUSAL = {
+    "zh": "报告中未找到相关内容。",
+    "en": "The report does not appear to cover this.",
+}
+LEAD = {
+    "zh": "根据报告原文：",
+    "en": "The report says (quoted in the original Chinese):",
+}
+
+
+def lexical_coverage(tokens: list[str], text: str) -> float:
+    """Share of distinct query tokens that occur in the sentence."""
+    distinct = set(tokens)
+    if not distinct:
+        return 0.0
+    lowered = text.lower()
+    return sum(1 for t in distinct if t in lowered) / len(distinct)
+
+
+def anchors(question: str) -> list[str]:
+    """Names (capitalised mid-sentence, or mixed case) and figures: what an answer must be about."""
+    in_chinese = detect_language(question) == "zh"  # there every Latin word is a name
+    found = []
+    for match in ANCHOR_RE.finditer(question):
+        word = re.sub(r"'s$", "", match.group())
+        sentence_start = not question[: match.start()].strip() or question[: match.start()].rstrip()[-1] in ".?!:\"“"
+        is_name = in_chinese or any(c.isupper() for c in word[1:]) or (word[0].isupper() and not sentence_start)
+        if word[0].isdigit() or is_name:
+            found.append(word.replace(",", "").lower())
+    return found
+
+
+def in_vocabulary(anchor: str, vocabulary: set[str]) -> bool:
+    """An anchor counts as mentioned in its own form, singular form, or a dictionary translation."""
+    if anchor in vocabulary or anchor.rstrip("s") in vocabulary:
+        return True
+    return anchor.isalpha() and any(term in vocabulary for term in english_to_chinese_terms(anchor))
+
+
+def mentioned(anchor: str, lowered_text: str) -> bool:
+    """Whether lower-cased text names the anchor itself, its singular, or its Chinese translation (微软 for Microsoft)."""
+    if anchor in lowered_text or anchor.rstrip("s") in lowered_text:
+        return True
+    return anchor.isalpha() and any(term in lowered_text for term in english_to_chinese_terms(anchor))
+
+
+def missing_anchors(question: str, corpus_vocabulary: set[str]) -> list[str]:
+    """Names and figures in the question that the corpus never mentions (e.g. a product it does not cover)."""
+    return [a for a in anchors(question) if not in_vocabulary(a, corpus_vocabulary)]
+
+
+def asks_for_quantity(question: str) -> bool:
+    return bool(QUANTITY_QUESTION_RE.search(question))
+
+
+def states_quantity(text: str) -> bool:
+    return bool(QUANTITY_RE.search(text))
+
+
+def unsupported_specifics(
+    question: str, quotes: list[str], vocabulary: set[str], is_common: Callable[[str], bool] = lambda _: False
+) -> int:
+    """Specifics the question asks about that the best evidence lacks; each one weakens the evidence.
+
+    Counted: names/figures absent from the whole corpus, rare names present in the corpus but
+    in none of the quotes, and a requested quantity (how many, price, date…) that the best
+    quote does not state.
+    """
+    named = anchors(question)
+    missing = missing_anchors(question, vocabulary)
+    joined = " ".join(quotes).lower()
+    absent = [a for a in named if a not in missing and a.isalpha() and not is_common(a) and not mentioned(a, joined)]
+    no_quantity = asks_for_quantity(question) and not any(states_quantity(q) for q in quotes[:QUANTITY_SENTENCES])
+    return len(missing) + len(absent) + int(no_quantity)
+
+
+def rank_sentences(query: Query, hits: list[Hit], sentences: SentenceIndex) -> list[tuple[float, Sentence, Hit]]:
+    """Candidate sentences from the retrieved chunks, best first, each span once."""
+    candidates = [(i, hit) for hit in hits for i in sentences.by_chunk.get(hit.chunk.id, [])]
+    similarity = sentences.scores_of([i for i, _ in candidates], query.vector)
+    best: dict[tuple[int, int, str], tuple[float, Sentence, Hit]] = {}
+    for (i, hit), cosine in zip(candidates, similarity):
+        sentence = sentences.sentences[i]
+        score = float(cosine) + LEXICAL_BONUS * lexical_coverage(query.tokens, sentence.text)
+        if len(sentence.text) < SHORT_QUOTE_CHARS:
+            score -= SHORT_QUOTE_PENALTY
+        key = (sentence.start, sentence.end, hit.chunk.doc_id)
+        if key not in best or score > best[key][0]:
+            best[key] = (score, sentence, hit)
+    return sorted(best.values(), key=lambda item: item[0], reverse=True)
+
+
+def compose_offline(
+    question: str,
+    query: Query,
+    hits: list[Hit],
+    sentences: SentenceIndex,
+    *,
+    min_evidence: float,
+    max_quotes: int,
+    vocabulary: set[str],
+    is_common: Callable[[str], bool] = lambda _: False,
+) -> Answer:
+    """Quote the best sentences, or refuse when the evidence is below the calibrated threshold."""
+    ranked = rank_sentences(query, hits, sentences)
+    top_quotes = [sentence.text for _, sentence, _ in ranked[:EVIDENCE_SENTENCES]]
+    penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common)
+    evidence = (ranked[0][0] if ranked else 0.0) - penalty
+    language = query.language
+    if evidence < min_evidence:
+        return Answer(question, language, REFUSAL[language], False, AnswerMode.EXTRACTIVE, (), tuple(hits), query.text, evidence)
+    chosen = [item for item in ranked if item[0] >= ranked[0][0] - RELATIVE_CUTOFF][:max_quotes]
+    chosen.sort(key=lambda item: (item[2].rank, item[1].start))
+    citations = tuple(
+        Citation(
+            n=n,
+            source=hit.chunk.doc_id,
+            section=hit.chunk.section_path,
+            page=sentence.page,
+            chunk_id=hit.chunk.id,
+            quote=sentence.text,
+            start=sentence.start,
+            end=sentence.end,
+        )
+        for n, (_, sentence, hit) in enumerate(chosen, start=1)
+    )
+    body = "\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
+    return Answer(question, language, f"{LEAD[language]}\n{body}", True, AnswerMode.EXTRACTIVE, citations, tuple(hits), query.text, evidence)

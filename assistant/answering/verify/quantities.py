@@ -1,0 +1,109 @@
+"""Figures normalised across Chinese and English units, so 2,000亿美元 and 200 billion US dollars compare equal."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+FULL_WIDTH = str.maketrans("０１２３４５６７８９％．", "0123456789%.")
+CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+CN_NUMERAL = "零〇一二两三四五六七八九十百千万亿"
+SCALES = {
+    "万亿": 1e12,
+    "千亿": 1e11,
+    "百亿": 1e10,
+    "十亿": 1e9,
+    "亿": 1e8,
+    "千万": 1e7,
+    "百万": 1e6,
+    "十万": 1e5,
+    "万": 1e4,
+    "千": 1e3,
+    "trillion": 1e12,
+    "billion": 1e9,
+    "bn": 1e9,
+    "million": 1e6,
+    "mn": 1e6,
+    "thousand": 1e3,
+}
+_SCALE = "|".join(sorted(SCALES, key=len, reverse=True))
+_PERCENT = r"%|percent\b|per\s+cent\b"
+FIGURE_WORDS = frozenset(SCALES) | {"percent", "per", "cent"}
+QUANTITY_RE = re.compile(
+    rf"百分之(?P<cn_percent>[{CN_NUMERAL}]+|\d+(?:\.\d+)?)"
+    rf"|(?<![A-Za-z0-9.])(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?)(?!\.\d)"
+    rf"\s*(?:(?P<percent>{_PERCENT})|(?P<scale>{_SCALE})(?![A-Za-z]))?"
+    rf"|(?P<cn>[{CN_NUMERAL}]+?)(?P<cn_scale>万亿|亿|万)",
+    re.IGNORECASE,
+)
+CN_RUN_RE = re.compile(rf"[{CN_NUMERAL}]+")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A figure normalised to one unit: 2,000亿 is ``Quantity(2e11, "amount")``."""
+
+    value: float
+    kind: Literal["year", "percent", "amount"]
+
+
+def chinese_numeral(text: str) -> float:
+    """Value of a Chinese numeral: 三十 → 30, 两千 → 2000, 一亿五千万 → 150000000, 二〇二三 → 2023."""
+    for big, scale in (("亿", 1e8), ("万", 1e4)):
+        if big in text:
+            left, _, right = text.partition(big)
+            return chinese_numeral(left or "一") * scale + (chinese_numeral(right) if right else 0)
+    if all(c in CN_DIGITS for c in text):
+        return float("".join(str(CN_DIGITS[c]) for c in text))
+    total, digit = 0, None
+    for c in text:
+        if c in CN_UNITS:
+            total += (1 if digit is None else digit) * CN_UNITS[c]
+            digit = None
+        else:
+            digit = CN_DIGITS[c]
+    return float(total + (digit or 0))
+
+
+def quantities(text: str, *, loose: bool = False) -> list[Quantity]:
+    """Figures in ``text`` with units applied: 2,000亿 and 200 billion are both 2e11; 30% and 百分之三十 are 30 percent.
+
+    A plain four-digit number from 1900 to 2100 is a year and only equals the same year.
+    ``loose`` also reads bare Chinese numerals (三层, 十倍): used on source text, where an
+    extra reading can only confirm a figure, never flag one.
+    """
+    text = text.translate(FULL_WIDTH)
+    found: list[Quantity] = []
+    for match in QUANTITY_RE.finditer(text):
+        if match.group("cn_percent"):
+            raw = match.group("cn_percent")
+            value = float(raw) if raw[0].isdigit() else chinese_numeral(raw)
+            found.append(Quantity(value, "percent"))
+        elif match.group("cn"):
+            found.append(Quantity(chinese_numeral(match.group("cn") + match.group("cn_scale")), "amount"))
+        else:
+            raw = match.group("num")
+            value = float(raw.replace(",", ""))
+            if match.group("percent"):
+                found.append(Quantity(value, "percent"))
+            elif match.group("scale"):
+                found.append(Quantity(value * SCALES[match.group("scale").lower()], "amount"))
+            else:
+                is_year = raw.isdigit() and len(raw) == 4 and 1900 <= value <= 2100
+                found.append(Quantity(value, "year" if is_year else "amount"))
+    if loose:
+        found.extend(Quantity(chinese_numeral(run), "amount") for run in CN_RUN_RE.findall(text))
+    return found
+
+
+def same_quantity(a: Quantity, b: Quantity) -> bool:
+    return a.kind == b.kind and math.isclose(a.value, b.value, rel_tol=1e-6)
+
+
+def unmatched_quantities(claim: str, source_text: str) -> list[Quantity]:
+    """Figures of the claim that the source does not state in any unit."""
+    stated = quantities(source_text, loose=True)
+    return [q for q in quantities(claim) if not any(same_quantity(q, s) for s in stated)]

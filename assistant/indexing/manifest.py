@@ -1,0 +1,167 @@
+"""The manifest: what the live index holds, and whether the corpus still matches it.
+
+Kept free of heavy imports (no Chroma, no models) so that a no-change ``assistant index``
+answers from the manifest and the files' hashes alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assistant.errors import IndexCorrupt
+from assistant.ingest.load import discover, file_digest
+from assistant.settings import Settings
+from assistant.types import IndexReport
+
+log = logging.getLogger(__name__)
+MANIFEST = "manifest.json"
+
+
+class DocumentRecord(BaseModel):
+    """What the index knows of one document: its hash, and its chunks or the error that kept it out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sha256: str
+    indexed_at: float
+    error: str | None = None
+    encoding: str | None = None
+    bytes: int = 0
+    characters: int = 0
+    pages: int = 0
+    chunks: int = 0
+    chunk_ids: tuple[str, ...] = ()
+
+    @property
+    def indexed(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON shape of ``manifest.json`` and ``GET /api/documents``: fields that do not apply are left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Manifest(BaseModel):
+    """What the live index holds; the staleness check and the Documents tab read it."""
+
+    chunks_collection: str
+    sentences_collection: str
+    fingerprint: dict[str, str]
+    built_at: float
+    documents: dict[str, DocumentRecord] = Field(default_factory=dict)
+    version: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    sentences: int = 0
+
+    @classmethod
+    def parse(cls, text: str, where: object, what: str) -> Manifest:
+        """The manifest in ``text``; any damage (truncated, not JSON, wrong shape or types) is one ``IndexCorrupt``."""
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            location = ".".join(str(part) for part in problem.get("loc", ())) or "the top level"
+            raise IndexCorrupt(where, f"{what} is unreadable: {problem.get('msg', 'invalid')} at {location}") from exc
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {**self.model_dump(mode="json", exclude={"documents"}), "documents": {d: r.to_dict() for d, r in self.documents.items()}},
+            ensure_ascii=False,
+            indent=2,
+        )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    path = index_dir / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorrupt(index_dir, f"{MANIFEST} is unreadable: {exc}") from exc
+    return Manifest.parse(text, index_dir, MANIFEST)
+
+
+def file_hashes(corpus_dir: Path) -> dict[str, str]:
+    return {path.relative_to(corpus_dir).as_posix(): file_hash(path) for path in discover(corpus_dir)}
+
+
+def file_hash(path: Path) -> str:
+    try:
+        return file_digest(path.read_bytes())
+    except OSError:
+        return ""
+
+
+def stale_reason(settings: Settings, manifest: Manifest | None, fingerprint: dict[str, str]) -> str | None:
+    """Why the index needs building, or None when it matches the corpus and settings."""
+    if manifest is None:
+        return "no index yet"
+    if manifest.fingerprint != fingerprint:
+        return "settings changed"
+    if file_hashes(settings.paths.corpus_dir) != indexed_hashes(manifest):
+        return "documents changed"
+    return None
+
+
+def indexed_hashes(manifest: Manifest) -> dict[str, str]:
+    return {doc_id: record.sha256 for doc_id, record in manifest.documents.items()}
+
+
+def report_for(
+    manifest: Manifest,
+    added: list[str],
+    updated: list[str],
+    removed: list[str],
+    unchanged: list[str],
+    *,
+    embedded: int,
+    chunks_removed: int,
+    started: float,
+    chunks_added: int = 0,
+) -> IndexReport:
+    total_chunks = sum(record.chunks for record in manifest.documents.values())
+    seconds = time.perf_counter() - started
+    log.info("index: %d added, %d updated, %d removed, %d embedded in %.1fs", len(added), len(updated), len(removed), embedded, seconds)
+    return IndexReport(
+        documents=len(manifest.documents),
+        chunks=total_chunks,
+        seconds=seconds,
+        added=tuple(added),
+        updated=tuple(updated),
+        removed=tuple(removed),
+        unchanged=tuple(unchanged),
+        chunks_added=chunks_added,
+        chunks_removed=chunks_removed,
+        chunks_unchanged=total_chunks - chunks_added,
+        embedded=embedded,
+        sentences=manifest.sentences,
+        errors=tuple(f"{doc_id}: {record.error}" for doc_id, record in sorted(manifest.documents.items()) if record.error),
+    )
+
+
+def up_to_date(settings: Settings, fingerprint: dict[str, str]) -> IndexReport | None:
+    """The no-change summary when the local index matches the corpus and settings, else None: no Chroma needed."""
+    started = time.perf_counter()
+    manifest = read_manifest(Path(settings.paths.index_dir))
+    if settings.store.chroma_url or stale_reason(settings, manifest, fingerprint) is not None:
+        return None
+    assert manifest is not None  # not stale implies a manifest
+    unchanged = sorted(manifest.documents)
+    return report_for(manifest, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started)

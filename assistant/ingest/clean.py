@@ -1,0 +1,243 @@
+"""Turn extracted text into clean prose with page and section maps.
+
+The report's extraction (.txt) has a fixed shape: each wrapped line of a paragraph
+is followed by a blank line, table cells sit on consecutive lines, a line starting
+with a single space opens a new page, and running headers, bare page numbers and
+"Source: Deloitte" captions interrupt the flow. Every other reader emits one shared
+layout instead: form feeds separate pages and Markdown ``#`` lines are headings;
+PDF readers separate visual lines by blank lines, like the report's wrapped lines,
+while DOCX and HTML readers write whole paragraphs on consecutive lines.
+Everything here is a pure function of the input text so it can be tested on real excerpts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from assistant.ingest.formats import FORMATS
+from assistant.types import CleanDocument, Heading, RawDocument
+
+SECTION_RE = re.compile(r"^(摘要|第[一二三四五六七八九十]+节|关于.{2,16}|附录|结论|Summary|Abstract|Section \d+)$")
+RUNNING_HEADER_RE = re.compile(r"^.{2,40}\s*\|\s*(第[一二三四五六七八九十\d]+节|摘要).*$")
+PAGE_NUMBER_RE = re.compile(r"^\d{1,3}$")
+CAPTION_RE = re.compile(r"\s*Source:\s*Deloitte\s*")
+MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
+SENTENCE_END = "。！？；!?;：:…"
+CLOSERS = "”’」』）)\"'"
+PUNCTUATION_RE = re.compile(r"[，。、；：！？,.;:!?|•“”（）()【】《》%/·\-]")
+LATIN_WORD = re.compile(r"[A-Za-z0-9]")
+TITLE_LINE_MAX = 14
+SUBHEADING_MAX = 12
+PROSE_LINE_MIN = 12
+
+
+def is_single_cjk(text: str) -> bool:
+    return len(text) == 1 and ("\u3400" <= text <= "\u9fff" or "\uf900" <= text <= "\ufaff")
+
+
+def join_wrapped(left: str, right: str) -> str:
+    """Join two halves of a hard-wrapped line: no space between CJK, one space between Latin words."""
+    if not left or not right:
+        return left + right
+    if LATIN_WORD.match(left[-1]) and LATIN_WORD.match(right[0]):
+        return f"{left} {right}"
+    return left + right
+
+
+def ends_sentence(line: str, marks: str = SENTENCE_END) -> bool:
+    stripped = line.rstrip(CLOSERS)
+    return bool(stripped) and stripped[-1] in marks
+
+
+def is_noise(line: str) -> bool:
+    """Running headers and bare page numbers carry no content."""
+    return bool(RUNNING_HEADER_RE.match(line) or PAGE_NUMBER_RE.match(line))
+
+
+def strip_captions(line: str) -> str:
+    return CAPTION_RE.sub("", line).strip()
+
+
+def is_heading_like(line: str, max_chars: int) -> bool:
+    """Short, unpunctuated text: the shape of a title or sub-heading in the report."""
+    return 2 <= len(line) <= max_chars and not PUNCTUATION_RE.search(line) and not line.isdigit()
+
+
+def is_subheading(lines: list["_Line"], i: int) -> bool:
+    """A short standalone line followed by a full-width prose line; figure labels fail the second test."""
+    line = lines[i]
+    following = lines[i + 1] if i + 1 < len(lines) else None
+    return (
+        not line.tight
+        and is_heading_like(line.text, SUBHEADING_MAX)
+        and not any(c.isdigit() for c in line.text)
+        and following is not None
+        and len(following.text) > PROSE_LINE_MIN
+    )
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a reader's text marks pages, and which line endings finish a wrapped sentence."""
+
+    page_marks: bool = False  # the report's extraction; otherwise form feeds separate pages and '#' lines are headings
+    sentence_end: str = SENTENCE_END  # a wrapped line ending in one of these is not continued by the next
+
+
+LAYOUTS: dict[str, Layout] = {
+    "text": Layout(page_marks=True),
+    "markdown": Layout(),
+    "pdf": Layout(sentence_end=SENTENCE_END + "."),  # any PDF may be English, where a full stop ends a sentence
+    "docx": Layout(),
+    "html": Layout(),
+}
+
+
+@dataclass
+class _Line:
+    """A content line with the layout facts cleaning needs."""
+
+    text: str
+    page: int
+    tight: bool  # no blank line between this line and the previous content line
+    markdown_heading: int = 0
+
+
+def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
+    """Drop noise, number pages (single-space marks or form feeds), remember which lines were adjacent."""
+    lines: list[_Line] = []
+    page = 0
+    title = ""
+    for number, page_text in enumerate([raw] if page_marks else raw.split("\f"), 1):
+        blank_since_last = True
+        for raw_line in page_text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+            if not raw_line.strip():
+                blank_since_last = True
+                continue
+            if page_marks and raw_line.startswith(" ") and not raw_line.startswith("  "):
+                page += 1
+            page = max(page, number)
+            text = strip_captions(raw_line.replace("\u00a0", " ").replace("\ufeff", ""))
+            if not text or (page_marks and (is_noise(text) or text == title)):
+                continue
+            title = title or text  # the title line repeats on later pages as a running header
+            md = MD_HEADING_RE.match(text) if not page_marks else None
+            lines.append(
+                _Line(
+                    text=md.group(2) if md else text,
+                    page=page,
+                    tight=not blank_since_last,
+                    markdown_heading=len(md.group(1)) if md else 0,
+                )
+            )
+            blank_since_last = False
+    return lines
+
+
+class _Builder:
+    """Accumulates cleaned text with the offsets of page starts and headings."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.parts: list[str] = []
+        self.length = 0
+        self.page_starts: list[tuple[int, int]] = []
+        self.headings: list[Heading] = []
+        self.last_line = ""
+        self.closed = True  # True after a heading: the next line never continues the previous one
+
+    def _record_page(self, page: int) -> None:
+        if not self.page_starts or self.page_starts[-1][1] != page:
+            offset = self.length
+            self.page_starts.append((offset, page))
+            if self.layout.page_marks and self.headings and self.headings[-1].heading:
+                # A sub-heading's scope ends with its page: the report's layout gives no other end marker.
+                self.headings.append(Heading(offset, self.headings[-1].section))
+
+    def append(self, text: str, page: int, *, new_line: bool) -> None:
+        if new_line and self.parts:
+            self.parts.append("\n")
+            self.length += 1
+        self._record_page(page)
+        if not new_line and self.parts:
+            merged = join_wrapped(self.last_line, text)
+            addition = merged[len(self.last_line):]
+        else:
+            addition = text
+        self.parts.append(addition)
+        self.length += len(addition)
+        self.last_line = (self.last_line + addition) if not new_line else text
+        self.closed = False
+
+    def heading(self, text: str, page: int, section: str, heading: str = "") -> None:
+        self.headings.append(Heading(self.length + (1 if self.parts else 0), section, heading))
+        self.append(text, page, new_line=True)
+        self.closed = True
+
+    def continues(self) -> bool:
+        """Whether the next blank-separated line is the wrapped remainder of the current one."""
+        return bool(self.parts) and not self.closed and not ends_sentence(self.last_line, self.layout.sentence_end)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def clean_raw(raw: RawDocument) -> CleanDocument:
+    return clean(raw.text, raw.doc_id, layout=LAYOUTS[raw.loader])
+
+
+def clean(raw: str, doc_id: str = "", *, layout: Layout | None = None) -> CleanDocument:
+    """Clean one document; ``layout`` defaults to the one for ``doc_id``'s format (the report's when unknown)."""
+    if layout is None:
+        document_format = FORMATS.get(PurePosixPath(doc_id).suffix.lower())
+        layout = LAYOUTS[document_format.loader if document_format else "text"]
+    page_marks = layout.page_marks
+    lines = scan_lines(raw, page_marks=page_marks)
+    out = _Builder(layout)
+    section = ""
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.markdown_heading:
+            if line.markdown_heading <= 2:
+                section = line.text
+                out.heading(line.text, line.page, section)
+            else:
+                out.heading(line.text, line.page, section, line.text)
+            i += 1
+            continue
+        if page_marks and SECTION_RE.match(line.text):
+            title_lines = [line.text]
+            j = i + 1
+            while (
+                j < len(lines)
+                and len(title_lines) < 3
+                and SECTION_RE.match(line.text).group(1).startswith("第")
+                and is_heading_like(lines[j].text, TITLE_LINE_MAX)
+            ):
+                title_lines.append(lines[j].text)
+                j += 1
+            section = title_lines[0] + (" " + "".join(title_lines[1:]) if len(title_lines) > 1 else "")
+            out.heading(section, line.page, section)
+            i = j
+            continue
+        continues = out.continues()
+        if page_marks and not continues and is_subheading(lines, i):
+            out.heading(line.text, line.page, section, line.text)
+            i += 1
+            continue
+        if line.tight:
+            # Table rows stay on their own lines; vertical labels (one character per line) are rejoined.
+            new_line = not (is_single_cjk(line.text) and is_single_cjk(lines[i - 1].text))
+        else:
+            new_line = not continues or line.text.startswith(("•", "- ", "* ")) or "|" in line.text[:12]
+        out.append(line.text, line.page, new_line=new_line)
+        i += 1
+    return CleanDocument(
+        doc_id=doc_id,
+        text=out.text(),
+        page_starts=tuple(out.page_starts) or ((0, 1),),
+        headings=tuple(out.headings),
+    )

@@ -1,0 +1,1 @@
+"""A question in, ranked evidence out: hybrid fusion, cross-lingual expansion, follow-up condensing."""

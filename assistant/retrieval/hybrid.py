@@ -1,0 +1,177 @@
+"""Hybrid retrieval: dense chunk vectors, dense sentence vectors and BM25, fused by language-aware RRF.
+
+Measured on the dev set (see README): BM25 over jieba tokens is strong for Chinese
+questions and nearly useless for English ones against Chinese text, so the
+lexical list is weighted by the question's language and, for English, restricted
+to tokens that can match across languages (numbers, Latin names) plus dictionary
+translations. Sentence vectors catch short facts that a 500-character chunk
+vector dilutes.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import accumulate, chain
+
+import numpy as np
+
+from assistant.indexing.lexical import LexicalIndex, tokenize
+from assistant.retrieval.crosslingual import english_to_chinese_terms
+from assistant.settings import RetrieveSettings
+from assistant.types import Chunk, Hit, Sentence
+
+COMMON_SHARE = 0.1
+LATIN_RUN_RE = re.compile(r"[a-z]+")
+
+
+@dataclass
+class Query:
+    """A question prepared once for every retriever: its language, vector and lexical tokens."""
+
+    text: str
+    language: str
+    vector: np.ndarray
+    tokens: list[str]
+
+
+def lexical_tokens(text: str, language: str, vocabulary: set[str]) -> list[str]:
+    """Tokens worth matching against the corpus; English words become Chinese dictionary terms."""
+    tokens = tokenize(text)
+    if language == "zh":
+        return tokens
+    kept = [t for t in tokens if t in vocabulary]
+    return kept + [t for t in english_to_chinese_terms(text) if t in vocabulary]
+
+
+def top_indices(values: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` largest values, largest first, ties in index order (as a stable sort), without sorting all."""
+    if 0 < n < len(values):
+        threshold = np.partition(values, len(values) - n)[len(values) - n]
+        candidates = np.flatnonzero(values >= threshold)
+    else:
+        candidates = np.arange(len(values))
+    return candidates[np.argsort(-values[candidates], kind="stable")][:n]
+
+
+def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:
+    """Weighted reciprocal rank fusion over ranked id lists."""
+    fused: dict[str, float] = defaultdict(float)
+    for ids, weight in rankings:
+        for rank, chunk_id in enumerate(ids):
+            fused[chunk_id] += weight / (k + rank + 1)
+    return fused
+
+
+class SentenceIndex:
+    """All sentence vectors in memory: one matrix product scores every sentence for a query.
+
+    Sentence rows are also kept grouped by chunk, so the best sentence of every chunk is one
+    vectorised reduction rather than a Python loop over (at 100k chunks) every chunk.
+    """
+
+    def __init__(self, sentences: list[Sentence], vectors: np.ndarray) -> None:
+        self.sentences = sentences
+        self.vectors = vectors
+        self.by_chunk: dict[str, list[int]] = defaultdict(list)
+        for i, sentence in enumerate(sentences):
+            self.by_chunk[sentence.chunk_id].append(i)
+        self.chunk_ids = list(self.by_chunk)  # in order of first appearance, which decides ties
+        self._grouped_rows = np.fromiter(chain.from_iterable(self.by_chunk.values()), np.intp, len(sentences))
+        self._group_starts = np.fromiter(accumulate((len(rows) for rows in self.by_chunk.values()), initial=0), np.intp)[:-1]
+
+    def scores(self, vector: np.ndarray) -> np.ndarray:
+        return self.vectors @ vector if len(self.sentences) else np.zeros(0, dtype=np.float32)
+
+    def scores_of(self, rows: list[int], vector: np.ndarray) -> np.ndarray:
+        """Scores of a few sentences only: the answerer needs the retrieved chunks', not all of them."""
+        return self.vectors[rows] @ vector if rows else np.zeros(0, dtype=np.float32)
+
+    def best_per_chunk(self, scores: np.ndarray) -> np.ndarray:
+        """Each chunk's best sentence score, aligned with ``chunk_ids``."""
+        if not self.chunk_ids:
+            return np.zeros(0, dtype=np.float32)
+        return np.maximum.reduceat(scores[self._grouped_rows], self._group_starts)
+
+    def ranked_chunks(self, scores: np.ndarray, n: int) -> list[str]:
+        """The ``n`` chunks whose best sentence scores highest, best first."""
+        return [self.chunk_ids[i] for i in top_indices(self.best_per_chunk(scores), n)]
+
+    def best_of(self, scores: np.ndarray, chunk_id: str) -> float:
+        """The chunk's best sentence score; 0.0 for a chunk without sentences."""
+        rows = self.by_chunk.get(chunk_id)
+        return float(scores[rows].max()) if rows else 0.0
+
+
+class HybridRetriever:
+    """Fuses three rankings over one immutable index generation; safe to share between threads."""
+
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        lexical: LexicalIndex,
+        sentences: SentenceIndex,
+        dense_search,
+        settings: RetrieveSettings,
+    ) -> None:
+        self.chunks = {c.id: c for c in chunks}
+        # Latin-letter runs of every lowered chunk, chunks separated by NUL: is_common scans this, not the Chinese text.
+        runs = [" ".join(LATIN_RUN_RE.findall(c.text.lower())) + "\0" for c in chunks]
+        self._latin_runs = "".join(runs)
+        self._latin_starts = list(accumulate((len(r) for r in runs), initial=0))[:-1]
+        self.lexical = lexical
+        self.sentences = sentences
+        self.dense_search = dense_search  # (vector, n) -> [(chunk_id, similarity)]
+        self.settings = settings
+        self.vocabulary = set(lexical.model.vocab_dict) if hasattr(lexical.model, "vocab_dict") else set()
+
+    def is_common(self, word: str) -> bool:
+        """Whether a Latin-letter word occurs in more than a tenth of the chunks (like 'AI' here): too generic to anchor on.
+
+        Counts the chunks whose lowered text contains the word, as a substring. Such an occurrence
+        lies inside one run of Latin letters, so scanning the runs alone gives the same count.
+        """
+        word = word.lower()
+        if not LATIN_RUN_RE.fullmatch(word):
+            raise ValueError(f"is_common takes a word of Latin letters, not {word!r}")
+        limit = COMMON_SHARE * len(self._latin_starts)
+        count, position = 0, self._latin_runs.find(word)
+        while position >= 0 and count <= limit:
+            count += 1
+            chunk = bisect_right(self._latin_starts, position)  # the next chunk's index
+            if chunk == len(self._latin_starts):
+                break
+            position = self._latin_runs.find(word, self._latin_starts[chunk])
+        return count > limit
+
+    def prepare(self, text: str, language: str, vector: np.ndarray) -> Query:
+        return Query(text, language, vector, lexical_tokens(text, language, self.vocabulary))
+
+    def search(self, query: Query, k: int) -> list[Hit]:
+        n = self.settings.candidates
+        dense = self.dense_search(query.vector, n)
+        dense_sim = dict(dense)
+        sentence_scores = self.sentences.scores(query.vector)
+        sentence_rank = self.sentences.ranked_chunks(sentence_scores, n)
+        lexical = self.lexical.search(query.tokens, n)
+        lexical_weight = self.settings.lexical_weight_zh if query.language == "zh" else self.settings.lexical_weight_en
+        fused = rrf(
+            [
+                ([cid for cid, _ in dense], self.settings.dense_weight),
+                (sentence_rank, self.settings.sentence_weight),
+                ([cid for cid, _ in lexical], lexical_weight),
+            ],
+            self.settings.rrf_k,
+        )
+        order = sorted((cid for cid in fused if cid in self.chunks), key=lambda cid: fused[cid], reverse=True)[:k]
+        return [
+            Hit(
+                chunk=self.chunks[cid],
+                score=fused[cid],
+                rank=rank + 1,
+                dense_score=max(dense_sim.get(cid, 0.0), self.sentences.best_of(sentence_scores, cid)),
+            )
+            for rank, cid in enumerate(order)
+        ]

@@ -1,0 +1,184 @@
+"""REST API over ``Assistant``: answers (JSON or server-sent events), passages, documents, health, metrics, indexing.
+
+Routes are plain ``def`` functions, so FastAPI runs their blocking work in its
+threadpool and the event loop stays free; the one ``Assistant`` (models loaded
+once, thread-safe) is shared by every request. Like the CLI and UI, this is an
+edge that turns ``AssistantError`` into a message the caller can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from assistant.errors import AdminRequired, AssistantError
+from assistant.ingest.documents import (
+    MB,
+    check_size,
+    remove_document,
+    safe_name,
+    save_uploads,
+)
+from assistant.service import Assistant
+from assistant.serving.admin import check_admin
+from assistant.serving.api.errors import status_for, validation_message
+from assistant.serving.api.ratelimit import RateLimiter, rate_limit
+from assistant.serving.api.schemas import (
+    MAX_JSON_BYTES,
+    AskRequest,
+    IndexRequest,
+    RetrieveRequest,
+)
+from assistant.serving.api.sse import EVENT_STREAM, event_stream
+from assistant.serving.metrics import ApiMetrics, MetricsMiddleware
+from assistant.serving.status import index_size, list_documents
+from assistant.settings import LimitSettings, ServerSettings
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_FILES = 20
+FORM_OVERHEAD_BYTES = MB  # multipart headers and boundaries around the files
+BEARER = HTTPBearer(auto_error=False, description="The value of ASSISTANT_SERVER__ADMIN_TOKEN.")
+ADMIN_HEADER = APIKeyHeader(name="X-Admin-Token", auto_error=False, description="Alternative to the bearer token.")
+API_TOKEN_ADVICE = "send 'Authorization: Bearer <token>' or 'X-Admin-Token: <token>'"
+
+
+def admin_guard(server: ServerSettings) -> Callable[..., None]:
+    """A dependency that lets a request through only with the admin token, or on loopback when none is set."""
+    def require_admin(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+        header_token: Annotated[str | None, Depends(ADMIN_HEADER)],
+    ) -> None:
+        try:
+            check_admin(server, credentials.credentials if credentials else header_token, how=API_TOKEN_ADVICE)
+        except AdminRequired as exc:
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            raise HTTPException(exc.status, str(exc), headers=headers) from exc
+
+    return require_admin
+
+
+def upload_body_limit(limits: LimitSettings) -> int:
+    """No upload request can usefully exceed what the corpus may hold, nor the largest batch of largest files."""
+    return int(min(limits.max_corpus_mb, MAX_UPLOAD_FILES * limits.max_upload_mb) * MB) + FORM_OVERHEAD_BYTES
+
+
+def read_upload(file: UploadFile, max_mb: float) -> bytes:
+    """The file's bytes, refused by its size (known once the form is parsed) before it is read into memory."""
+    check_size(safe_name(file.filename or ""), file.size or 0, max_mb)
+    return file.file.read()
+
+
+def create_app(assistant: Assistant) -> FastAPI:
+    """The API for one shared ``Assistant``; mount the chat UI on it afterwards (its catch-all mount goes last)."""
+    app = FastAPI(
+        title="Report assistant API",
+        description="Cited answers, in Chinese or English, about the documents in the corpus.",
+        version="1",
+    )
+    metrics = ApiMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=app.router.routes)
+    require_admin = admin_guard(assistant.settings.server)
+    limits = assistant.settings.limits
+    limited = Depends(rate_limit(RateLimiter(limits.rate_per_minute, limits.rate_burst)))
+
+    @app.exception_handler(AssistantError)
+    def assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{key: error.get(key) for key in ("loc", "msg", "type")} for error in exc.errors()]
+        return JSONResponse({"detail": validation_message(errors), "errors": errors}, status_code=422)
+
+    @app.post(
+        "/api/ask",
+        response_model=None,
+        responses={200: {"content": {EVENT_STREAM: {}}}},
+        dependencies=[limited],
+        max_body_size=MAX_JSON_BYTES,
+    )
+    def ask(body: AskRequest, stream: bool = False) -> JSONResponse | StreamingResponse:
+        """The answer with citations, as in `assistant ask --json`; `?stream=true` sends server-sent events."""
+        history = [(turn.question, turn.answer) for turn in body.history]
+        if stream:
+            return event_stream(assistant.ask_stream(body.question, body.k, history))
+        return JSONResponse(assistant.ask(body.question, body.k, history).to_dict())
+
+    @app.post("/api/retrieve", dependencies=[limited], max_body_size=MAX_JSON_BYTES)
+    def retrieve(body: RetrieveRequest) -> list[dict[str, object]]:
+        """The passages an answer would be drawn from, best first."""
+        return [hit.to_dict() for hit in assistant.retrieve(body.question, body.k)]
+
+    @app.get("/api/documents")
+    def documents() -> list[dict[str, object]]:
+        """Indexed and on-disk documents; status is indexed, changed on disk, missing on disk, error or not indexed."""
+        return list_documents(assistant)
+
+    @app.post(
+        "/api/documents",
+        dependencies=[Depends(require_admin)],
+        max_body_size=upload_body_limit(limits),
+        form_limits={"max_files": MAX_UPLOAD_FILES},
+    )
+    def upload(files: list[UploadFile]) -> JSONResponse:
+        """Save documents into the corpus folder (a same-named one is replaced); admin only; POST /api/index indexes them.
+
+        Each file is checked on its own: when any is refused the status is an error and ``saved`` lists the rest.
+        """
+        uploads = [(file.filename or "", lambda file=file: read_upload(file, limits.max_upload_mb)) for file in files]
+        saved, rejected = save_uploads(assistant.settings, uploads)
+        if not rejected:
+            return JSONResponse({"saved": saved, "rejected": []})
+        messages = [str(exc) for exc in rejected]
+        body = {"detail": " ".join(messages), "saved": saved, "rejected": messages}
+        return JSONResponse(body, status_code=status_for(rejected[0]))
+
+    @app.delete("/api/documents/{doc_id:path}", dependencies=[Depends(require_admin)])
+    def delete(doc_id: str) -> dict[str, list[str]]:
+        """Delete a document from the corpus folder; admin only; POST /api/index then drops it from the index."""
+        remove_document(assistant.settings, doc_id)
+        return {"removed": [doc_id]}
+
+    @app.post("/api/index", dependencies=[Depends(require_admin)], max_body_size=MAX_JSON_BYTES)
+    def index(body: IndexRequest | None = None) -> dict[str, object]:
+        """Bring the index up to date (from scratch with rebuild); admin only; 409 while another run holds it."""
+        return assistant.index(rebuild=body is not None and body.rebuild).to_dict()
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        """200 while questions can be answered, 503 (with the reason) when the index cannot be loaded."""
+        model = {"embedding_model": assistant.embedder.identity}
+        try:
+            assistant.retriever()
+            manifest = assistant.manifest()
+        except AssistantError as exc:
+            return JSONResponse({"status": "unavailable", "index_loaded": False, "detail": str(exc), **model}, 503)
+        documents, chunks = index_size(manifest)
+        return JSONResponse(
+            {
+                "status": "ok",
+                "index_loaded": True,
+                "documents": documents,
+                "chunks": chunks,
+                "built_at": manifest.built_at,
+                "stale_reason": assistant.stale_reason(),
+                **model,
+            }
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        try:
+            metrics.set_index_size(*index_size(assistant.manifest()))
+        except AssistantError:
+            metrics.set_index_size(0, 0)
+        return Response(metrics.render(), headers={"Content-Type": metrics.content_type})
+
+    return app

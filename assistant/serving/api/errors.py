@@ -1,0 +1,46 @@
+"""HTTP statuses for the assistant's errors, and validation errors as one readable line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from assistant.errors import (
+    AdminRequired,
+    AssistantError,
+    BadQuestion,
+    BadUpload,
+    IndexBusy,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    UnknownDocument,
+    UploadTooLarge,
+)
+
+STATUS_BY_ERROR: tuple[tuple[type[AssistantError], int], ...] = (
+    (BadQuestion, 422),
+    (UnknownDocument, 404),
+    (UploadTooLarge, 413),
+    (BadUpload, 422),
+    (IndexBusy, 409),
+    (IndexMissing, 503),
+    (IndexMismatch, 503),
+    (IndexCorrupt, 503),
+)
+
+
+def status_for(exc: AssistantError) -> int:
+    if isinstance(exc, AdminRequired):
+        return exc.status
+    return next((status for kind, status in STATUS_BY_ERROR if isinstance(exc, kind)), 500)
+
+
+def validation_message(errors: Iterable[Mapping[str, Any]]) -> str:
+    """``field: problem`` pairs, e.g. ``k: Input should be less than or equal to 50``."""
+    parts = []
+    for error in errors:
+        names_a_field = error.get("type") != "json_invalid"  # its loc is a character position, not a field
+        location = ".".join(str(part) for part in error.get("loc", ())[1:]) if names_a_field else ""
+        parts.append(f"{location or 'body'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)

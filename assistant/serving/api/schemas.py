@@ -1,0 +1,35 @@
+"""Request bodies of the REST API, with the limits that keep a request from costing more than it is worth."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_QUESTION_CHARS = 100_000  # caps the request body; the configured, usually lower, limit is Assistant.validate's
+MAX_HISTORY_TURNS = 20
+MAX_TURN_CHARS = 20_000
+MAX_JSON_BYTES = 12 * (MAX_QUESTION_CHARS + 2 * MAX_HISTORY_TURNS * MAX_TURN_CHARS) + 64 * 1024
+"""Largest accepted JSON body: the longest escape of one character is 12 bytes (a surrogate pair), plus keys."""
+
+
+class RetrieveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="Chinese or English question.")
+    k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (default: the retrieve.k setting).")
+
+
+class HistoryTurn(BaseModel):
+    question: str = Field(max_length=MAX_TURN_CHARS)
+    answer: str = Field(max_length=MAX_TURN_CHARS)
+
+
+class AskRequest(RetrieveRequest):
+    history: list[HistoryTurn] = Field(
+        default_factory=list, max_length=MAX_HISTORY_TURNS, description="Earlier turns of the conversation, oldest first."
+    )
+
+
+class IndexRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rebuild: bool = Field(False, description="Build from scratch even when the index is up to date.")

@@ -1,0 +1,126 @@
+"""The Gradio app: components first, events second; handlers only delegate (``handlers``); ``serve`` runs it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+
+from assistant.service import Assistant
+from assistant.serving.api import create_app
+from assistant.serving.progress import ConsoleProgress
+from assistant.serving.ui.handlers import (
+    delete_document,
+    documents_view,
+    reindex,
+    respond,
+    upload_documents,
+)
+from assistant.settings import Settings
+
+EXAMPLES = [
+    "微软对OpenAI的投资金额是多少？",
+    "企业买家在选择生成式AI供应商时经常采用哪些标准？",
+    "How much more can a generative AI query cost than a conventional index query?",
+    "Which industries does the report expect to be more cautious in adopting generative AI?",
+]
+DOCUMENT_HEADERS = ["document", "status", "chunks", "pages", "indexed at", "detail"]
+CSS = """
+.source { border-left: 3px solid #d0d7de; padding: 4px 10px; margin: 8px 0; }
+.source:target, .source.active { border-left-color: #f59e0b; background: #fffbeb; }
+.source mark { background: #fde68a; }
+.source .meta, .searched { font-size: 0.85em; color: #57606a; }
+.verified { color: #1a7f37; }
+.unverified { color: #9a6700; font-weight: 600; }
+.legend { color: #57606a; }
+"""
+
+
+def build_app(assistant: Assistant) -> gr.Blocks:
+    with gr.Blocks(title="Report assistant · 报告助手") as app:
+        gr.Markdown("## 生成式AI对企业的影响和意义 — ask in Chinese or English · 中英文提问")
+        with gr.Tab("Chat · 问答"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(label="Chat", height=480, sanitize_html=True, elem_id="chat")
+                    question = gr.Textbox(label="Question · 问题", placeholder="例如：微软对OpenAI的投资金额是多少？", elem_id="question")
+                    ask_button = gr.Button("Ask · 提问", variant="primary", elem_id="ask")
+                    gr.Examples(EXAMPLES, inputs=question)
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources · 出处")
+                    sources = gr.HTML("<p>Citations appear here.</p>", elem_id="sources")
+        with gr.Tab("Documents"):
+            token = gr.Textbox(label="Admin token", type="password", elem_id="admin-token")
+            documents = gr.Dataframe(headers=DOCUMENT_HEADERS, interactive=False, elem_id="documents")
+            with gr.Row():
+                upload = gr.File(label="Upload documents", file_count="multiple", elem_id="upload")
+                with gr.Column():
+                    doomed = gr.Dropdown(label="Document to delete", elem_id="delete-choice")
+                    delete = gr.Button("Delete", variant="stop", elem_id="delete")
+            document_status = gr.Textbox(label="Documents", interactive=False, elem_id="document-status")
+            with gr.Row():
+                reindex_button = gr.Button("Re-index", variant="primary", elem_id="reindex")
+                refresh = gr.Button("Refresh")
+            index_status = gr.Textbox(label="Index", interactive=False, lines=10, elem_id="index-status")
+        footer = gr.Markdown(elem_id="footer")
+
+        def ask(message: str, chat: list[dict]) -> Iterator[tuple[list[dict], str, str]]:
+            yield from respond(assistant, message, chat)
+
+        def save(paths: list[str] | None, given: str) -> tuple[str, None]:
+            return upload_documents(assistant, paths, given), None  # None empties the upload box
+
+        def remove(doc_id: str | None, given: str) -> str:
+            return delete_document(assistant, doc_id, given)
+
+        def run_index(given: str, progress: gr.Progress = gr.Progress()) -> str:
+            return reindex(assistant, given, progress)
+
+        def show() -> tuple[list[list[object]], gr.Dropdown, str]:
+            rows, deletable, footer_line = documents_view(assistant)
+            return rows, gr.Dropdown(choices=deletable, value=None), footer_line
+
+        view = [documents, doomed, footer]
+        private: dict[str, Any] = {"api_visibility": "private"}
+        # Admin writes share one slot, so an upload is saved before a re-index clicked after it;
+        # chat events have slots of their own, so questions are answered while an index is built.
+        admin: dict[str, Any] = {"concurrency_id": "documents", "concurrency_limit": 1, **private}
+        question.submit(ask, [question, chatbot], [chatbot, sources, question], api_name="ask")
+        ask_button.click(ask, [question, chatbot], [chatbot, sources, question], **private)
+        upload.upload(save, [upload, token], [document_status, upload], **admin).then(show, None, view, **private)
+        delete.click(remove, [doomed, token], document_status, **admin).then(show, None, view, **private)
+        reindex_button.click(run_index, token, index_status, **admin).then(show, None, view, **private)
+        refresh.click(show, None, view, **private)
+        app.load(show, None, view, **private)
+    return app
+
+
+def web_app(assistant: Assistant) -> FastAPI:
+    """The REST API with the chat mounted at "/": one process, so both share the models and the index."""
+    blocks = build_app(assistant).queue(default_concurrency_limit=4)
+    server = assistant.settings.server
+    return gr.mount_gradio_app(
+        create_app(assistant), blocks, path="/", server_name=server.host, server_port=server.port, show_error=False, css=CSS
+    )
+
+
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
+    """Build the index if it is missing or stale (with progress), then serve until interrupted."""
+    server = settings.server.model_copy(update={"host": host or settings.server.host, "port": port or settings.server.port})
+    settings = settings.model_copy(update={"server": server})  # admin checks must see the address actually bound
+    assistant = Assistant(settings)
+    reason = assistant.stale_reason()
+    if reason:
+        print(f"Building the index ({reason})…", file=sys.stderr)
+        progress = ConsoleProgress()
+        try:
+            assistant.index(progress=progress)
+        finally:
+            progress.close()
+    assistant.retriever()  # load models and index before the first user waits for them
+    # One process: the models are loaded once, and FastAPI's threadpool answers requests in parallel.
+    uvicorn.run(web_app(assistant), host=server.host, port=server.port, workers=1)

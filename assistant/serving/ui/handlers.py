@@ -1,0 +1,115 @@
+"""What the chat's events do: plain functions over ``Assistant``, so tests call them without a browser."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import gradio as gr
+
+from assistant.errors import AdminRequired, AssistantError
+from assistant.ingest.documents import remove_document, save_uploads
+from assistant.service import Assistant
+from assistant.serving.admin import check_admin
+from assistant.serving.status import index_size, list_documents
+from assistant.serving.ui.render import (
+    CHECKING_SOURCES,
+    _when,
+    document_row,
+    escape_markdown,
+    render_answer,
+    render_sources,
+    render_streaming,
+    turns_from_messages,
+)
+from assistant.settings import ServerSettings
+from assistant.types import EventKind
+
+UI_TOKEN_ADVICE = "enter it in the Admin token box"
+ProgressBar = Callable[..., object]
+"""``gr.Progress`` or anything called like it: ``progress((done, total), desc=stage)``."""
+
+
+def respond(assistant: Assistant, message: str, chat: Sequence[Mapping[str, object]] | None) -> Iterator[tuple[list[dict], str, str]]:
+    """Stream one answer into the chat: notices and raw text as they arrive, then the checked answer and its sources."""
+    asked = [*map(dict, chat or []), {"role": "user", "content": message}]
+    history = turns_from_messages(chat or [])
+    notices: list[str] = []
+    text = ""
+    try:
+        for event in assistant.ask_stream(message, history=history):
+            if event.kind is EventKind.ANSWER and event.answer is not None:
+                reply, sources = render_answer(event.answer), render_sources(event.answer)
+            else:
+                if event.kind is EventKind.NOTICE:
+                    notices.append(event.text)
+                else:
+                    text += event.text
+                reply, sources = render_streaming(notices, text), CHECKING_SOURCES
+            yield [*asked, {"role": "assistant", "content": reply}], sources, ""
+    except AssistantError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def require_admin(server: ServerSettings, token: str | None) -> None:
+    """The API's rule (``admin.check_admin``), with advice for the Documents tab."""
+    check_admin(server, token, how=UI_TOKEN_ADVICE)
+
+
+def upload_documents(assistant: Assistant, paths: Sequence[str] | None, token: str | None) -> str:
+    """Save uploaded files into the corpus (admin only); they become searchable at the next re-index."""
+    try:
+        require_admin(assistant.settings.server, token)
+    except AdminRequired as exc:
+        return str(exc)
+    saved, rejected = save_uploads(assistant.settings, [(Path(path).name, Path(path).read_bytes) for path in paths or []])
+    problems = [str(exc) for exc in rejected]
+    lines = [f"Saved {', '.join(saved)}. Click Re-index to make them searchable."] if saved else []
+    return "\n".join(lines + problems) or "Choose one or more files to upload."
+
+
+def delete_document(assistant: Assistant, doc_id: str | None, token: str | None) -> str:
+    """Remove a file from the corpus (admin only); it leaves the index at the next re-index."""
+    try:
+        require_admin(assistant.settings.server, token)
+        if not doc_id:
+            return "Choose a document to delete."
+        remove_document(assistant.settings, doc_id)
+    except AssistantError as exc:
+        return str(exc)
+    return f"Deleted {doc_id}. Click Re-index to remove it from the index."
+
+
+def reindex(assistant: Assistant, token: str | None, progress: ProgressBar) -> str:
+    """Bring the index up to date (admin only), reporting each stage; the summary is ``assistant index --json``'s."""
+    try:
+        require_admin(assistant.settings.server, token)
+        report = assistant.index(progress=lambda stage, done, total: progress((done, total), desc=stage))
+    except AssistantError as exc:
+        return str(exc)
+    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
+
+
+def footer_text(assistant: Assistant) -> str:
+    """Which models answer and what the index holds, so a reader knows what produced an answer."""
+    try:
+        manifest = assistant.manifest()
+        documents, chunks = index_size(manifest)
+        index = f"built {_when(manifest.built_at)}, {documents} documents, {chunks} chunks"
+    except AssistantError as exc:
+        index = str(exc)
+    return (
+        f"Answers: {escape_markdown(assistant.settings.llm.describe())} · "
+        f"Embeddings: {escape_markdown(assistant.embedder.identity)} · Index: {escape_markdown(index)}"
+    )
+
+
+def documents_view(assistant: Assistant) -> tuple[list[list[object]], list[str], str]:
+    """Table rows, the deletable documents (those on disk) and the footer, after anything changed them."""
+    try:
+        statuses = list_documents(assistant)
+    except AssistantError:  # the footer says why the index cannot be read; the table then lists nothing
+        statuses = []
+    on_disk = [str(s["doc_id"]) for s in statuses if s["status"] != "missing on disk"]
+    return [document_row(s) for s in statuses], on_disk, footer_text(assistant)

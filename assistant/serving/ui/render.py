@@ -1,0 +1,157 @@
+"""Answers, sources and documents as chat markdown and HTML: pure functions over the project's types.
+
+Document and model text is untrusted: every quote, chunk and generated sentence is
+HTML-escaped (sources panel) or markdown-escaped (chat) before it is shown, so the
+only raw ``<`` in a chat message is markup this module wrote.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Mapping, Sequence
+
+from assistant.types import Answer, Citation, Turn
+
+MAX_TURNS = 3  # follow-ups lean on the last turn or two; older turns only cost prompt time
+MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
+MARKDOWN_ESCAPED_RE = re.compile(r"\\([\\`*_{}\[\]()#+!|~>])")
+MARKER_RE = re.compile(r"\[(\d+)\]")
+CITE_LINK_RE = re.compile(r"\[\\\[(\d+)\\\]\]\(#cite-\d+\)")
+NOTICE_HTML = '<em class="notice">ⓘ {}</em>'
+UNVERIFIED_HTML = '<span class="unverified"> ⚠ unverified ({}) </span>'
+LEGEND_HTML = (
+    '<small class="legend">⚠ unverified: no cited passage clearly supports that sentence, or a figure in it is not in'
+    " the source. Check it against the sources. · 未经核实：请对照出处。</small>"
+)
+DECORATION_RE = re.compile(r'<(em|span|small) class="(?:notice|unverified|legend)">.*?</\1>', re.DOTALL)
+CHECKING_SOURCES = "<p>Checking the sources… · 正在核对出处…</p>"
+
+
+def escape_markdown(text: str) -> str:
+    """Shows document text literally in the chat: no HTML, no links, no emphasis."""
+    return MARKDOWN_SPECIAL_RE.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def cite_link(n: int) -> str:
+    return f"[\\[{n}\\]](#cite-{n})"
+
+
+def link_markers(text: str, numbers: set[int]) -> str:
+    """Escaped text whose ``[n]`` markers of existing citations link to their passages; other brackets stay text."""
+    parts: list[str] = []
+    cursor = 0
+    for match in MARKER_RE.finditer(text):
+        if int(match.group(1)) in numbers:
+            parts += [escape_markdown(text[cursor : match.start()]), cite_link(int(match.group(1)))]
+            cursor = match.end()
+    parts.append(escape_markdown(text[cursor:]))
+    return "".join(parts)
+
+
+def render_generated(answer: Answer) -> str:
+    """The verified text with linked markers; each sentence whose check failed carries a visible mark."""
+    numbers = {c.n for c in answer.citations}
+    parts: list[str] = []
+    cursor = 0
+    for check in answer.checks:
+        at = answer.text.find(check.text, cursor)
+        if at < 0:  # not where verification put it: its text still appears, unmarked, in the next gap
+            continue
+        mark = "" if check.verified else UNVERIFIED_HTML.format(html.escape(str(check.reason)))
+        parts += [link_markers(answer.text[cursor:at], numbers), link_markers(check.text, numbers) + mark]
+        cursor = at + len(check.text)
+    parts.append(link_markers(answer.text[cursor:], numbers))
+    return "".join(parts)
+
+
+def render_answer(answer: Answer) -> str:
+    """The final chat message: notice, then the refusal, the checked generated text, or the lead line and quotes."""
+    parts = [NOTICE_HTML.format(escape_markdown(answer.notice))] if answer.notice else []
+    if not answer.answerable:
+        parts.append(escape_markdown(answer.text))
+    elif answer.checks:
+        parts.append(render_generated(answer))
+        if not all(check.verified for check in answer.checks):
+            parts.append(LEGEND_HTML)
+    else:
+        parts.append(escape_markdown(answer.text.split("\n", 1)[0]))
+        parts += [f"“{escape_markdown(c.quote)}” {cite_link(c.n)}" for c in answer.citations]
+    return "\n\n".join(parts)
+
+
+def render_streaming(notices: Sequence[str], text: str) -> str:
+    """The message while text arrives: raw model output, escaped; markers become links only once checked."""
+    return "\n\n".join([*(NOTICE_HTML.format(escape_markdown(n)) for n in notices), escape_markdown(text) or "…"])
+
+
+def render_citation(c: Citation, chunk_text: str, chunk_start: int, verdict: bool | None = None) -> str:
+    """A passage with its quote highlighted; ``verdict`` (generated answers only) adds the verification mark."""
+    a, b = c.start - chunk_start, c.end - chunk_start
+    if 0 <= a < b <= len(chunk_text) and chunk_text[a:b] == c.quote:
+        body = f"{html.escape(chunk_text[:a])}<mark>{html.escape(c.quote)}</mark>{html.escape(chunk_text[b:])}"
+    else:
+        body = f"<mark>{html.escape(c.quote)}</mark>"
+    meta = " · ".join(html.escape(part) for part in (f"[{c.n}] {c.source}", c.section, f"p. {c.page}") if part)
+    if verdict is not None:
+        meta += ' · <span class="verified">✓ verified</span>' if verdict else ' · <span class="unverified">⚠ unverified</span>'
+    return f'<div class="source" id="cite-{c.n}"><div class="meta">{meta}</div><div>{body.replace(chr(10), "<br>")}</div></div>'
+
+
+def render_sources(answer: Answer) -> str:
+    """Cited passages; the standalone query is shown when a follow-up was rewritten before retrieval."""
+    chunks = {h.chunk.id: h.chunk for h in answer.retrieved}
+    parts = []
+    if answer.query and answer.query != answer.question:
+        parts.append(f'<div class="searched">Searched for · 检索: {html.escape(answer.query)}</div>')
+    if not answer.citations:
+        parts.append("<p>No passage cited.</p>")
+    for c in answer.citations:
+        chunk = chunks.get(c.chunk_id)
+        verdict = c.verified if answer.checks else None
+        parts.append(render_citation(c, chunk.text if chunk else c.quote, chunk.start if chunk else c.start, verdict))
+    return "".join(parts)
+
+
+def plain_text(markdown: str) -> str:
+    """Undo this module's rendering of an answer: the text the model or reader saw, markers as ``[n]``."""
+    text = CITE_LINK_RE.sub(r"[\1]", DECORATION_RE.sub("", markdown))
+    return html.unescape(MARKDOWN_ESCAPED_RE.sub(r"\1", text)).strip()
+
+
+def message_text(content: object) -> str:
+    """A chat message's text, whether Gradio sends a string or a list of typed parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
+    return ""
+
+
+def turns_from_messages(messages: Sequence[Mapping[str, object]]) -> list[Turn]:
+    """The last ``MAX_TURNS`` (question, answer) pairs of the chat, oldest first, answers as plain text."""
+    turns: list[Turn] = []
+    question: str | None = None
+    for message in messages:
+        if message.get("role") == "user":
+            question = message_text(message.get("content"))
+        elif message.get("role") == "assistant" and question is not None:
+            turns.append((question, plain_text(message_text(message.get("content")))))
+            question = None
+    return turns[-MAX_TURNS:]
+
+
+def _when(timestamp: object) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(float(timestamp))) if isinstance(timestamp, (int, float)) else ""
+
+
+def document_row(status: Mapping[str, object]) -> list[object]:
+    return [
+        status["doc_id"],
+        status["status"],
+        status.get("chunks", ""),
+        status.get("pages", ""),
+        _when(status.get("indexed_at")),
+        status.get("error", ""),
+    ]

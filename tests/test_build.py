@@ -1,0 +1,169 @@
+"""Incremental re-indexing on a copy of the real report index: what changes, what is re-embedded, what survives."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import IndexBusy, IndexMismatch
+from assistant.indexing.build import exclusive
+from assistant.service import Assistant
+from assistant.settings import ChunkSettings, Settings
+
+REPORT = "genai-enterprise-report.zh.txt"
+ANCHOR = "虽然目前生成式人工智能主要应用于面向消费者的产品"
+NEW_FACT = "青松资本于2026年向示例公司投资了77亿元人民币。"
+SMALL = "# 附录\n\n示例公司的总部位于杭州，员工人数为1200人。\n"
+
+
+@pytest.fixture
+def copy(report_assistant: Assistant, tmp_path: Path) -> Assistant:
+    """The session's report index copied under tmp_path (where the autouse settings point): 20 s saved per test."""
+    shutil.copytree(report_assistant.settings.paths.corpus_dir, tmp_path / "corpus")
+    shutil.copytree(report_assistant.settings.paths.index_dir, tmp_path / "index")
+    return Assistant(Settings(), embedder=report_assistant.embedder)
+
+
+def edit_report(corpus: Path) -> None:
+    path = corpus / REPORT
+    text = path.read_text(encoding="utf-8")
+    assert ANCHOR in text
+    path.write_text(text.replace(ANCHOR, NEW_FACT + ANCHOR, 1), encoding="utf-8")
+
+
+def test_no_change_run_embeds_nothing(copy):
+    report = copy.index()
+    assert not report.changed and report.embedded == 0
+    assert report.unchanged == (REPORT,) and report.chunks_unchanged == report.chunks > 30
+
+
+def test_one_paragraph_edit_reembeds_only_the_changed_chunks(copy, tmp_path):
+    before = copy.manifest().documents[REPORT].chunk_ids
+    edit_report(tmp_path / "corpus")
+    report = copy.index()
+    after = copy.manifest().documents[REPORT].chunk_ids
+    assert report.updated == (REPORT,)
+    assert 1 <= report.chunks_added <= 3 and report.chunks_added == len(set(after) - set(before))
+    assert report.chunks_removed == len(set(before) - set(after))
+    assert report.embedded <= report.chunks_added + 3 * report.chunks_added + 2  # new chunks plus their new sentences
+    assert copy.check() == []
+    answer = copy.ask("青松资本向示例公司投资了多少？")
+    assert answer.answerable and any("77亿元" in c.quote for c in answer.citations)
+
+
+def test_added_renamed_and_removed_documents(copy, tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "notes.md").write_text(SMALL, encoding="utf-8")
+    added = copy.index()
+    assert added.added == ("notes.md",) and added.embedded > 0
+    assert any(h.chunk.doc_id == "notes.md" for h in copy.retrieve("示例公司的总部在哪里？"))
+
+    (corpus / "notes.md").rename(corpus / "renamed.md")
+    renamed = copy.index()
+    assert renamed.added == ("renamed.md",) and renamed.removed == ("notes.md",)
+    assert renamed.embedded == 0  # same text, same vectors
+
+    (corpus / "renamed.md").unlink()
+    removed = copy.index()
+    assert removed.removed == ("renamed.md",) and set(copy.manifest().documents) == {REPORT}
+    assert all(h.chunk.doc_id == REPORT for h in copy.retrieve("示例公司的总部在哪里？"))
+    assert copy.check() == []
+
+
+def test_a_bad_new_file_is_reported_and_the_rest_indexed(copy, tmp_path):
+    (tmp_path / "corpus" / "empty.txt").write_bytes(b"")
+    (tmp_path / "corpus" / "notes.md").write_text(SMALL, encoding="utf-8")
+    report = copy.index()
+    assert set(report.added) == {"empty.txt", "notes.md"}
+    assert any("empty.txt" in e for e in report.errors)
+    assert copy.stale_reason() is None  # the bad file is remembered, not retried forever
+    assert copy.check() == []
+
+
+def test_other_chunking_needs_an_explicit_rebuild(copy):
+    other = Assistant(Settings(chunk=ChunkSettings(max_chars=400)), embedder=copy.embedder)
+    with pytest.raises(IndexMismatch, match="--rebuild"):
+        other.index()
+
+
+def test_one_indexer_at_a_time(copy, tmp_path):
+    with exclusive(tmp_path / "index"):
+        with pytest.raises(IndexBusy):
+            copy.index()
+
+
+def test_check_reports_drift(copy):
+    manifest = copy.manifest()
+    copy.store.client.get_collection(manifest.chunks_collection).delete(ids=[manifest.documents[REPORT].chunk_ids[0]])
+    problems = copy.check()
+    assert len(problems) == 2
+    assert "in the manifest but not in Chroma" in problems[0] and "sentences in Chroma but no chunk row" in problems[1]
+
+
+def test_questions_during_a_reindex_see_one_complete_state(copy, tmp_path):
+    question = "青松资本向示例公司投资了多少？"
+    old_chunks = {c.id for c in copy.retriever().chunks.values()}
+    edit_report(tmp_path / "corpus")
+    reader = Assistant(Settings(), embedder=copy.embedder)
+    failures: list[BaseException] = []
+    seen: list[set[str]] = []
+    done = threading.Event()
+
+    def ask_until_done() -> None:
+        while not done.is_set():
+            try:
+                hits = reader.retrieve(question)
+                seen.append({h.chunk.id for h in hits})
+            except BaseException as exc:  # noqa: BLE001 - any failure is the finding
+                failures.append(exc)
+
+    threads = [threading.Thread(target=ask_until_done) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        copy.index()
+        time.sleep(0.3)
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    new_chunks = {c.id for c in reader.retriever().chunks.values()}
+    assert failures == []
+    assert len(seen) > 3
+    assert all(ids <= old_chunks or ids <= new_chunks for ids in seen)  # never a mixture of generations
+    assert any(not ids <= old_chunks for ids in seen)  # and the new state was picked up
+
+
+@pytest.mark.slow
+def test_sigkilled_indexer_leaves_a_consistent_index(copy, tmp_path):
+    """Kill a full rebuild at random moments; the old index serves throughout and the next run completes."""
+    env = {**os.environ, "ASSISTANT_PATHS__CORPUS_DIR": str(tmp_path / "corpus"), "ASSISTANT_PATHS__INDEX_DIR": str(tmp_path / "index")}
+    cli = [sys.executable, "-m", "assistant", "index"]
+    live = copy.manifest().version
+    rng = random.Random(7)
+    for _ in range(3):
+        process = subprocess.Popen(cli + ["--rebuild"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 12.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert copy.manifest().version == live or process.returncode == 0
+        assert copy.check() == []
+        assert copy.ask("微软对OpenAI的投资金额是多少？").answerable
+        live = copy.manifest().version
+    edit_report(tmp_path / "corpus")
+    finished = subprocess.run(cli + ["--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    fresh = Assistant(Settings(), embedder=copy.embedder)
+    assert fresh.check() == []
+    chunk_ids = fresh.manifest().documents[REPORT].chunk_ids
+    assert len(chunk_ids) == len(set(chunk_ids)) == len(fresh.retriever().chunks)
+    assert any("77亿元" in c.quote for c in fresh.ask("青松资本向示例公司投资了多少？").citations)
