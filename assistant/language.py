@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+CJK = "\u3400-\u9fff\uf900-\ufaff"
+"""Han characters (CJK Unified Ideographs, Extension A, Compatibility Ideographs), for use inside a regex class."""
+CJK_RE = re.compile(f"[{CJK}]")
 LATIN_WORD_RE = re.compile(r"[A-Za-z]{2,}")
 
 

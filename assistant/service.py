@@ -172,6 +172,8 @@ class Assistant:
         """
         started = time.perf_counter()
         text = self.validate(question)
+        turns = self.settings.answer.history_turns
+        history = history[-turns:] if turns else ()  # the one cap on history, for every edge
         notice = ""
         try:
             model = self.chat_model()

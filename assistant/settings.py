@@ -91,6 +91,12 @@ class AnswerSettings(BaseModel):
     )
     max_quotes: int = Field(3, ge=1, le=10, description="Most quoted sentences in an offline answer.")
     max_question_chars: int = Field(2000, ge=10, le=100_000, description="Longer questions are rejected.")
+    history_turns: int = Field(
+        2,
+        ge=0,
+        le=20,
+        description="Earlier turns a follow-up is read against (older ones rarely matter and cost prompt time).",
+    )
 
 
 class ServerSettings(BaseModel):

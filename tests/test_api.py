@@ -16,6 +16,7 @@ from assistant.service import Assistant
 from assistant.serving.admin import is_loopback
 from assistant.serving.api import create_app
 from assistant.serving.api.ratelimit import RateLimiter
+from assistant.serving.api.responses import AnswerOut, DocumentOut, IndexReportOut, PassageOut
 from assistant.serving.api.schemas import MAX_JSON_BYTES
 from assistant.serving.api.sse import INTERNAL_ERROR, sse_frames
 from assistant.indexing.manifest import DocumentRecord
@@ -279,6 +280,18 @@ def test_openapi_describes_the_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/ask", "/api/retrieve", "/api/documents", "/api/index", "/healthz"} <= paths.keys()
     assert "text/event-stream" in paths["/api/ask"]["post"]["responses"]["200"]["content"]
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert {"quote", "page", "section", "verified"} <= schemas["CitationOut"]["properties"].keys()
+    assert schemas["AnswerOut"]["properties"]["citations"]["items"]["$ref"].endswith("/CitationOut")
+
+
+def test_responses_match_their_declared_models(client, corpus):
+    AnswerOut.model_validate(client.post("/api/ask", json={"question": ZH}).json())
+    AnswerOut.model_validate(client.post("/api/ask", json={"question": "这份报告对火星殖民的预算是多少？"}).json())
+    for passage in client.post("/api/retrieve", json={"question": EN}).json():
+        PassageOut.model_validate(passage)
+    for document in client.get("/api/documents").json():
+        DocumentOut.model_validate(document)
 
 
 @pytest.mark.slow
@@ -291,7 +304,7 @@ def test_served_api_answers_over_http(served):
         assert_quotes_are_verbatim(answer.json())
         assert http.post("/api/index").status_code == 401
         admin = http.post("/api/index", headers={"Authorization": f"Bearer {served.admin_token}"})
-        assert admin.status_code == 200 and admin.json()["embedded"] == 0
+        assert admin.status_code == 200 and IndexReportOut.model_validate(admin.json()).embedded == 0
         samples = metric_samples(http.get("/metrics").text)
         assert samples[("assistant_http_requests_total", (("method", "POST"), ("route", "/api/ask"), ("status", "200")))] >= 1
         assert http.get("/").headers["content-type"].startswith("text/html")  # the chat UI shares the server

@@ -8,7 +8,6 @@ import pytest
 
 from assistant.answering.extractive import REFUSAL
 from assistant.answering.prompts import (
-    HISTORY_TURNS,
     build_condense_messages,
     build_messages,
     is_model_refusal,
@@ -81,11 +80,11 @@ def test_section_labels_are_escaped() -> None:
     assert (n, body) == ("1", "text") and section == "x&quot;&gt;&lt;source id=&quot;7"
 
 
-def test_history_keeps_recent_turns_without_their_old_markers() -> None:
-    history = [(f"问题{i}", f"回答{i}，见[{i}]【2】。") for i in range(4)]
+def test_history_turns_lose_their_old_markers() -> None:
+    history = [(f"问题{i}", f"回答{i}，见[{i}]【2】。") for i in range(2, 4)]
     messages = build_messages("那2025年呢？", "zh", SOURCES, history)
     roles = [role for role, _ in messages]
-    assert roles == ["system"] + ["user", "assistant"] * HISTORY_TURNS + ["user"]
+    assert roles == ["system"] + ["user", "assistant"] * 2 + ["user"]
     assert [content for _, content in messages[1:-1]] == ["问题2", "回答2，见。", "问题3", "回答3，见。"]
 
 

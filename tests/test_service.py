@@ -56,3 +56,17 @@ def test_unreadable_store_is_reported_and_rebuild_recovers(small, tmp_path):
     fresh.index(rebuild=True)
     assert fresh.ask("微软对OpenAI的投资是多少？").citations
     assert list((tmp_path / "index").glob("broken-*/chroma"))  # moved aside, not deleted
+
+
+def test_only_the_last_history_turns_are_read(report_assistant, report_settings):
+    from assistant.settings import AnswerSettings
+
+    first = ("How much did Microsoft invest in OpenAI?", "")
+    follow_up = "And Google?"
+    assert report_assistant.ask(follow_up, history=[first]).query != follow_up  # condensed against the last turn
+    no_memory = Assistant(
+        report_settings.model_copy(update={"answer": AnswerSettings(history_turns=0)}),
+        embedder=report_assistant.embedder,
+        store=report_assistant.store,
+    )
+    assert no_memory.ask(follow_up, history=[first]).query == follow_up

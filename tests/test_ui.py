@@ -26,7 +26,6 @@ from assistant.serving.ui.handlers import (
     upload_documents,
 )
 from assistant.serving.ui.render import (
-    MAX_TURNS,
     escape_markdown,
     plain_text,
     render_answer,
@@ -132,16 +131,16 @@ def test_plain_text_undoes_escaping(text):
     assert plain_text(escape_markdown(text)) == text.strip()
 
 
-def test_history_is_the_last_turns_as_plain_text():
+def test_history_is_the_turns_as_plain_text():
     answer = _generated(WRONG, RIGHT, INVENTED)
     chat = [{"role": "user", "content": "q0"}, {"role": "assistant", "content": "a0"}]
-    chat += [{"role": "user", "content": f"q{i}"} for i in range(1, MAX_TURNS)]  # unanswered questions pair with nothing
+    chat += [{"role": "user", "content": f"q{i}"} for i in range(1, 3)]  # unanswered questions pair with nothing
     chat += [{"role": "assistant", "content": [{"type": "text", "text": render_answer(replace(answer, notice="n"))}]}]
     chat += [{"role": "user", "content": "next"}, {"role": "assistant", "content": render_answer(_answer("引[文]"))}]
     turns = turns_from_messages(chat)
-    assert turns[0] == ("q0", "a0") and turns[1] == (f"q{MAX_TURNS - 1}", answer.text)
+    assert turns[0] == ("q0", "a0") and turns[1] == ("q2", answer.text)
     assert turns[2] == ("next", "根据报告原文：\n\n“引[文]” [1]")
-    assert len(turns_from_messages(chat * 2)) == MAX_TURNS
+    assert len(turns_from_messages(chat * 2)) == 6  # all of them: the service keeps answer.history_turns
 
 
 # -- chat handler ---------------------------------------------------------------------------

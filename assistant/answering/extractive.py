@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from assistant.answering.verify.quantities import asks_for_quantity, states_quantity
 from assistant.language import detect_language
 from assistant.retrieval.crosslingual import english_to_chinese_terms
 from assistant.retrieval.hybrid import Query, SentenceIndex
@@ -22,12 +23,6 @@ RELATIVE_CUTOFF = 0.04  # quote sentences within this margin of the best one
 EVIDENCE_SENTENCES = 5
 QUANTITY_SENTENCES = 1  # a requested figure must be in the best-supported sentence
 UNSUPPORTED_PENALTY = 0.25
-QUANTITY_QUESTION_RE = re.compile(
-    r"\b(how (many|much)|what (percentage|share|price)|which year|what year|when did|price|revenue)\b"
-    r"|多少|几[种个项只年代家位次]|哪一年|哪一天|何时|什么时候|百分之|价格|收费|金额",
-    re.I,
-)
-QUANTITY_RE = re.compile(r"(?<![A-Za-z.\-])\d|[两二三四五六七八九十百千万亿]+(个|种|倍|年|只|次|项|代|层|类|成|家|位|分之)|\b(one|two|three|four|five|ten)\b")
 ANCHOR_RE = re.compile(r"\d[\d,.]*%?|[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
 
 REFUSAL = {
@@ -79,14 +74,6 @@ def mentioned(anchor: str, lowered_text: str) -> bool:
 def missing_anchors(question: str, corpus_vocabulary: set[str]) -> list[str]:
     """Names and figures in the question that the corpus never mentions (e.g. a product it does not cover)."""
     return [a for a in anchors(question) if not in_vocabulary(a, corpus_vocabulary)]
-
-
-def asks_for_quantity(question: str) -> bool:
-    return bool(QUANTITY_QUESTION_RE.search(question))
-
-
-def states_quantity(text: str) -> bool:
-    return bool(QUANTITY_RE.search(text))
 
 
 def unsupported_specifics(

@@ -23,7 +23,15 @@ from assistant.answering.prompts import (
 from assistant.answering.verify import Similarity, verify
 from assistant.errors import LlmUnavailable
 from assistant.retrieval.hybrid import SentenceIndex
-from assistant.types import Answer, AnswerMode, EventKind, Hit, Sentence, StreamEvent, Turn
+from assistant.types import (
+    Answer,
+    AnswerMode,
+    EventKind,
+    Hit,
+    Sentence,
+    StreamEvent,
+    Turn,
+)
 
 NOTICE = {
     "zh": "语言模型不可用（{reason}），以下为报告原文摘录。",

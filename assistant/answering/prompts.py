@@ -20,7 +20,6 @@ from assistant.types import Chunk, Turn
 Message = tuple[str, str]
 """``(role, content)`` with role ``system``, ``user`` or ``assistant``."""
 
-HISTORY_TURNS = 2  # earlier turns rarely matter to a follow-up and cost prompt time
 HISTORY_ANSWER_CHARS = 400
 REFUSAL_MAX_CHARS = 240  # a longer reply is an answer that mentions a gap, not a refusal
 
@@ -100,7 +99,7 @@ def previous_answer(answer: str) -> str:
 def history_messages(history: Sequence[Turn]) -> list[Message]:
     """The last few turns as chat messages."""
     messages: list[Message] = []
-    for question, answer in history[-HISTORY_TURNS:]:
+    for question, answer in history:
         messages += [("user", neutralise(question)), ("assistant", previous_answer(answer))]
     return messages
 
@@ -119,7 +118,7 @@ def build_condense_messages(question: str, history: Sequence[Turn]) -> list[Mess
     language = detect_language(question)
     heading, user_label, assistant_label, follow_up = CONDENSE_LABELS[language]
     transcript = "\n".join(
-        f"{user_label}{neutralise(q)}\n{assistant_label}{previous_answer(a)}" for q, a in history[-HISTORY_TURNS:]
+        f"{user_label}{neutralise(q)}\n{assistant_label}{previous_answer(a)}" for q, a in history
     )
     user = f"{heading}\n{transcript}\n\n{follow_up}{neutralise(question)}"
     return [("system", CONDENSE_SYSTEM[language]), ("user", user)]

@@ -23,7 +23,13 @@ import numpy as np
 
 from assistant.errors import BadDocument, EmptyCorpus, IndexBusy
 from assistant.indexing.embed import VectorEmbeddings
-from assistant.indexing.manifest import DocumentRecord, Manifest, file_hash, indexed_hashes, report_for
+from assistant.indexing.manifest import (
+    DocumentRecord,
+    Manifest,
+    file_hash,
+    indexed_hashes,
+    report_for,
+)
 from assistant.indexing.store import ChunkStore
 from assistant.ingest.chunk import chunk_document, chunk_sentences
 from assistant.ingest.clean import clean_raw

@@ -13,13 +13,16 @@ import bm25s
 import jieba
 import numpy as np
 
+from assistant.language import CJK
+
 log = logging.getLogger(__name__)
 jieba.setLogLevel(logging.WARNING)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 _jieba_lock = threading.Lock()
 
 TOKEN_RE = re.compile(
-    r"(?P<num>\d+(?:[.,]\d+)*%?)|(?P<latin>[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*)|(?P<cjk>[\u3400-\u9fff\uf900-\ufaff]+)"
+    r"(?P<num>\d+(?:[.,]\d+)*%?)|(?P<latin>[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*)|"
+    f"(?P<cjk>[{CJK}]+)"
 )
 STOPWORDS = frozenset(
     "的 了 和 与 及 或 是 在 对 为 等 将 也 而 并 其 这 那 这些 那些 中 上 下 一个 一种 哪些 什么 哪个 哪 几 多少 如何 怎样 怎么 "

@@ -31,7 +31,13 @@ from assistant.errors import (
     IndexMismatch,
     IndexMissing,
 )
-from assistant.indexing.manifest import MANIFEST, DocumentRecord, Manifest, read_manifest, write_atomic
+from assistant.indexing.manifest import (
+    MANIFEST,
+    DocumentRecord,
+    Manifest,
+    read_manifest,
+    write_atomic,
+)
 from assistant.types import Chunk, Sentence
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from assistant.ingest.formats import FORMATS
+from assistant.language import CJK_RE
 from assistant.types import CleanDocument, Heading, RawDocument
 
 SECTION_RE = re.compile(r"^(摘要|第[一二三四五六七八九十]+节|关于.{2,16}|附录|结论|Summary|Abstract|Section \d+)$")
@@ -34,7 +35,7 @@ PROSE_LINE_MIN = 12
 
 
 def is_single_cjk(text: str) -> bool:
-    return len(text) == 1 and ("\u3400" <= text <= "\u9fff" or "\uf900" <= text <= "\ufaff")
+    return len(text) == 1 and bool(CJK_RE.match(text))
 
 
 def join_wrapped(left: str, right: str) -> str:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from assistant.indexing.lexical import tokenize
-from assistant.language import detect_language
+from assistant.language import CJK, detect_language
 from assistant.types import Turn
 
 ELLIPTICAL_ZH = re.compile(r"^(那|那么|还有|另外|此外|而|和|以及)|[它其这那]些?(个|种|项|家)?[呢的]|第[一二三四五六七八九十\d]+[个种项点条家]|前者|后者|上述|呢[？?]?$")
@@ -27,7 +27,7 @@ QUESTION_WORDS = frozenset("what which who whom whose when where why how much ma
 def is_elliptical(question: str, language: str) -> bool:
     text = question.strip()
     if language == "zh":
-        core = re.sub(r"[^\u3400-\u9fffA-Za-z0-9]", "", text)
+        core = re.sub(f"[^{CJK}A-Za-z0-9]", "", text)
         return bool(ELLIPTICAL_ZH.search(text)) or len(core) <= SHORT["zh"]
     return bool(ELLIPTICAL_EN.search(text)) or len(re.findall(r"[A-Za-z0-9]+", text)) <= SHORT["en"]
 

@@ -6,7 +6,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-CONTENT_RE = re.compile(r"[A-Za-z0-9０-９\u3400-\u9fff\uf900-\ufaff]")  # a bare figure ("30%") is a claim
+from assistant.language import CJK
+
+CONTENT_RE = re.compile(f"[A-Za-z0-9０-９{CJK}]")  # a bare figure ("30%") is a claim
 MAX_MARKER = 99
 
 _NUMBER = r"[0-9０-９]+"

@@ -39,6 +39,12 @@ QUANTITY_RE = re.compile(
     rf"|(?P<cn>[{CN_NUMERAL}]+?)(?P<cn_scale>万亿|亿|万)",
     re.IGNORECASE,
 )
+QUANTITY_QUESTION_RE = re.compile(
+    r"\b(how (many|much)|what (percentage|share|price)|which year|what year|when did|price|revenue)\b"
+    r"|多少|几[种个项只年代家位次]|哪一年|哪一天|何时|什么时候|百分之|价格|收费|金额",
+    re.I,
+)
+MENTION_RE = re.compile(r"(?<![A-Za-z.\-])\d|[两二三四五六七八九十百千万亿]+(个|种|倍|年|只|次|项|代|层|类|成|家|位|分之)|\b(one|two|three|four|five|ten)\b")
 CN_RUN_RE = re.compile(rf"[{CN_NUMERAL}]+")
 
 
@@ -107,3 +113,13 @@ def unmatched_quantities(claim: str, source_text: str) -> list[Quantity]:
     """Figures of the claim that the source does not state in any unit."""
     stated = quantities(source_text, loose=True)
     return [q for q in quantities(claim) if not any(same_quantity(q, s) for s in stated)]
+
+
+def asks_for_quantity(question: str) -> bool:
+    """Whether the question asks for a figure (how many, price, year, 多少…), which an answer must then state."""
+    return bool(QUANTITY_QUESTION_RE.search(question))
+
+
+def states_quantity(text: str) -> bool:
+    """Whether ``text`` states any figure or count (digits, 三种, 十倍, ten): looser than ``quantities``."""
+    return bool(MENTION_RE.search(text))

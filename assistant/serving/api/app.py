@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from assistant.errors import AdminRequired, AssistantError
@@ -29,6 +29,12 @@ from assistant.service import Assistant
 from assistant.serving.admin import check_admin
 from assistant.serving.api.errors import status_for, validation_message
 from assistant.serving.api.ratelimit import RateLimiter, rate_limit
+from assistant.serving.api.responses import (
+    AnswerOut,
+    DocumentOut,
+    IndexReportOut,
+    PassageOut,
+)
 from assistant.serving.api.schemas import (
     MAX_JSON_BYTES,
     AskRequest,
@@ -99,24 +105,24 @@ def create_app(assistant: Assistant) -> FastAPI:
 
     @app.post(
         "/api/ask",
-        response_model=None,
-        responses={200: {"content": {EVENT_STREAM: {}}}},
+        response_model=AnswerOut,
+        responses={200: {"content": {EVENT_STREAM: {"schema": {"description": "token, notice and answer events"}}}}},
         dependencies=[limited],
         max_body_size=MAX_JSON_BYTES,
     )
-    def ask(body: AskRequest, stream: bool = False) -> JSONResponse | StreamingResponse:
+    def ask(body: AskRequest, stream: bool = False) -> Any:
         """The answer with citations, as in `assistant ask --json`; `?stream=true` sends server-sent events."""
         history = [(turn.question, turn.answer) for turn in body.history]
         if stream:
             return event_stream(assistant.ask_stream(body.question, body.k, history))
         return JSONResponse(assistant.ask(body.question, body.k, history).to_dict())
 
-    @app.post("/api/retrieve", dependencies=[limited], max_body_size=MAX_JSON_BYTES)
+    @app.post("/api/retrieve", response_model=list[PassageOut], dependencies=[limited], max_body_size=MAX_JSON_BYTES)
     def retrieve(body: RetrieveRequest) -> list[dict[str, object]]:
         """The passages an answer would be drawn from, best first."""
         return [hit.to_dict() for hit in assistant.retrieve(body.question, body.k)]
 
-    @app.get("/api/documents")
+    @app.get("/api/documents", response_model=list[DocumentOut], response_model_exclude_none=True)
     def documents() -> list[dict[str, object]]:
         """Indexed and on-disk documents; status is indexed, changed on disk, missing on disk, error or not indexed."""
         return list_documents(assistant)
@@ -146,7 +152,7 @@ def create_app(assistant: Assistant) -> FastAPI:
         remove_document(assistant.settings, doc_id)
         return {"removed": [doc_id]}
 
-    @app.post("/api/index", dependencies=[Depends(require_admin)], max_body_size=MAX_JSON_BYTES)
+    @app.post("/api/index", response_model=IndexReportOut, dependencies=[Depends(require_admin)], max_body_size=MAX_JSON_BYTES)
     def index(body: IndexRequest | None = None) -> dict[str, object]:
         """Bring the index up to date (from scratch with rebuild); admin only; 409 while another run holds it."""
         return assistant.index(rebuild=body is not None and body.rebuild).to_dict()

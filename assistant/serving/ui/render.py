@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 
 from assistant.types import Answer, Citation, Turn
 
-MAX_TURNS = 3  # follow-ups lean on the last turn or two; older turns only cost prompt time
 MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 MARKDOWN_ESCAPED_RE = re.compile(r"\\([\\`*_{}\[\]()#+!|~>])")
 MARKER_RE = re.compile(r"\[(\d+)\]")
@@ -130,7 +129,7 @@ def message_text(content: object) -> str:
 
 
 def turns_from_messages(messages: Sequence[Mapping[str, object]]) -> list[Turn]:
-    """The last ``MAX_TURNS`` (question, answer) pairs of the chat, oldest first, answers as plain text."""
+    """The (question, answer) pairs of the chat, oldest first, answers as plain text (the service keeps the last few)."""
     turns: list[Turn] = []
     question: str | None = None
     for message in messages:
@@ -139,7 +138,7 @@ def turns_from_messages(messages: Sequence[Mapping[str, object]]) -> list[Turn]:
         elif message.get("role") == "assistant" and question is not None:
             turns.append((question, plain_text(message_text(message.get("content")))))
             question = None
-    return turns[-MAX_TURNS:]
+    return turns
 
 
 def _when(timestamp: object) -> str:

@@ -1,0 +1,104 @@
+"""Response bodies of the REST API as pydantic models, so ``/openapi.json`` describes answers and citations.
+
+They mirror the ``to_dict`` shapes of the core types (``Answer``, ``Hit``, ``IndexReport``) and forbid extra
+fields, so a test that validates real responses against them fails as soon as the two drift apart.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CitationOut(_Strict):
+    n: int = Field(description="The number of the [n] marker in the answer text.")
+    source: str = Field(description="Document id: the file's path in the corpus folder.")
+    section: str
+    page: int
+    chunk_id: str
+    quote: str = Field(description="Verbatim span of the cleaned document.")
+    start: int = Field(description="Offset of the quote in the cleaned document.")
+    end: int
+    verified: bool = Field(description="False when a generated sentence cites this quote but the quote does not support it.")
+
+
+class PassageOut(_Strict):
+    rank: int
+    chunk_id: str
+    source: str
+    section: str
+    page: int
+    score: float
+    text: str
+
+
+class SentenceOut(_Strict):
+    text: str
+    citations: list[int]
+    verified: bool
+    support: float
+    reason: str
+
+
+class AnswerOut(_Strict):
+    question: str
+    language: str = Field(description="zh or en: the language the answer is written for.")
+    answer: str = Field(description="The answer text with [n] markers.")
+    answerable: bool
+    mode: str = Field(description="extractive (quotes chosen by code) or generated (written by a language model).")
+    model: str = Field(description="The language model that wrote a generated answer; empty for extractive answers.")
+    query: str = Field(description="The question actually searched (a follow-up rewritten to stand alone).")
+    evidence: float
+    citations: list[CitationOut]
+    retrieved: list[PassageOut]
+    notice: str
+    verified_share: float | None
+    sentences: list[SentenceOut]
+    timings_ms: dict[str, float]
+
+
+class DocumentChanges(_Strict):
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+    unchanged: list[str]
+
+
+class ChunkChanges(_Strict):
+    added: int
+    removed: int
+    unchanged: int
+
+
+class IndexTotals(_Strict):
+    documents: int
+    chunks: int
+    sentences: int
+
+
+class IndexReportOut(_Strict):
+    documents: DocumentChanges
+    chunks: ChunkChanges
+    embedded: int
+    seconds: float
+    total: IndexTotals
+    errors: list[str]
+
+
+class DocumentOut(BaseModel):
+    """A document of the index or the corpus folder; the index's fields are present once it was indexed."""
+
+    doc_id: str
+    status: str = Field(description="indexed, changed on disk, missing on disk, error or not indexed")
+    sha256: str | None = None
+    indexed_at: float | None = None
+    error: str | None = None
+    encoding: str | None = None
+    bytes: int | None = None
+    characters: int | None = None
+    pages: int | None = None
+    chunks: int | None = None
+    chunk_ids: list[str] | None = None
