@@ -103,9 +103,13 @@ def web_app(assistant: Assistant) -> FastAPI:
     """The REST API with the chat mounted at "/": one process, so both share the models and the index."""
     blocks = build_app(assistant).queue(default_concurrency_limit=4)
     server = assistant.settings.server
-    return gr.mount_gradio_app(
+    app = gr.mount_gradio_app(
         create_app(assistant), blocks, path="/", server_name=server.host, server_port=server.port, show_error=False, css=CSS
     )
+    # Gradio refuses event inputs that name files outside its upload folder only once an app "has launched";
+    # ``mount_gradio_app`` never sets that, so without this any server file could be passed as an upload.
+    blocks.has_launched = True
+    return app
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
