@@ -111,6 +111,21 @@ class ServerSettings(BaseModel):
             " a loopback host (127.0.0.1, ::1, localhost)."
         ),
     )
+    allowed_hosts: list[str] = Field(
+        [],
+        description=(
+            "Host names the server answers to besides its bind address (and localhost names on loopback), e.g. a"
+            " reverse proxy's public name; pages on these hosts may also send uploads and re-index requests."
+            " Empty with a 0.0.0.0 bind: any Host. '*': any Host."
+        ),
+    )
+    trusted_proxies: list[str] = Field(
+        [],
+        description=(
+            "Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed (for the"
+            " rate limit's client address). Empty: the headers are ignored and the connecting address counts."
+        ),
+    )
 
 
 class LimitSettings(BaseModel):

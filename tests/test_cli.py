@@ -68,3 +68,31 @@ def test_index_ask_retrieve_end_to_end(project):
     (project / "assistant.toml").write_text("[chunk]\nmax_chars = 300\n", encoding="utf-8")
     mismatch = run("ask", "微软", cwd=project)
     assert mismatch.returncode == 2 and "--rebuild" in mismatch.stderr
+
+
+SMALL = "# 附录\n\n示例公司的总部在杭州，成立于2015年。\n\n示例公司的年收入为三亿元。\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],  # truncated mid-write
+        lambda text: "",
+        lambda text: "{not json",
+        lambda text: "[1, 2, 3]",  # valid JSON, wrong shape
+        lambda text: text.replace('"built_at": ', '"built_at": "yesterday", "x": '),  # a field of the wrong type
+    ],
+    ids=["truncated", "empty", "invalid-json", "wrong-shape", "wrong-type"],
+)
+def test_rebuild_repairs_a_damaged_manifest_and_answers_work_again(tmp_path, corpus, damage):
+    (corpus / "appendix.md").write_text(SMALL, encoding="utf-8")
+    assert run("index", cwd=tmp_path).returncode == 0
+    manifest = tmp_path / "index" / "manifest.json"
+    manifest.write_text(damage(manifest.read_text(encoding="utf-8")), encoding="utf-8")
+    broken = run("ask", "示例公司的总部在哪里？", cwd=tmp_path)
+    assert broken.returncode == 2 and "assistant index --rebuild" in broken.stderr and "Traceback" not in broken.stderr
+    rebuilt = run("index", "--rebuild", cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    answered = run("ask", "示例公司的总部在哪里？", cwd=tmp_path)
+    assert answered.returncode == 0 and "杭州" in answered.stdout, answered.stderr

@@ -212,8 +212,10 @@ def test_admin_without_a_token_is_loopback_only():
 
 
 @pytest.fixture
-def admin(report_assistant: Assistant) -> Assistant:
-    """An assistant over the test's own corpus and index (see conftest) with an admin token, sharing the loaded model."""
+def admin(report_assistant: Assistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Assistant:
+    """An assistant over the test's own corpus and index (see conftest) with an admin token, sharing the loaded model;
+    Gradio's upload folder is the test's ``gradio-upload`` folder."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio-upload"))
     return Assistant(Settings(server=ServerSettings(admin_token=TOKEN)), embedder=report_assistant.embedder)
 
 
@@ -269,6 +271,18 @@ def test_wrong_token_is_refused_and_changes_nothing(admin, corpus, tmp_path):
             assert "Admin token box" in attempt(token)
     assert sorted(p.name for p in corpus.iterdir()) == ["a.md", "b.md"]
     assert admin.manifest().version == version and admin.stale_reason() == "documents changed"
+
+
+def test_upload_reads_only_files_in_gradios_upload_folder_and_only_after_the_token(admin, corpus, tmp_path):
+    secret = tmp_path / "secret.txt"  # any server file an event could name, outside the upload folder
+    secret.write_text("服务器口令是hunter2。", encoding="utf-8")
+    linked = Path(uploaded(tmp_path, "link.md", "")).with_name("linked.md")
+    linked.symlink_to(secret)  # inside the folder by name, outside it once resolved
+    assert "Admin token box" in upload_documents(admin, [str(tmp_path / "does-not-exist.txt")], "wrong")
+    status = upload_documents(admin, [str(secret), str(linked), uploaded(tmp_path, "ok.md", APPENDIX)], TOKEN)
+    assert "secret.txt was not uploaded through this page" in status
+    assert "linked.md was not uploaded through this page" in status and "Saved ok.md" in status
+    assert [p.name for p in corpus.iterdir()] == ["ok.md"]
 
 
 def test_delete_then_reindex_drops_the_document_and_errors_are_messages(admin, corpus):

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from assistant.answering.verify.quantities import asks_for_quantity, states_quantity
-from assistant.language import detect_language
+from assistant.language import detect_language, is_question
 from assistant.retrieval.crosslingual import english_to_chinese_terms
 from assistant.retrieval.hybrid import Query, SentenceIndex
 from assistant.types import Answer, AnswerMode, Citation, Hit, Sentence
@@ -33,6 +33,23 @@ LEAD = {
     "zh": "根据报告原文：",
     "en": "The report says (quoted in the original Chinese):",
 }
+NAMED_LEAD = {  # when other documents were searched too, the reader is told which ones the quotes come from
+    "zh": "根据{sources}原文：",
+    "en": "From {sources} (quoted verbatim):",
+}
+RESTATEMENT_NOVELTY = 0.15  # a sentence with fewer new character pairs than this only repeats the question
+RESTATEMENT_PENALTY = 0.2
+
+
+def _pairs(text: str) -> set[str]:
+    letters = [c for c in text.lower() if c.isalnum()]
+    return {a + b for a, b in zip(letters, letters[1:])}
+
+
+def novelty(sentence: str, question: str) -> float:
+    """Share of the sentence's character pairs the question does not contain: near 0 for a restatement of it."""
+    pairs = _pairs(sentence)
+    return len(pairs - _pairs(question)) / len(pairs) if pairs else 0.0
 
 
 def lexical_coverage(tokens: list[str], text: str) -> float:
@@ -100,7 +117,11 @@ def rank_sentences(query: Query, hits: list[Hit], sentences: SentenceIndex) -> l
     best: dict[tuple[int, int, str], tuple[float, Sentence, Hit]] = {}
     for (i, hit), cosine in zip(candidates, similarity):
         sentence = sentences.sentences[i]
+        if is_question(sentence.text):
+            continue
         score = float(cosine) + LEXICAL_BONUS * lexical_coverage(query.tokens, sentence.text)
+        if novelty(sentence.text, query.text) < RESTATEMENT_NOVELTY:  # echoes the question, adds no answer
+            score -= RESTATEMENT_PENALTY
         if len(sentence.text) < SHORT_QUOTE_CHARS:
             score -= SHORT_QUOTE_PENALTY
         key = (sentence.start, sentence.end, hit.chunk.doc_id)
@@ -144,4 +165,13 @@ def compose_offline(
         for n, (_, sentence, hit) in enumerate(chosen, start=1)
     )
     body = "\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
-    return Answer(question, language, f"{LEAD[language]}\n{body}", True, AnswerMode.EXTRACTIVE, citations, tuple(hits), query.text, evidence)
+    return Answer(question, language, f"{lead(language, citations, hits)}\n{body}", True, AnswerMode.EXTRACTIVE, citations, tuple(hits), query.text, evidence)
+
+
+def lead(language: str, citations: tuple[Citation, ...], hits: list[Hit]) -> str:
+    """"According to the report" when only one document was searched; otherwise the quoted documents by name."""
+    if len({hit.chunk.doc_id for hit in hits}) <= 1:
+        return LEAD[language]
+    quoted = list(dict.fromkeys(c.source for c in citations))
+    names = "、".join(f"《{name}》" for name in quoted) if language == "zh" else " and ".join(quoted)
+    return NAMED_LEAD[language].format(sources=names)

@@ -304,7 +304,11 @@ class ChunkStore:
                 documents=[s.text for s in part],
                 metadatas=[{"chunk_id": s.chunk_id, "start": s.start, "end": s.end, "page": s.page} for s in part],
             )
-        previous = self.read()
+        try:
+            previous = self.read()  # only to keep its collections for readers; a rebuild must not depend on it
+        except IndexCorrupt as exc:
+            log.warning("replacing an unreadable manifest: %s", exc)
+            previous = None
         manifest = Manifest(
             chunks_collection=chunk_col.name,
             sentences_collection=sent_col.name,

@@ -19,6 +19,7 @@ from itertools import accumulate, chain
 import numpy as np
 
 from assistant.indexing.lexical import LexicalIndex, tokenize
+from assistant.language import is_question
 from assistant.retrieval.crosslingual import english_to_chinese_terms
 from assistant.settings import RetrieveSettings
 from assistant.types import Chunk, Hit, Sentence
@@ -81,9 +82,16 @@ class SentenceIndex:
         self.chunk_ids = list(self.by_chunk)  # in order of first appearance, which decides ties
         self._grouped_rows = np.fromiter(chain.from_iterable(self.by_chunk.values()), np.intp, len(sentences))
         self._group_starts = np.fromiter(accumulate((len(rows) for rows in self.by_chunk.values()), initial=0), np.intp)[:-1]
+        # A sentence that asks is the closest thing to a question, and no evidence: an FAQ or an injection that
+        # restates the question must not rank its chunk above the one that answers it.
+        self._asks = np.fromiter((is_question(s.text) for s in sentences), bool, len(sentences))
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
-        return self.vectors @ vector if len(self.sentences) else np.zeros(0, dtype=np.float32)
+        if not len(self.sentences):
+            return np.zeros(0, dtype=np.float32)
+        scores = self.vectors @ vector
+        scores[self._asks] = -1.0
+        return scores
 
     def scores_of(self, rows: list[int], vector: np.ndarray) -> np.ndarray:
         """Scores of a few sentences only: the answerer needs the retrieved chunks', not all of them."""

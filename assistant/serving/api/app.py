@@ -70,6 +70,16 @@ def admin_guard(server: ServerSettings) -> Callable[..., None]:
     return require_admin
 
 
+def json_only(request: Request) -> None:
+    """A body must be declared JSON: a cross-site form can send text/plain or form data without a preflight, not JSON."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if (media or has_body) and media != "application/json":
+        raise HTTPException(
+            415, f"Send the body as JSON with 'Content-Type: application/json' (got {media or 'none'}), or send no body."
+        )
+
+
 def upload_body_limit(limits: LimitSettings) -> int:
     """No upload request can usefully exceed what the corpus may hold, nor the largest batch of largest files."""
     return int(min(limits.max_corpus_mb, MAX_UPLOAD_FILES * limits.max_upload_mb) * MB) + FORM_OVERHEAD_BYTES
@@ -152,7 +162,12 @@ def create_app(assistant: Assistant) -> FastAPI:
         remove_document(assistant.settings, doc_id)
         return {"removed": [doc_id]}
 
-    @app.post("/api/index", response_model=IndexReportOut, dependencies=[Depends(require_admin)], max_body_size=MAX_JSON_BYTES)
+    @app.post(
+        "/api/index",
+        response_model=IndexReportOut,
+        dependencies=[Depends(require_admin), Depends(json_only)],
+        max_body_size=MAX_JSON_BYTES,
+    )
     def index(body: IndexRequest | None = None) -> dict[str, object]:
         """Bring the index up to date (from scratch with rebuild); admin only; 409 while another run holds it."""
         return assistant.index(rebuild=body is not None and body.rebuild).to_dict()

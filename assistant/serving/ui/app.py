@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from assistant.service import Assistant
 from assistant.serving.api import create_app
+from assistant.serving.guard import RequestGuard
 from assistant.serving.progress import ConsoleProgress
 from assistant.serving.ui.handlers import (
     delete_document,
@@ -103,9 +104,14 @@ def web_app(assistant: Assistant) -> FastAPI:
     """The REST API with the chat mounted at "/": one process, so both share the models and the index."""
     blocks = build_app(assistant).queue(default_concurrency_limit=4)
     server = assistant.settings.server
-    return gr.mount_gradio_app(
+    app = gr.mount_gradio_app(
         create_app(assistant), blocks, path="/", server_name=server.host, server_port=server.port, show_error=False, css=CSS
     )
+    # Gradio refuses event inputs that name files outside its upload folder only once an app "has launched";
+    # ``mount_gradio_app`` never sets that, so without this any server file could be passed as an upload.
+    blocks.has_launched = True
+    app.add_middleware(RequestGuard, server=server)  # outermost: Host and Origin are checked before any route runs
+    return app
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
@@ -123,4 +129,14 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
             progress.close()
     assistant.retriever()  # load models and index before the first user waits for them
     # One process: the models are loaded once, and FastAPI's threadpool answers requests in parallel.
-    uvicorn.run(web_app(assistant), host=server.host, port=server.port, workers=1)
+    # X-Forwarded-For is believed only from configured proxies (uvicorn trusts 127.0.0.1 by default, which let any
+    # local client pick the address the rate limit counts).
+    proxies = server.trusted_proxies
+    uvicorn.run(
+        web_app(assistant),
+        host=server.host,
+        port=server.port,
+        workers=1,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=",".join(proxies) or None,
+    )

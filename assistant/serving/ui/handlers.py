@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from assistant.errors import AdminRequired, AssistantError
+from assistant.errors import AdminRequired, AssistantError, BadUpload
 from assistant.ingest.documents import remove_document, save_uploads
 from assistant.service import Assistant
 from assistant.serving.admin import check_admin
@@ -57,13 +57,33 @@ def require_admin(server: ServerSettings, token: str | None) -> None:
     check_admin(server, token, how=UI_TOKEN_ADVICE)
 
 
+def upload_folder() -> Path:
+    """Where Gradio keeps files a browser uploaded (``GRADIO_TEMP_DIR`` or the system temp folder's ``gradio``)."""
+    return Path(gr.utils.get_upload_folder()).resolve()
+
+
+def uploaded_reader(path: str, folder: Path) -> Callable[[], bytes]:
+    """Read ``path`` only if it lies inside Gradio's upload folder: an event can name any server file."""
+    def read() -> bytes:
+        resolved = Path(path).resolve()
+        if not resolved.is_relative_to(folder):
+            raise BadUpload(f"{Path(path).name} was not uploaded through this page; upload the file itself.")
+        return resolved.read_bytes()
+
+    return read
+
+
 def upload_documents(assistant: Assistant, paths: Sequence[str] | None, token: str | None) -> str:
-    """Save uploaded files into the corpus (admin only); they become searchable at the next re-index."""
+    """Save uploaded files into the corpus (admin only); they become searchable at the next re-index.
+
+    The token is checked before any file is opened, and only files inside Gradio's upload folder are read.
+    """
     try:
         require_admin(assistant.settings.server, token)
     except AdminRequired as exc:
         return str(exc)
-    saved, rejected = save_uploads(assistant.settings, [(Path(path).name, Path(path).read_bytes) for path in paths or []])
+    root = upload_folder()
+    saved, rejected = save_uploads(assistant.settings, [(Path(path).name, uploaded_reader(path, root)) for path in paths or []])
     problems = [str(exc) for exc in rejected]
     lines = [f"Saved {', '.join(saved)}. Click Re-index to make them searchable."] if saved else []
     return "\n".join(lines + problems) or "Choose one or more files to upload."
