@@ -255,7 +255,7 @@ class Assistant:
             query,
             hits,
             retriever.sentences,
-            min_evidence=self.settings.answer.min_evidence,
+            min_evidence=self.settings.answer.threshold(query.language),
             max_quotes=self.settings.answer.max_quotes,
             vocabulary=retriever.vocabulary,
             is_common=retriever.is_common,

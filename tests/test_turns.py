@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -55,3 +56,36 @@ def test_a_wait_longer_than_max_wait_gives_the_extractive_answer_at_once_with_a_
     assert answer.mode is AnswerMode.EXTRACTIVE and "busy" in answer.notice or "正忙" in answer.notice
     assert "100亿美元" in answer.text and answer.citations
     assert assistant.engine_queue.waiting() == 0  # the abandoned turn does not block later questions
+
+
+@pytest.mark.slow
+def test_the_real_local_model_drafts_first_and_a_second_question_waits_its_turn(report_assistant, small_gguf):
+    settings = Settings(
+        paths=report_assistant.settings.paths,
+        llm=LlmSettings(model_path=small_gguf, threads=2, max_tokens=48, max_wait_s=600),  # provider: the default, auto
+    )
+    assistant = Assistant(settings, embedder=report_assistant.embedder)
+    assert settings.llm.resolved() == "local"
+    generating = threading.Event()
+    first: list = []
+
+    def ask_first() -> None:
+        for event in assistant.ask_stream("微软对OpenAI的投资金额是多少？"):
+            first.append((event, time.monotonic()))
+            if event.kind is EventKind.TOKEN:
+                generating.set()
+
+    thread = threading.Thread(target=ask_first)
+    thread.start()
+    assert generating.wait(600)
+    second = [(event, time.monotonic()) for event in assistant.ask_stream("How much did Microsoft invest in OpenAI?")]
+    thread.join(600)
+    for events in (first, second):
+        kinds = [e.kind for e, _ in events]
+        assert kinds[0] is EventKind.DRAFT and events[0][0].answer.mode is AnswerMode.EXTRACTIVE
+        assert kinds[-1] is EventKind.ANSWER and events[-1][0].answer.mode is AnswerMode.GENERATED
+    queued = [(e, at) for e, at in second if e.kind is EventKind.QUEUE]
+    assert queued and queued[0][0].text == "1 question ahead"
+    second_token = next(at for e, at in second if e.kind is EventKind.TOKEN)
+    assert second_token >= first[-1][1]  # its model text starts only after the first answer is complete
+    assert all(events[-1][0].answer.citations for events in (first, second))  # checked against the windows
