@@ -195,10 +195,10 @@ def evaluate(
                 tally.keyword_recall += keyword_recall(answer.text, q.answer_keywords)
                 tally.with_citations += bool(answer.citations)
                 tally.answered += answer.answerable
-            if q.lang == "en" and answer.answerable:
-                tally.english_answered += 1
-                tally.english_in_english += latin_share(answer.text) >= ENGLISH_LATIN_SHARE
             else:
                 tally.unanswerable += 1
                 tally.refused += not answer.answerable
+            if q.lang == "en" and answer.answerable:
+                tally.english_answered += 1
+                tally.english_in_english += latin_share(answer.text) >= ENGLISH_LATIN_SHARE
     return {lang: tally.summary() for lang, tally in sorted(tallies.items())}

@@ -30,6 +30,7 @@ MIN_CENTRE_CHARS = 12  # table cells and labels are poor centres: they bring the
 SCORE_FLOOR = 0.12  # candidates scoring this far below the best one are off-topic
 REDUNDANCY = 0.5  # weight of a candidate's similarity to the sentences already chosen
 COVERAGE_BONUS = 0.15  # weight of the share of question tokens that only this candidate adds
+NEW_PASSAGE_BONUS = 0.1  # / the passage's retrieval rank, for a sentence of a passage without a window yet
 SOURCE_OVERHEAD_TOKENS = 14  # the <source id="n" section="…"> wrapper around each window
 TOUCH_CHARS = 3  # sentences at most this many characters apart (whitespace) are neighbours
 CJK_RE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
@@ -141,13 +142,15 @@ def select_windows(
     tokens = {t.lower() for t in query_tokens}
     covered: set[str] = set()
     chosen: list[int] = []
+    represented: set[str] = set()  # retrieved passages that already have a window
     remaining = list(range(len(pool)))
     while remaining:
         def gain(i: int) -> float:
             redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
             text = pool[i][1].text.lower()
             new = sum(1 for t in tokens - covered if t in text) / len(tokens) if tokens else 0.0
-            return pool[i][0] - REDUNDANCY * max(redundancy, 0.0) + COVERAGE_BONUS * new
+            fresh = NEW_PASSAGE_BONUS / pool[i][2].rank if pool[i][2].chunk.id not in represented else 0.0
+            return pool[i][0] - REDUNDANCY * max(redundancy, 0.0) + COVERAGE_BONUS * new + fresh
 
         best = max(remaining, key=gain)
         remaining.remove(best)
@@ -162,6 +165,7 @@ def select_windows(
             if _cost({**spans, hit.chunk.doc_id: trial}, documents) <= budget_tokens or (alone and not spans):
                 spans[hit.chunk.doc_id] = trial
                 chosen.append(best)
+                represented.add(hit.chunk.id)
                 covered |= {t for t in tokens if t in sentence.text.lower()}
                 break
     windows = [_window(documents[doc_id], first, last, score) for doc_id, runs in spans.items() for first, last, score in runs]
