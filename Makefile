@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Generated answers by default: the 1.5B model is fetched first (sha256-checked, progress bar; a no-op once installed).
 run: install
+	$(BIN)/assistant model fetch --size 1.5b
 	$(BIN)/assistant serve
 
 # Debian chromium for the browser tests, installed with apt when missing and possible (scripts/ensure-chromium).

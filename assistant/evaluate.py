@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.answering.verify import strip_markers
 from assistant.errors import AssistantError
 from assistant.ingest.chunk import normalize
 from assistant.ingest.clean import clean_raw
 from assistant.ingest.load import load_corpus
 from assistant.types import Answer
+
+ENGLISH_LATIN_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,9 @@ class Tally:
     claims: int = 0
     verified_claims: int = 0
     fallbacks: int = 0
+    generated: int = 0
+    english_answered: int = 0  # answered English questions
+    english_in_english: int = 0  # ...whose answer is at least ENGLISH_LATIN_SHARE Latin letters
     first_token_ms: list[float] = field(default_factory=list)
     total_ms: list[float] = field(default_factory=list)
 
@@ -112,6 +119,7 @@ class Tally:
         self.claims += len(claims)
         self.verified_claims += sum(1 for c in claims if c.verified)
         self.fallbacks += bool(answer.notice)
+        self.generated += answer.mode == "generated" and answer.answerable
         self.first_token_ms.append(answer.timings.get("first_token", 0.0))
         self.total_ms.append(answer.timings.get("total", 0.0))
 
@@ -128,10 +136,28 @@ class Tally:
             "quotes_verbatim": round(self.verbatim / max(self.quotes, 1), 3),
             # Share of generated answer sentences whose citation the verifier confirmed (None: no generated text).
             "verified_sentence_share": round(self.verified_claims / self.claims, 3) if self.claims else None,
+            "english_answers_in_english": round(self.english_in_english / self.english_answered, 3)
+            if self.english_answered
+            else None,
+            "refusal_accuracy": round((self.answered + self.refused) / max(self.answerable + self.unanswerable, 1), 3),
+            "generated_answers": self.generated,
             "llm_fallbacks": self.fallbacks,
             "first_token_p50_ms": round(statistics.median(self.first_token_ms), 1) if self.first_token_ms else None,
+            "first_token_p95_ms": round(percentile(self.first_token_ms, 0.95), 1) if self.first_token_ms else None,
             "total_p50_ms": round(statistics.median(self.total_ms), 1) if self.total_ms else None,
         }
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile (p95 of 30 values is the 29th smallest)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def latin_share(text: str) -> float:
+    """Share of the answer's letters that are Latin: English answers should be ≥ ENGLISH_LATIN_SHARE."""
+    letters = [c for c in strip_markers(text) if c.isalpha()]
+    return sum(1 for c in letters if c.isascii()) / len(letters) if letters else 0.0
 
 
 class QuoteChecker:
@@ -172,4 +198,7 @@ def evaluate(
             else:
                 tally.unanswerable += 1
                 tally.refused += not answer.answerable
+            if q.lang == "en" and answer.answerable:
+                tally.english_answered += 1
+                tally.english_in_english += latin_share(answer.text) >= ENGLISH_LATIN_SHARE
     return {lang: tally.summary() for lang, tally in sorted(tallies.items())}

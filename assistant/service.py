@@ -16,9 +16,11 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answering.extractive import compose_offline
-from assistant.answering.generate import NOTICE, condense, generate
-from assistant.answering.verify import embedding_similarity
+from assistant.answering.extractive import compose_offline, rank_sentences
+from assistant.answering.generate import NOTICE, condense, fallback, generate
+from assistant.answering.turns import BUSY, EngineQueue, questions_ahead
+from assistant.answering.verify import Similarity, embedding_similarity
+from assistant.answering.windows import Window, select_windows
 from assistant.errors import BadQuestion, IndexCorrupt, LlmUnavailable
 from assistant.indexing.build import StageProgress, build_index, exclusive
 from assistant.indexing.embed import VectorEmbeddings, make_embedder
@@ -32,6 +34,7 @@ from assistant.settings import Settings
 from assistant.types import Answer, EventKind, Hit, IndexReport, StreamEvent, Turn
 
 log = logging.getLogger(__name__)
+QUEUE_POLL_S = 0.5  # how often a waiting question reports its position
 
 
 class Assistant:
@@ -50,6 +53,8 @@ class Assistant:
         self._lock = threading.Lock()
         self._loaded: tuple[str, Manifest, HybridRetriever] | None = None
         self._chat_model: BaseChatModel | None = None
+        self._similarity: tuple[HybridRetriever, Similarity] | None = None
+        self.engine_queue = EngineQueue()  # the local engine answers one question at a time
 
     @property
     def fingerprint(self) -> dict[str, str]:
@@ -133,8 +138,8 @@ class Assistant:
         return retriever.search(query, k or self.settings.retrieve.k)
 
     def chat_model(self) -> BaseChatModel | None:
-        """The configured chat model, created once; None in the offline default (provider ``none``)."""
-        if self.settings.llm.provider == "none":
+        """The configured chat model, created once; None for extractive answers (``none``, or ``auto`` without a model file)."""
+        if self.settings.llm.resolved() == "none":
             return None
         with self._lock:
             if self._chat_model is None:
@@ -169,6 +174,9 @@ class Assistant:
 
         Questions without enough evidence are refused without calling a model; a model
         that cannot be reached or fails mid-answer yields a notice and the extractive answer.
+        With a model, the extractive answer comes first as a draft; the local engine then
+        answers one question at a time, and a question that would wait longer than
+        ``llm.max_wait_s`` gets the extractive answer with a notice instead.
         """
         started = time.perf_counter()
         text = self.validate(question)
@@ -179,31 +187,68 @@ class Assistant:
             model = self.chat_model()
         except LlmUnavailable as exc:
             model, notice = None, NOTICE[detect_language(text)].format(reason=exc.reason)
-        retriever, extractive = self._answer_offline(text, self.standalone(text, history, model), k, started)
-        if model is None or not extractive.answerable:
+        retriever, extractive, windows = self._answer_offline(text, self.standalone(text, history, model), k, started)
+        if model is None or not extractive.answerable or not windows:
             if notice:
                 yield StreamEvent(EventKind.NOTICE, notice)
             yield StreamEvent(EventKind.TOKEN, extractive.text)
             yield StreamEvent(EventKind.ANSWER, answer=replace(extractive, notice=notice))
             return
+        yield StreamEvent(EventKind.DRAFT, answer=extractive)
         llm = self.settings.llm
         events = generate(
             model,
             extractive,
-            retriever.sentences,  # the generation the hits came from, even if a re-index switched since
-            embedding_similarity(self.embedder),
-            sources=llm.sources,
+            windows,
+            self.similarity(retriever),  # the generation the hits came from, even if a re-index switched since
             min_support=llm.min_support,
             model_name=llm.describe(),
         )
+        if llm.resolved() == "local":
+            events = self._in_turn(events, extractive)
         for event in events:
             if event.kind is EventKind.ANSWER and event.answer is not None:
                 event = StreamEvent(EventKind.ANSWER, answer=_timed(event.answer, started))
             yield event
 
+    def _in_turn(self, events: Iterator[StreamEvent], extractive: Answer) -> Iterator[StreamEvent]:
+        """Run ``events`` when the local engine's turn comes, reporting the queue position meanwhile."""
+        language = extractive.language
+        ticket = self.engine_queue.join()
+        ahead = self.engine_queue.ahead(ticket)
+        if self.engine_queue.expected_wait_s(ahead) > self.settings.llm.max_wait_s:
+            self.engine_queue.leave(ticket)
+            yield from fallback(extractive, BUSY[language].format(ahead=questions_ahead(ahead, language)))
+            return
+        served: float | None = None
+        reported = 0
+        try:
+            while not self.engine_queue.wait_turn(ticket, 0 if ahead != reported else QUEUE_POLL_S):
+                if ahead != reported:
+                    yield StreamEvent(EventKind.QUEUE, questions_ahead(ahead, language))
+                    reported = ahead
+                ahead = self.engine_queue.ahead(ticket)
+            began = time.perf_counter()
+            yield from events
+            served = time.perf_counter() - began
+        finally:
+            self.engine_queue.leave(ticket, served)
+
+    def similarity(self, retriever: HybridRetriever) -> Similarity:
+        """Claim-to-sentence similarity seeded with the index's stored sentence vectors (no re-embedding per answer)."""
+        cached = self._similarity
+        if cached and cached[0] is retriever:
+            return cached[1]
+        index = retriever.sentences
+        known = {sentence.text: index.vectors[i] for i, sentence in enumerate(index.sentences)}
+        similarity = embedding_similarity(self.embedder, known)
+        self._similarity = (retriever, similarity)
+        return similarity
+
     def _answer_offline(
         self, question: str, standalone: str, k: int | None, started: float
-    ) -> tuple[HybridRetriever, Answer]:
+    ) -> tuple[HybridRetriever, Answer, list[Window]]:
+        """The extractive answer, and the evidence windows a model would be given (none without a model)."""
         retriever, query = self.prepare(standalone)
         hits = retriever.search(query, k or self.settings.retrieve.k)
         retrieval_ms = (time.perf_counter() - started) * 1000
@@ -212,13 +257,18 @@ class Assistant:
             query,
             hits,
             retriever.sentences,
-            min_evidence=self.settings.answer.min_evidence,
+            min_evidence=self.settings.answer.threshold(query.language),
             max_quotes=self.settings.answer.max_quotes,
             vocabulary=retriever.vocabulary,
             is_common=retriever.is_common,
         )
         answer = replace(answer, question=question, language=detect_language(question), timings={"retrieval": retrieval_ms})
-        return retriever, _timed(answer, started, first_token=True)
+        windows: list[Window] = []
+        if answer.answerable and self.settings.llm.resolved() != "none":
+            llm = self.settings.llm
+            ranked = rank_sentences(query, hits[: llm.sources], retriever.sentences)
+            windows = select_windows(ranked, retriever.sentences, budget_tokens=llm.context_tokens, query_tokens=query.tokens)
+        return retriever, _timed(answer, started, first_token=True), windows
 
 
 def _timed(answer: Answer, started: float, *, first_token: bool = False) -> Answer:

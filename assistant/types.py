@@ -140,6 +140,8 @@ class AnswerMode(StrEnum):
 class EventKind(StrEnum):
     TOKEN = "token"  # a text delta
     NOTICE = "notice"  # something the user should know (a fallback, a wait)
+    DRAFT = "draft"  # the extractive answer, shown at once while a model writes the final one
+    QUEUE = "queue"  # the question waits for the local engine; text says how many are ahead
     ANSWER = "answer"  # the final, verified answer; always the last event
 
 
@@ -227,7 +229,7 @@ class StreamEvent:
     answer: Answer | None = None
 
     def to_dict(self) -> dict[str, object]:
-        if self.kind is EventKind.ANSWER and self.answer is not None:
+        if self.answer is not None:  # the final answer, or the draft shown before it
             return {"type": str(self.kind), **self.answer.to_dict()}
         return {"type": str(self.kind), "text": self.text}
 

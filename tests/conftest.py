@@ -57,7 +57,9 @@ class Served(NamedTuple):
 
 
 @contextmanager
-def assistant_server(corpus_dir: Path, index_dir: Path, log_path: Path) -> Iterator[Served]:
+def assistant_server(
+    corpus_dir: Path, index_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[Served]:
     """A real `assistant serve` subprocess (chat at /, REST API at /api) on a free loopback port, stopped on exit."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -71,11 +73,14 @@ def assistant_server(corpus_dir: Path, index_dir: Path, log_path: Path) -> Itera
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "HOME": str(index_dir.parent),
         "GRADIO_ANALYTICS_ENABLED": "False",
+        # auto would pick up a model in the repo's models/; tests that want one set it themselves
+        "ASSISTANT_LLM__PROVIDER": "none",
     }
     with open(log_path, "w") as log:  # a file, not a pipe: a full pipe buffer would stall the server
         server = subprocess.Popen(
             [str(bin_dir / "assistant"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
+            env=env | (extra_env or {}),
+            cwd=index_dir.parent,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

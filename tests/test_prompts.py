@@ -8,6 +8,7 @@ import pytest
 
 from assistant.answering.extractive import REFUSAL
 from assistant.answering.prompts import (
+    ANSWER_CUE,
     build_condense_messages,
     build_messages,
     is_model_refusal,
@@ -52,7 +53,7 @@ def test_messages_carry_rules_numbered_sources_and_the_question(language: str) -
     assert [(n, section) for n, section, _ in found] == [("1", "摘要"), ("2", "第四节")]
     assert "18" not in user  # page numbers are left out: small models cite them as source numbers
     assert [body for *_, body in found] == [c.text for c in SOURCES]
-    assert user.rstrip().endswith(question)
+    assert user.rstrip().endswith(f"{question}\n{ANSWER_CUE[language]}")  # the answer language is the last word
     assert (
         len(system) < {"zh": 200, "en": 600}[language]
     )  # ~150 tokens: a small CPU model reads it all before answering
@@ -71,7 +72,7 @@ def test_a_document_cannot_close_its_source_element() -> None:
     assert [n for n, *_ in found] == ["1", "2"]
     assert "PWNED" in found[1][2] and "仍是资料" in found[1][2]  # the instruction stays inside its own element, as data
     outside = SOURCE_RE.sub("", user)
-    assert "PWNED" not in outside and outside.strip() == "问题：市场规模是多少？"
+    assert "PWNED" not in outside and outside.strip() == f"问题：市场规模是多少？\n{ANSWER_CUE['zh']}"
 
 
 def test_section_labels_are_escaped() -> None:

@@ -187,6 +187,18 @@ def test_generated_answer_streams_raw_text_then_shows_verdicts(llm_assistant, fa
     assert "⚠ unverified" in sources and sources.count("verified</span>") == sources.count('class="source"')
 
 
+def test_the_extractive_draft_comes_first_and_the_generated_answer_replaces_it(llm_assistant, fake_llm):
+    fake_llm.script(Reply("微软对OpenAI的投资是100亿美元[1]。"))
+    outputs = list(respond(llm_assistant, "微软对OpenAI的投资金额是多少？", []))
+    (first_chat, first_sources, _), final = outputs[0], outputs[-1]
+    draft = first_chat[-1]["content"]
+    assert draft.startswith('<em class="draft">Draft') and "“" in draft and "(#cite-1)" in draft
+    assert 'class="source"' in first_sources  # the draft's quotes are already in the Sources panel
+    reply, sources = final[0][-1]["content"], final[1]
+    assert "Draft" not in reply and "100亿美元" in reply and "✓ verified" in sources
+    assert plain_text(draft).startswith("根据报告原文")  # history never carries the label
+
+
 def test_model_failure_shows_a_notice_above_the_extractive_answer(llm_assistant, fake_llm):
     fake_llm.script(Status(500))
     reply, _ = final_reply(list(respond(llm_assistant, "微软对OpenAI的投资金额是多少？", [])))

@@ -1,4 +1,4 @@
-"""Generated answers: prompt a chat model with the top passages, stream its text, then verify every citation.
+"""Generated answers: prompt a chat model with evidence windows, stream its text, then verify every citation.
 
 The extractive answer is computed first (it costs milliseconds) because it carries
 the calibrated evidence score: below the threshold the question is refused
@@ -21,17 +21,9 @@ from assistant.answering.prompts import (
     is_model_refusal,
 )
 from assistant.answering.verify import Similarity, verify
+from assistant.answering.windows import Window
 from assistant.errors import LlmUnavailable
-from assistant.retrieval.hybrid import SentenceIndex
-from assistant.types import (
-    Answer,
-    AnswerMode,
-    EventKind,
-    Hit,
-    Sentence,
-    StreamEvent,
-    Turn,
-)
+from assistant.types import Answer, AnswerMode, EventKind, StreamEvent, Turn
 
 NOTICE = {
     "zh": "语言模型不可用（{reason}），以下为报告原文摘录。",
@@ -42,10 +34,6 @@ UNCHECKABLE = {
     "en": "No sentence of the model's answer could be checked against the sources; showing quotes from the report instead.",
 }
 CONDENSE_MAX_CHARS = 300
-
-
-def sentences_of(hits: Sequence[Hit], index: SentenceIndex) -> dict[str, list[Sentence]]:
-    return {h.chunk.id: [index.sentences[i] for i in index.by_chunk.get(h.chunk.id, [])] for h in hits}
 
 
 def condense(model: BaseChatModel, question: str, history: Sequence[Turn]) -> str | None:
@@ -69,10 +57,9 @@ def fallback(extractive: Answer, notice: str) -> Iterator[StreamEvent]:
 def generate(
     model: BaseChatModel,
     extractive: Answer,
-    index: SentenceIndex,
+    windows: Sequence[Window],
     similarity: Similarity,
     *,
-    sources: int,
     min_support: float,
     model_name: str,
     clock: Callable[[], float] = time.perf_counter,
@@ -81,13 +68,14 @@ def generate(
 
     The prompt carries the standalone question (``extractive.query``) instead of the
     conversation: follow-ups were already resolved, and every token costs prompt time
-    on a CPU model.
+    on a CPU model. Its sources are the evidence windows, and citations are verified
+    against exactly their sentences.
     """
     from assistant.answering.llm import stream_text
 
     language = extractive.language
-    chosen = [h.chunk for h in extractive.retrieved[:sources]]
-    messages = build_messages(extractive.query, language, chosen)
+    sources = [w.source for w in windows]
+    messages = build_messages(extractive.query, language, sources)
     started = clock()
     timings = dict(extractive.timings)
     parts: list[str] = []
@@ -105,7 +93,7 @@ def generate(
     if is_model_refusal(text, language):
         yield StreamEvent(EventKind.ANSWER, answer=replace(extractive, text=REFUSAL[language], answerable=False, citations=(), mode=AnswerMode.GENERATED, model=model_name, timings=timings))
         return
-    checked = verify(text, chosen, sentences_of(extractive.retrieved[:sources], index), similarity, min_support=min_support)
+    checked = verify(text, sources, [w.sentences for w in windows], similarity, min_support=min_support)
     if checked.verified == 0:  # nothing the sources back up (a bare "[1][2]", an echoed injection): do not show it
         yield from fallback(extractive, UNCHECKABLE[language])
         return

@@ -42,7 +42,8 @@ FETCH_HINT = "Run `assistant model fetch` or set ASSISTANT_LLM__MODEL_PATH to an
 
 def make_chat_model(settings: LlmSettings) -> BaseChatModel | None:
     """The configured chat model, or None for the offline extractive answerer."""
-    if settings.provider == "openai":
+    provider = settings.resolved()  # auto: the local model when its file is there, else none
+    if provider == "openai":
         from langchain_openai import ChatOpenAI
 
         return ChatOpenAI(
@@ -54,7 +55,7 @@ def make_chat_model(settings: LlmSettings) -> BaseChatModel | None:
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
         )
-    if settings.provider == "ollama":
+    if provider == "ollama":
         from langchain_ollama import ChatOllama
 
         return ChatOllama(
@@ -67,13 +68,14 @@ def make_chat_model(settings: LlmSettings) -> BaseChatModel | None:
             # httpx retries refused connections with exponential backoff; Ollama has no retry setting of its own.
             sync_client_kwargs={"transport": httpx.HTTPTransport(retries=settings.retries)},
         )
-    if settings.provider == "local":
+    if provider == "local":
         if not settings.model_path.is_file():
             raise LlmUnavailable("local", str(settings.model_path), "the model file does not exist", FETCH_HINT)
         return LocalChatModel(
             model_path=settings.model_path,
             n_ctx=settings.n_ctx,
             threads=settings.threads,
+            n_batch=settings.batch,
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,
         )
@@ -138,16 +140,20 @@ def _describe(model: BaseChatModel) -> tuple[str, str]:
     return model._llm_type, type(model).__name__
 
 
-def load_engine(model_path: Path, *, n_ctx: int, threads: int) -> xllamacpp.Server:
+def load_engine(model_path: Path, *, n_ctx: int, threads: int, batch: int = 512) -> xllamacpp.Server:
     """Start llama.cpp's server engine on a GGUF file; it also listens on a free 127.0.0.1 port.
 
     ``n_ctx`` is always explicit: the engine's default reserves the model's full training context
-    (32k tokens for Qwen2.5), which costs far more memory than answering needs.
+    (32k tokens for Qwen2.5), which costs far more memory than answering needs. One slot with
+    prompt caching (the engine's default) keeps the last prompt's KV cache, so the fixed system
+    prompt at its start is not read again by the next question in the same language.
     """
     params = xllamacpp.CommonParams()
     params.model.path = str(model_path)
     params.n_ctx = n_ctx
     params.n_parallel = 1
+    params.n_batch = params.n_ubatch = batch
+    params.cache_prompt = True
     params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or os.cpu_count() or 1
     params.hostnames = ["127.0.0.1"]
     params.port = 0
@@ -168,6 +174,7 @@ class LocalChatModel(BaseChatModel):
     model_path: Path
     n_ctx: int = 4096
     threads: int = 0
+    n_batch: int = 512
     temperature: float = 0.1
     max_tokens: int = 512
 
@@ -181,7 +188,7 @@ class LocalChatModel(BaseChatModel):
     def engine(self) -> xllamacpp.Server:
         with self._load_lock:
             if self._engine is None:
-                self._engine = load_engine(self.model_path, n_ctx=self.n_ctx, threads=self.threads)
+                self._engine = load_engine(self.model_path, n_ctx=self.n_ctx, threads=self.threads, batch=self.n_batch)
             return self._engine
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, stream: bool) -> dict[str, Any]:

@@ -40,6 +40,10 @@ SYSTEM = {  # the refusal rule comes last: placed earlier, small models refuse q
     ),
 }
 QUESTION_LABEL = {"zh": "问题：", "en": "Question: "}
+ANSWER_CUE = {  # last thing the model reads: small models otherwise answer English questions in the sources' Chinese
+    "zh": "用中文回答，并标注来源编号。",
+    "en": "Answer in English (translate from the Chinese sources), with source numbers.",
+}
 
 CONDENSE_SYSTEM = {
     "zh": "把用户的后续问题改写成一个不依赖对话也能看懂的完整问题，使用中文。只输出改写后的问题。",
@@ -109,7 +113,7 @@ def build_messages(
 ) -> list[Message]:
     """System rules, recent turns, then the sources and the question in one user message."""
     system = SYSTEM[language].format(refusal=REFUSAL[language])
-    user = f"{format_sources(sources)}\n\n{QUESTION_LABEL[language]}{neutralise(question)}"
+    user = f"{format_sources(sources)}\n\n{QUESTION_LABEL[language]}{neutralise(question)}\n{ANSWER_CUE[language]}"
     return [("system", system), *history_messages(history), ("user", user)]
 
 

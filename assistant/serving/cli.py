@@ -179,7 +179,7 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 
         print(settings_table())
         return 0
-    _print_json({"answers": settings.llm.describe(), **settings.model_dump(mode="json")})
+    _print_json({"answerer": settings.llm.resolved(), "answers": settings.llm.describe(), **settings.model_dump(mode="json")})
     return 0
 
 

@@ -108,11 +108,16 @@ class Candidate:
     sentence: Sentence
 
 
-def candidates(sources: Sequence[Chunk], sentences: Mapping[str, Sequence[Sentence]]) -> list[Candidate]:
+SourceSentences = Mapping[str, Sequence[Sentence]] | Sequence[Sequence[Sentence]]
+"""Quotable sentences by chunk id, or one list per source in prompt order (evidence windows of one chunk differ)."""
+
+
+def candidates(sources: Sequence[Chunk], sentences: SourceSentences) -> list[Candidate]:
     """Quotable sentences of every source; a source without sentences is quoted whole."""
     found = []
     for number, chunk in enumerate(sources, start=1):
-        own = sentences.get(chunk.id) or [Sentence(chunk.id, chunk.text, chunk.start, chunk.end, chunk.page)]
+        given = sentences.get(chunk.id) if isinstance(sentences, Mapping) else sentences[number - 1]
+        own = given or [Sentence(chunk.id, chunk.text, chunk.start, chunk.end, chunk.page)]
         found.extend(Candidate(number, chunk, s) for s in own)
     return found
 

@@ -20,10 +20,11 @@ from assistant.answering.verify.quantities import unmatched_quantities
 from assistant.answering.verify.support import (
     Candidate,
     Similarity,
+    SourceSentences,
     best_by_source,
     candidates,
 )
-from assistant.types import Chunk, Citation, Reason, Sentence, SentenceCheck
+from assistant.types import Chunk, Citation, Reason, SentenceCheck
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class _Numbering:
                 source=c.chunk.doc_id,
                 section=c.chunk.section_path,
                 page=c.sentence.page,
-                chunk_id=c.chunk.id,
+                chunk_id=c.sentence.chunk_id,  # a window's sentence may lie in the next chunk
                 quote=c.sentence.text,
                 start=c.sentence.start,
                 end=c.sentence.end,
@@ -102,7 +103,7 @@ class _Numbering:
 def verify(
     answer_text: str,
     sources: Sequence[Chunk],
-    sentences: Mapping[str, Sequence[Sentence]],
+    sentences: SourceSentences,
     similarity: Similarity,
     *,
     min_support: float,
@@ -110,7 +111,7 @@ def verify(
     """Align every sentence of ``answer_text`` to a verbatim source sentence and check its figures.
 
     ``sources`` are numbered from 1 in the order the prompt listed them; ``sentences`` maps
-    a chunk id to its quotable sentences. A sentence is verified when its best support
+    a chunk id to its quotable sentences (or lists them per source, for evidence windows). A sentence is verified when its best support
     reaches ``min_support`` and each of its figures occurs in the supporting chunk text.
     With the bundled E5, 0.07 separated supported from invented sentences on report
     excerpts in both languages; recalibrate on real model output.

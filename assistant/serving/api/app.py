@@ -175,7 +175,8 @@ def create_app(assistant: Assistant) -> FastAPI:
     @app.get("/healthz")
     def healthz() -> JSONResponse:
         """200 while questions can be answered, 503 (with the reason) when the index cannot be loaded."""
-        model = {"embedding_model": assistant.embedder.identity}
+        llm = assistant.settings.llm
+        model = {"embedding_model": assistant.embedder.identity, "answerer": llm.resolved(), "answers": llm.describe()}
         try:
             assistant.retriever()
             manifest = assistant.manifest()

@@ -38,6 +38,7 @@ CSS = """
 .verified { color: #1a7f37; }
 .unverified { color: #9a6700; font-weight: 600; }
 .legend { color: #57606a; }
+.draft { color: #57606a; background: #f6f8fa; }
 """
 
 

@@ -19,6 +19,7 @@ from assistant.serving.ui.render import (
     document_row,
     escape_markdown,
     render_answer,
+    render_draft,
     render_sources,
     render_streaming,
     turns_from_messages,
@@ -27,26 +28,35 @@ from assistant.settings import ServerSettings
 from assistant.types import EventKind
 
 UI_TOKEN_ADVICE = "enter it in the Admin token box"
+WRITING = "writing… · 撰写中"
 ProgressBar = Callable[..., object]
 """``gr.Progress`` or anything called like it: ``progress((done, total), desc=stage)``."""
 
 
 def respond(assistant: Assistant, message: str, chat: Sequence[Mapping[str, object]] | None) -> Iterator[tuple[list[dict], str, str]]:
-    """Stream one answer into the chat: notices and raw text as they arrive, then the checked answer and its sources."""
+    """Stream one answer into the chat: the extractive draft at once (with the queue position while the question
+    waits for the model), then the model's text replacing it, then the checked answer and its sources."""
     asked = [*map(dict, chat or []), {"role": "user", "content": message}]
     history = turns_from_messages(chat or [])
     notices: list[str] = []
     text = ""
+    draft = None
     try:
         for event in assistant.ask_stream(message, history=history):
             if event.kind is EventKind.ANSWER and event.answer is not None:
                 reply, sources = render_answer(event.answer), render_sources(event.answer)
+            elif event.kind is EventKind.DRAFT and event.answer is not None:
+                draft = event.answer
+                reply, sources = render_draft(draft, WRITING), render_sources(draft)
+            elif event.kind is EventKind.QUEUE and draft is not None:
+                reply = render_draft(draft, event.text)
             else:
                 if event.kind is EventKind.NOTICE:
                     notices.append(event.text)
                 else:
                     text += event.text
-                reply, sources = render_streaming(notices, text), CHECKING_SOURCES
+                reply = render_streaming(notices, text)
+                sources = render_sources(draft) if draft is not None else CHECKING_SOURCES
             yield [*asked, {"role": "assistant", "content": reply}], sources, ""
     except AssistantError as exc:
         raise gr.Error(str(exc)) from exc

@@ -24,7 +24,11 @@ LEGEND_HTML = (
     '<small class="legend">⚠ unverified: no cited passage clearly supports that sentence, or a figure in it is not in'
     " the source. Check it against the sources. · 未经核实：请对照出处。</small>"
 )
-DECORATION_RE = re.compile(r'<(em|span|small) class="(?:notice|unverified|legend)">.*?</\1>', re.DOTALL)
+DRAFT_HTML = (
+    '<em class="draft">Draft — quotes from the report; the model is writing its answer ({}) ·'
+    " 草稿：报告原文摘录，语言模型正在撰写回答</em>"
+)
+DECORATION_RE = re.compile(r'<(em|span|small) class="(?:notice|unverified|legend|draft)">.*?</\1>', re.DOTALL)
 CHECKING_SOURCES = "<p>Checking the sources… · 正在核对出处…</p>"
 
 
@@ -78,6 +82,11 @@ def render_answer(answer: Answer) -> str:
         parts.append(escape_markdown(answer.text.split("\n", 1)[0]))
         parts += [f"“{escape_markdown(c.quote)}” {cite_link(c.n)}" for c in answer.citations]
     return "\n\n".join(parts)
+
+
+def render_draft(draft: Answer, status: str) -> str:
+    """The extractive answer shown at once, labelled as a draft; ``status`` is the queue position or "writing…"."""
+    return f"{DRAFT_HTML.format(escape_markdown(status))}\n\n{render_answer(draft)}"
 
 
 def render_streaming(notices: Sequence[str], text: str) -> str:

@@ -1,0 +1,74 @@
+"""One local engine, many users: questions take turns in arrival order, and each knows how many are ahead.
+
+A CPU model answers one question at a time (two in parallel would each run at half speed
+and both users would wait for the slower one). The expected wait is the number of
+questions ahead times the running median of recent generation times, so the service can
+give the extractive answer at once instead of a wait longer than ``llm.max_wait_s``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+from collections import deque
+
+BUSY = {
+    "zh": "语言模型正忙（{ahead}），以下为报告原文摘录。",
+    "en": "The language model is busy ({ahead}); showing quotes from the report instead.",
+}
+INITIAL_SERVICE_S = 8.0  # assumed generation time until the first ones are measured
+RECENT = 20
+
+
+class EngineQueue:
+    """Tickets served strictly in order; ``ahead`` counts the question being answered plus those waiting before."""
+
+    def __init__(self, initial_service_s: float = INITIAL_SERVICE_S) -> None:
+        self._condition = threading.Condition()
+        self._next = 0  # the ticket the next arrival gets
+        self._serving = 0  # the ticket whose turn it is
+        self._left: set[int] = set()  # tickets abandoned before their turn came
+        self._durations: deque[float] = deque([initial_service_s], maxlen=RECENT)
+
+    def join(self) -> int:
+        with self._condition:
+            ticket = self._next
+            self._next += 1
+            return ticket
+
+    def ahead(self, ticket: int) -> int:
+        """Questions to be answered before this ticket's (0: its turn now)."""
+        with self._condition:
+            return sum(1 for t in range(self._serving, ticket) if t not in self._left)
+
+    def waiting(self) -> int:
+        """Questions a new arrival would have ahead of it."""
+        with self._condition:
+            return sum(1 for t in range(self._serving, self._next) if t not in self._left)
+
+    def expected_wait_s(self, ahead: int) -> float:
+        with self._condition:
+            return ahead * statistics.median(self._durations)
+
+    def wait_turn(self, ticket: int, timeout_s: float) -> bool:
+        """True once it is the ticket's turn; False after ``timeout_s`` (to report a new position)."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self._serving == ticket, timeout=timeout_s)
+
+    def leave(self, ticket: int, served_s: float | None = None) -> None:
+        """Done (``served_s`` = how long its generation took) or abandoned; the next ticket's turn may start."""
+        with self._condition:
+            if served_s is not None:
+                self._durations.append(served_s)
+            self._left.add(ticket)
+            while self._serving in self._left:
+                self._left.discard(self._serving)
+                self._serving += 1
+            self._condition.notify_all()
+
+
+def questions_ahead(ahead: int, language: str) -> str:
+    """The queue position as the chat shows it: "2 questions ahead" / "前面还有 2 个问题"."""
+    if language == "zh":
+        return f"前面还有 {ahead} 个问题"
+    return f"{ahead} question{'s' if ahead != 1 else ''} ahead"
