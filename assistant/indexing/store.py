@@ -182,6 +182,11 @@ class ChunkStore:
         except (ChromaError, ValueError) as exc:
             raise IndexCorrupt(self.where, f"collection {name} is missing: {exc}") from exc
 
+    def require_collections(self, manifest: Manifest) -> None:
+        """Raise IndexCorrupt unless both live collections exist (two cheap lookups, no rows read)."""
+        self._collection(manifest.chunks_collection)
+        self._collection(manifest.sentences_collection)
+
     def _get_all(self, name: str, include: list[str]) -> dict[str, list]:
         """Every row of a collection, fetched in pages so a large library does not hit request limits."""
         collection = self._collection(name)
