@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -30,6 +31,7 @@ from assistant.errors import (
     IndexCorrupt,
     IndexMismatch,
     IndexMissing,
+    StorageUnavailable,
 )
 from assistant.indexing.manifest import MANIFEST, DocumentRecord, Manifest, read_manifest, write_atomic
 from assistant.types import Chunk, Sentence
@@ -96,8 +98,17 @@ class ChunkStore:
                         f"Cannot reach the Chroma server at {self.url} ({exc}). Start it (`chroma run --path … --port …`) "
                         "or unset ASSISTANT_STORE__CHROMA_URL to use the local index."
                     ) from exc
+                self._require_writable()  # a read-only folder is not damage: --rebuild would not help
                 raise IndexCorrupt(self.index_dir, str(exc)) from exc
         return self._client
+
+    def _require_writable(self) -> None:
+        """Raise StorageUnavailable when no file can be created in the index folder or its Chroma folder."""
+        for folder in (self.index_dir, self.index_dir / "chroma"):
+            try:
+                folder.is_dir() and tempfile.TemporaryFile(dir=folder).close()
+            except OSError as exc:
+                raise StorageUnavailable(folder, exc.strerror or exc) from exc
 
     def connect(self) -> chromadb.ClientAPI:
         """Open the store now, so an unreadable one is reported before any indexing work starts."""
