@@ -186,3 +186,18 @@ def test_read_only_index_folder_is_one_error_line_not_rebuild_advice(tmp_path, c
         result = subprocess.run([*assistant, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and result.stderr.startswith("error: Cannot write to"), result.stderr
     assert "Traceback" not in result.stderr and "--rebuild" not in result.stderr
+
+
+@pytest.mark.slow
+def test_an_unauthenticated_upload_is_refused_before_its_body_is_sent(private_served):
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(private_served.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /api/documents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong-token-0123456789\r\n"
+            b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 200000000\r\n\r\n--x\r\n"
+        )
+        reply = connection.recv(4096)  # before the fix the server waited for all 200 MB; recv timed out
+    assert reply.startswith(b"HTTP/1.1 401")
