@@ -74,6 +74,16 @@ class AdminRequired(AssistantError):
         super().__init__(message)
 
 
+class StorageUnavailable(AssistantError):
+    """A folder the assistant must write (corpus, index) is read-only or full; nothing was half-changed."""
+
+    def __init__(self, where: object, reason: object) -> None:
+        super().__init__(
+            f"Cannot write to {where} ({reason}). Free disk space or make the folder writable, then try again; "
+            "the previous index keeps serving."
+        )
+
+
 class BackendUnavailable(AssistantError):
     """An embedding model or other backend could not be loaded."""
 

@@ -21,7 +21,7 @@ from assistant.answering.generate import NOTICE, condense, fallback, generate
 from assistant.answering.turns import BUSY, EngineQueue, questions_ahead
 from assistant.answering.verify import Similarity, embedding_similarity
 from assistant.answering.windows import Window, select_windows
-from assistant.errors import BadQuestion, IndexCorrupt, LlmUnavailable
+from assistant.errors import BadQuestion, IndexCorrupt, LlmUnavailable, StorageUnavailable
 from assistant.indexing.build import StageProgress, build_index, exclusive
 from assistant.indexing.embed import VectorEmbeddings, make_embedder
 from assistant.indexing.lexical import cached_lexical_index
@@ -67,7 +67,14 @@ class Assistant:
 
     def index(self, *, rebuild: bool = False, progress: StageProgress | None = None) -> IndexReport:
         """Bring the index up to date incrementally (or from scratch); raises IndexBusy if another run holds it."""
-        with exclusive(Path(self.settings.paths.index_dir)):
+        index_dir = Path(self.settings.paths.index_dir)
+        try:
+            return self._index(index_dir, rebuild, progress)
+        except OSError as exc:  # a read-only or full index folder; Chroma's own write failures arrive as this too
+            raise StorageUnavailable(index_dir, exc.strerror or exc) from exc
+
+    def _index(self, index_dir: Path, rebuild: bool, progress: StageProgress | None) -> IndexReport:
+        with exclusive(index_dir):
             if not rebuild and self.store.read() is not None:
                 self.store.check(self.fingerprint)  # raises IndexMismatch: changing models needs --rebuild
             try:

@@ -150,6 +150,15 @@ class LimitSettings(BaseModel):
     rate_burst: int = Field(10, ge=1, le=10_000, description="Questions a client may send at once before the rate applies.")
 
 
+def mask_credentials(url: str) -> str:
+    """``http://user:secret@host/v1`` → ``http://***@host/v1``: a URL may carry a login that must not be shown."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
+        return url
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
+
+
 class LlmSettings(BaseModel):
     provider: Literal["auto", "none", "openai", "ollama", "local"] = Field(
         "auto",
@@ -230,7 +239,7 @@ class LlmSettings(BaseModel):
             return "offline extractive answers (no language model)"
         if provider == "local":
             return f"local · {self.model_path.name} · in-process, {self.threads or 'all'} threads"
-        return f"{self.provider} · {self.model} · {self.endpoint()}"
+        return f"{self.provider} · {self.model} · {mask_credentials(self.endpoint())}"
 
     def endpoint(self) -> str:
         """The URL actually contacted, with the providers' own defaults filled in."""

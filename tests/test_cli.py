@@ -105,3 +105,47 @@ def test_rebuild_repairs_a_damaged_manifest_and_answers_work_again(tmp_path, cor
     assert rebuilt.returncode == 0, rebuilt.stderr
     answered = run("ask", "示例公司的总部在哪里？", cwd=tmp_path)
     assert answered.returncode == 0 and "杭州" in answered.stdout, answered.stderr
+
+
+@pytest.mark.parametrize("k", ["-1", "0", "51", "two"])
+def test_k_out_of_range_is_a_usage_error(tmp_path, k):
+    result = run("retrieve", "微软", "--k", k, cwd=tmp_path)
+    assert result.returncode == 2 and "--k" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_config_masks_credentials_in_the_llm_url(tmp_path):
+    (tmp_path / "assistant.toml").write_text(
+        '[llm]\nprovider = "openai"\nmodel = "m"\nbase_url = "http://bob:s3cret@10.0.0.1:8000/v1"\n', encoding="utf-8"
+    )
+    result = run("config", cwd=tmp_path)
+    assert result.returncode == 0 and "s3cret" not in result.stdout and "***@10.0.0.1" in result.stdout
+
+
+def test_readme_index_example_sends_json():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    examples = [line for line in readme.splitlines() if line.startswith("curl") and "/api/index" in line]
+    assert examples and all("Content-Type: application/json" in line for line in examples)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["chroma folder deleted", "chroma database corrupt", "collection dropped"])
+def test_index_is_not_up_to_date_when_chroma_lost_the_live_collections(tmp_path, corpus, fault):
+    import sqlite3
+
+    (corpus / "appendix.md").write_text(SMALL, encoding="utf-8")
+    assert run("index", cwd=tmp_path).returncode == 0
+    chroma = tmp_path / "index" / "chroma"
+    if fault == "chroma folder deleted":
+        shutil.rmtree(chroma)
+    elif fault == "chroma database corrupt":
+        (chroma / "chroma.sqlite3").write_bytes(b"not a database" * 100)
+    else:
+        manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
+        with sqlite3.connect(chroma / "chroma.sqlite3") as db:
+            db.execute("UPDATE collections SET name = 'dropped' WHERE name = ?", (manifest["chunks_collection"],))
+    result = run("index", cwd=tmp_path)
+    assert "up to date" not in result.stdout
+    assert result.returncode == 2 and result.stderr.startswith("error:") and "--rebuild" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert run("index", "--rebuild", cwd=tmp_path).returncode == 0
+    assert "杭州" in run("ask", "示例公司的总部在哪里？", cwd=tmp_path).stdout

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from assistant.serving.guard import refusal
-from assistant.settings import LimitSettings, ServerSettings
+from assistant.settings import LimitSettings, ServerSettings, Settings
 
 SAVE_TRIGGER = "upload"  # the Documents tab's upload event: hidden from the API listing, still reachable
 
@@ -135,3 +140,64 @@ def test_forwarded_for_headers_do_not_give_a_client_fresh_rate_limit_buckets(pri
         for i in range(LimitSettings().rate_burst + 5)
     ]
     assert 429 in statuses and set(statuses) <= {422, 429}
+
+
+# -- faults: folders that cannot be written --------------------------------------------------------------------
+
+
+@contextmanager
+def read_only(*folders: Path) -> Iterator[None]:
+    """Folders nobody may change, root included (chattr +i as root, chmod otherwise)."""
+    as_root = os.geteuid() == 0
+    for folder in folders:
+        subprocess.run(["chattr", "+i", str(folder)], check=True) if as_root else folder.chmod(0o555)
+    try:
+        yield
+    finally:
+        for folder in folders:
+            subprocess.run(["chattr", "-i", str(folder)], check=True) if as_root else folder.chmod(0o755)
+
+
+SMALL = "# 附录\n\n示例公司的总部在杭州。\n"
+
+
+def test_delete_in_a_read_only_corpus_is_a_503_with_advice(report_assistant, corpus):
+    from fastapi.testclient import TestClient
+
+    from assistant.service import Assistant
+    from assistant.serving.api import create_app
+
+    (corpus / "a.md").write_text(SMALL, encoding="utf-8")
+    client = TestClient(create_app(Assistant(Settings(), embedder=report_assistant.embedder)))
+    with read_only(corpus):
+        response = client.delete("/api/documents/a.md")
+    assert response.status_code == 503 and "make the folder writable" in response.json()["detail"]
+    assert (corpus / "a.md").exists()
+
+
+@pytest.mark.parametrize("args", [["index"], ["index", "--rebuild"]])
+def test_read_only_index_folder_is_one_error_line_not_rebuild_advice(tmp_path, corpus, args):
+    assistant = [str(Path(sys.executable).parent / "assistant")]
+    (corpus / "a.md").write_text(SMALL, encoding="utf-8")
+    assert subprocess.run([*assistant, "index"], cwd=tmp_path, capture_output=True).returncode == 0
+    (corpus / "a.md").write_text(SMALL + "\n示例公司成立于2015年。\n", encoding="utf-8")  # stale: the index must be written
+    index = tmp_path / "index"
+    with read_only(index, index / "chroma"):
+        result = subprocess.run([*assistant, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.startswith("error: Cannot write to"), result.stderr
+    assert "Traceback" not in result.stderr and "--rebuild" not in result.stderr
+
+
+@pytest.mark.slow
+def test_an_unauthenticated_upload_is_refused_before_its_body_is_sent(private_served):
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(private_served.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /api/documents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong-token-0123456789\r\n"
+            b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 200000000\r\n\r\n--x\r\n"
+        )
+        reply = connection.recv(4096)  # before the fix the server waited for all 200 MB; recv timed out
+    assert reply.startswith(b"HTTP/1.1 401")

@@ -25,3 +25,12 @@ def test_api_key_is_masked_in_the_description_and_dump(monkeypatch):
 
 def test_readme_documents_every_setting_with_its_default():
     assert settings_table() in README.read_text(encoding="utf-8"), "run `assistant config --markdown` and paste it into README.md"
+
+
+def test_credentials_in_the_llm_url_are_masked_in_the_footer_line():
+    from assistant.settings import LlmSettings, mask_credentials
+
+    llm = LlmSettings(provider="openai", model="m", base_url="http://bob:s3cret@10.0.0.1:8000/v1")
+    assert "s3cret" not in llm.describe() and "bob" not in llm.describe() and "http://***@10.0.0.1:8000/v1" in llm.describe()
+    assert mask_credentials("http://10.0.0.1:8000/v1") == "http://10.0.0.1:8000/v1"
+    assert mask_credentials("https://u:p@a@host/x@y") == "https://***@host/x@y"

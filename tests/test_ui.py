@@ -164,6 +164,12 @@ def test_chat_streams_then_shows_the_cited_answer_and_passes_history(report_assi
     assert "Searched for" in sources and "微软" in sources.split("</div>")[0]  # the first question's topic was carried
 
 
+def test_a_lone_surrogate_in_the_question_does_not_break_the_stream(report_assistant):
+    updates = list(respond(report_assistant, "微软\ud800对OpenAI的投资金额是多少？", []))
+    json.dumps(updates, ensure_ascii=False).encode("utf-8")  # what Gradio sends must be UTF-8
+    assert "100亿美元" in final_reply(updates)[0] and "\ufffd" in updates[-1][0][0]["content"]
+
+
 def test_empty_question_is_a_message_not_a_traceback(report_assistant):
     with pytest.raises(gr.Error, match="Please type a question"):
         list(respond(report_assistant, "   ", []))

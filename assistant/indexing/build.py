@@ -170,6 +170,7 @@ def build_index(
     unchanged = sorted(d for d in on_disk if before.get(d) == hashes[d])
     removed = sorted(set(before) - set(on_disk))
     if live is not None and not changed and not removed:
+        store.require_collections(live)  # "up to date" only if Chroma still holds the live generation
         return report_for(live, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started)
 
     old, chunk_vectors_by_text, sentence_vectors_by_text = _previous(store, live)

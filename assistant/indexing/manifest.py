@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import tempfile
 import time
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -156,12 +158,31 @@ def report_for(
     )
 
 
+def live_collections_exist(index_dir: Path, manifest: Manifest) -> bool:
+    """Whether Chroma's own database still lists the manifest's collections: one read-only SQLite query, no Chroma.
+
+    A deleted, damaged or emptied ``chroma/`` folder (or a dropped collection) must not be reported "up to date".
+    """
+    database = index_dir / "chroma" / "chroma.sqlite3"
+    if not database.is_file():
+        return False
+    try:
+        with closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as connection:
+            names = {row[0] for row in connection.execute("SELECT name FROM collections")}
+    except sqlite3.Error:
+        return False
+    return {manifest.chunks_collection, manifest.sentences_collection} <= names
+
+
 def up_to_date(settings: Settings, fingerprint: dict[str, str]) -> IndexReport | None:
-    """The no-change summary when the local index matches the corpus and settings, else None: no Chroma needed."""
+    """The no-change summary when the local index matches the corpus and settings, else None: no Chroma client needed."""
     started = time.perf_counter()
-    manifest = read_manifest(Path(settings.paths.index_dir))
+    index_dir = Path(settings.paths.index_dir)
+    manifest = read_manifest(index_dir)
     if settings.store.chroma_url or stale_reason(settings, manifest, fingerprint) is not None:
         return None
     assert manifest is not None  # not stale implies a manifest
+    if not live_collections_exist(index_dir, manifest):
+        return None  # the full path opens Chroma and says what is wrong
     unchanged = sorted(manifest.documents)
     return report_for(manifest, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started)

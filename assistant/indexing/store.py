@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -30,6 +31,7 @@ from assistant.errors import (
     IndexCorrupt,
     IndexMismatch,
     IndexMissing,
+    StorageUnavailable,
 )
 from assistant.indexing.manifest import (
     MANIFEST,
@@ -102,8 +104,17 @@ class ChunkStore:
                         f"Cannot reach the Chroma server at {self.url} ({exc}). Start it (`chroma run --path … --port …`) "
                         "or unset ASSISTANT_STORE__CHROMA_URL to use the local index."
                     ) from exc
+                self._require_writable()  # a read-only folder is not damage: --rebuild would not help
                 raise IndexCorrupt(self.index_dir, str(exc)) from exc
         return self._client
+
+    def _require_writable(self) -> None:
+        """Raise StorageUnavailable when no file can be created in the index folder or its Chroma folder."""
+        for folder in (self.index_dir, self.index_dir / "chroma"):
+            try:
+                folder.is_dir() and tempfile.TemporaryFile(dir=folder).close()
+            except OSError as exc:
+                raise StorageUnavailable(folder, exc.strerror or exc) from exc
 
     def connect(self) -> chromadb.ClientAPI:
         """Open the store now, so an unreadable one is reported before any indexing work starts."""
@@ -187,6 +198,11 @@ class ChunkStore:
             return self.client.get_collection(name, embedding_function=None)
         except (ChromaError, ValueError) as exc:
             raise IndexCorrupt(self.where, f"collection {name} is missing: {exc}") from exc
+
+    def require_collections(self, manifest: Manifest) -> None:
+        """Raise IndexCorrupt unless both live collections exist (two cheap lookups, no rows read)."""
+        self._collection(manifest.chunks_collection)
+        self._collection(manifest.sentences_collection)
 
     def _get_all(self, name: str, include: list[str]) -> dict[str, list]:
         """Every row of a collection, fetched in pages so a large library does not hit request limits."""

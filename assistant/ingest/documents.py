@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from io import BytesIO
 from pathlib import Path
 
-from assistant.errors import BadDocument, BadUpload, UnknownDocument, UploadTooLarge
+from assistant.errors import BadDocument, BadUpload, StorageUnavailable, UnknownDocument, UploadTooLarge
 from assistant.ingest.load import SUPPORTED_SUFFIXES, discover, load_file
 from assistant.settings import Settings
 
@@ -187,4 +187,7 @@ def remove_document(settings: Settings, doc_id: str) -> None:
     if path is None or not path.resolve().is_relative_to(corpus_dir.resolve()):
         raise UnknownDocument(doc_id)
     with _corpus_lock:
-        path.unlink()
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise StorageUnavailable(corpus_dir, exc.strerror or exc) from exc

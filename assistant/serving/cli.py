@@ -17,10 +17,22 @@ from pydantic import ValidationError
 from assistant.answering.models import MODELS
 from assistant.errors import AssistantError
 from assistant.serving.progress import ConsoleProgress
-from assistant.settings import Settings
+from assistant.settings import Settings, mask_credentials
 from assistant.types import Answer, EventKind, IndexReport
 
 EXIT_USER_ERROR = 2
+MAX_K = 50  # the API's limit (schemas.AskRequest.k)
+
+
+def passage_count(text: str) -> int:
+    """``--k``: a whole number from 1 to 50; -1 used to mean "all but one passage"."""
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_K}, not {k}")
+    return k
 
 
 def _print_json(data: object) -> None:
@@ -179,7 +191,9 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 
         print(settings_table())
         return 0
-    _print_json({"answerer": settings.llm.resolved(), "answers": settings.llm.describe(), **settings.model_dump(mode="json")})
+    resolved = settings.model_dump(mode="json")
+    resolved["llm"]["base_url"] = mask_credentials(resolved["llm"]["base_url"] or "") or None
+    _print_json({"answerer": settings.llm.resolved(), "answers": settings.llm.describe(), **resolved})
     return 0
 
 
@@ -210,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, text in (("ask", cmd_ask, "answer a question with citations"), ("retrieve", cmd_retrieve, "show the passages found")):
         p = sub.add_parser(name, help=text)
         p.add_argument("question")
-        p.add_argument("--k", type=int, default=None, help="passages to retrieve (default: settings)")
+        p.add_argument("--k", type=passage_count, default=None, help="passages to retrieve, 1-50 (default: settings)")
         p.add_argument("--json", action="store_true", help="print JSON")
         if name == "ask":
             p.add_argument("--stream", action="store_true", help="print the answer as it is generated")
@@ -218,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate on a golden question file")
     p.add_argument("--qa", required=True, help="JSONL file of golden questions")
-    p.add_argument("--k", type=int, default=None)
+    p.add_argument("--k", type=passage_count, default=None, help="passages to retrieve, 1-50")
     p.add_argument("--out", help="write one JSON line per question here")
     p.add_argument("--per-language", type=int, default=None, help="only the first N questions of each language")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")

@@ -104,6 +104,19 @@ def create_app(assistant: Assistant) -> FastAPI:
     limits = assistant.settings.limits
     limited = Depends(rate_limit(RateLimiter(limits.rate_per_minute, limits.rate_burst)))
 
+    @app.middleware("http")
+    async def admin_before_upload_body(request: Request, call_next: Callable) -> Response:
+        """Refuse an upload without the token from its headers alone: its body (up to ~200 MB) is never read."""
+        if request.method == "POST" and request.url.path == "/api/documents":
+            bearer = request.headers.get("authorization", "")
+            token = bearer[7:].strip() if bearer.lower().startswith("bearer ") else request.headers.get("x-admin-token")
+            try:
+                check_admin(assistant.settings.server, token, how=API_TOKEN_ADVICE)
+            except AdminRequired as exc:
+                headers = {"WWW-Authenticate": "Bearer", "Connection": "close"} if exc.status == 401 else {"Connection": "close"}
+                return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
+        return await call_next(request)
+
     @app.exception_handler(AssistantError)
     def assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))

@@ -15,6 +15,7 @@ from assistant.errors import (
     IndexMismatch,
     IndexMissing,
     UnknownDocument,
+    StorageUnavailable,
     UploadTooLarge,
 )
 
@@ -27,6 +28,7 @@ STATUS_BY_ERROR: tuple[tuple[type[AssistantError], int], ...] = (
     (IndexMissing, 503),
     (IndexMismatch, 503),
     (IndexCorrupt, 503),
+    (StorageUnavailable, 503),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from assistant.types import EventKind
 
 UI_TOKEN_ADVICE = "enter it in the Admin token box"
 WRITING = "writing… · 撰写中"
+LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 ProgressBar = Callable[..., object]
 """``gr.Progress`` or anything called like it: ``progress((done, total), desc=stage)``."""
 
@@ -36,6 +38,7 @@ ProgressBar = Callable[..., object]
 def respond(assistant: Assistant, message: str, chat: Sequence[Mapping[str, object]] | None) -> Iterator[tuple[list[dict], str, str]]:
     """Stream one answer into the chat: the extractive draft at once (with the queue position while the question
     waits for the model), then the model's text replacing it, then the checked answer and its sources."""
+    message = LONE_SURROGATE_RE.sub("\ufffd", message)  # not encodable as UTF-8: it would break the event stream
     asked = [*map(dict, chat or []), {"role": "user", "content": message}]
     history = turns_from_messages(chat or [])
     notices: list[str] = []
