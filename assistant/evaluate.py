@@ -11,9 +11,9 @@ from pathlib import Path
 
 from assistant.errors import AssistantError
 from assistant.ingest.chunk import normalize
-from assistant.ingest.clean import clean_raw
+from assistant.ingest.clean import SENTENCE_END, TITLE_LINE_MAX, clean_raw, ends_sentence, is_heading_like
 from assistant.ingest.load import load_corpus
-from assistant.types import Answer
+from assistant.types import Answer, CleanDocument
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,9 @@ class Tally:
     refused: int = 0
     quotes: int = 0
     verbatim: int = 0
+    in_original: int = 0
+    fragments: int = 0
+    headings: int = 0
     claims: int = 0
     verified_claims: int = 0
     fallbacks: int = 0
@@ -126,6 +129,10 @@ class Tally:
             "answered_when_answerable": round(self.answered / a, 3),
             "refused_when_unanswerable": round(self.refused / max(self.unanswerable, 1), 3),
             "quotes_verbatim": round(self.verbatim / max(self.quotes, 1), 3),
+            # Against the document as the reader sees it (whitespace ignored), not the cleaned text.
+            "quotes_in_original": round(self.in_original / max(self.quotes, 1), 3),
+            "fragment_quotes": self.fragments,  # neither a whole sentence nor a whole table row
+            "heading_quotes": self.headings,  # a title, heading or label quoted alone
             # Share of generated answer sentences whose citation the verifier confirmed (None: no generated text).
             "verified_sentence_share": round(self.verified_claims / self.claims, 3) if self.claims else None,
             "llm_fallbacks": self.fallbacks,
@@ -134,15 +141,87 @@ class Tally:
         }
 
 
+class OriginalText:
+    """A document as the reader sees it, without whitespace, with the offsets where its lines start and end."""
+
+    def __init__(self, raw: str) -> None:
+        parts, bounds, length = [], {0}, 0
+        for line in raw.splitlines():
+            piece = normalize(line)
+            parts.append(piece)
+            length += len(piece)
+            bounds.add(length)
+        self.text = "".join(parts)
+        self.bounds = bounds
+        self.title = next((normalize(line) for line in raw.splitlines() if line.strip()), "")
+
+    def contains(self, quote: str) -> bool:
+        return bool(normalize(quote)) and normalize(quote) in self.text
+
+    def whole_lines(self, quote: str) -> bool:
+        """Whether some occurrence of the quote starts at a line start and ends at a line end (a table row or cell)."""
+        wanted = normalize(quote)
+        position = self.text.find(wanted) if wanted else -1
+        while position >= 0:
+            if position in self.bounds and position + len(wanted) in self.bounds:
+                return True
+            position = self.text.find(wanted, position + 1)
+        return False
+
+
 class QuoteChecker:
-    """Re-cleans the corpus independently of the index and checks each quote is the exact span it claims."""
+    """Checks each quote independently of the index: the exact cleaned span it claims, verbatim in the original
+    document (ignoring whitespace), a whole sentence or table row, and not a heading or title on its own."""
 
     def __init__(self, corpus_dir: Path) -> None:
         documents, _ = load_corpus(corpus_dir)
-        self.cleaned = {d.doc_id: clean_raw(d).text for d in documents}
+        cleaned = {d.doc_id: clean_raw(d) for d in documents}
+        self.cleaned = {doc_id: doc.text for doc_id, doc in cleaned.items()}
+        self.original = {d.doc_id: OriginalText(d.text) for d in documents}
+        self.headings = {doc_id: _heading_lines(doc) for doc_id, doc in cleaned.items()}
 
     def verbatim(self, source: str, quote: str, start: int, end: int) -> bool:
         return bool(quote) and self.cleaned.get(source, "")[start:end] == quote
+
+    def in_original(self, source: str, quote: str) -> bool:
+        original = self.original.get(source)
+        return original is not None and original.contains(quote)
+
+    def is_fragment(self, source: str, quote: str, kind: str) -> bool:
+        """Neither a sentence that ends at its full stop nor one whole row (line or cell) of a table."""
+        if ends_sentence(quote.strip(), SENTENCE_END + "."):
+            return False
+        original = self.original.get(source)
+        return not (kind == "table" and original is not None and original.whole_lines(quote))
+
+    def is_heading(self, source: str, quote: str, kind: str) -> bool:
+        """The title, a section or sub-heading, or a short unpunctuated label outside a table, quoted on its own."""
+        key = normalize(quote)
+        original = self.original.get(source)
+        if key in self.headings.get(source, set()) or (original is not None and key == original.title):
+            return True
+        return kind != "table" and is_heading_like(quote.strip(), TITLE_LINE_MAX)
+
+
+def _heading_lines(doc: CleanDocument) -> set[str]:
+    lines = set()
+    for heading in doc.headings:
+        end = doc.text.find("\n", heading.start)
+        lines.update({normalize(doc.text[heading.start : end if end >= 0 else len(doc.text)]), normalize(heading.section)})
+        if heading.heading:
+            lines.add(normalize(heading.heading))
+    return lines - {""}
+
+
+def check_quotes(tally: "Tally", answer: Answer, checker: QuoteChecker) -> None:
+    kinds = {hit.chunk.id: hit.chunk.kind for hit in answer.retrieved}
+    for c in answer.citations:
+        kind = kinds.get(c.chunk_id, "prose")
+        tally.quotes += 1
+        tally.verbatim += checker.verbatim(c.source, c.quote, c.start, c.end)
+        tally.in_original += checker.in_original(c.source, c.quote)
+        tally.fragments += checker.is_fragment(c.source, c.quote, kind)
+        tally.headings += checker.is_heading(c.source, c.quote, kind)
 
 
 def evaluate(
@@ -158,9 +237,7 @@ def evaluate(
             on_answer(q, answer)
         for tally in (tallies[q.lang or answer.language], tallies["all"]):
             tally.add_answer(answer)
-            for c in answer.citations:
-                tally.quotes += 1
-                tally.verbatim += checker.verbatim(c.source, c.quote, c.start, c.end)
+            check_quotes(tally, answer, checker)
             if q.answerable:
                 tally.answerable += 1
                 rank = first_hit_rank(answer, q.evidence)

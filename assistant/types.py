@@ -70,6 +70,7 @@ class Chunk:
     page: int
     section: str
     heading: str = ""
+    kind: str = "prose"  # "table": a table or figure block whose lines (rows) are the quotable units
 
     @property
     def section_path(self) -> str:
