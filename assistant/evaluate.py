@@ -204,13 +204,8 @@ class QuoteChecker:
 
 
 def _heading_lines(doc: CleanDocument) -> set[str]:
-    lines = set()
-    for heading in doc.headings:
-        end = doc.text.find("\n", heading.start)
-        lines.update({normalize(doc.text[heading.start : end if end >= 0 else len(doc.text)]), normalize(heading.section)})
-        if heading.heading:
-            lines.add(normalize(heading.heading))
-    return lines - {""}
+    """Section titles and sub-headings (a page-scope marker with no heading of its own adds nothing)."""
+    return {normalize(h.heading or h.section) for h in doc.headings} - {""}
 
 
 def check_quotes(tally: "Tally", answer: Answer, checker: QuoteChecker) -> None:

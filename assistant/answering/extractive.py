@@ -90,7 +90,11 @@ def states_quantity(text: str) -> bool:
 
 
 def unsupported_specifics(
-    question: str, quotes: list[str], vocabulary: set[str], is_common: Callable[[str], bool] = lambda _: False
+    question: str,
+    quotes: list[str],
+    vocabulary: set[str],
+    is_common: Callable[[str], bool] = lambda _: False,
+    quantity_sentences: int = QUANTITY_SENTENCES,
 ) -> int:
     """Specifics the question asks about that the best evidence lacks; each one weakens the evidence.
 
@@ -102,7 +106,7 @@ def unsupported_specifics(
     missing = missing_anchors(question, vocabulary)
     joined = " ".join(quotes).lower()
     absent = [a for a in named if a not in missing and a.isalpha() and not is_common(a) and not mentioned(a, joined)]
-    no_quantity = asks_for_quantity(question) and not any(states_quantity(q) for q in quotes[:QUANTITY_SENTENCES])
+    no_quantity = asks_for_quantity(question) and not any(states_quantity(q) for q in quotes[:quantity_sentences])
     return len(missing) + len(absent) + int(no_quantity)
 
 
@@ -136,7 +140,9 @@ def compose_offline(
     """Quote the best sentences, or refuse when the evidence is below the calibrated threshold."""
     ranked = rank_sentences(query, hits, sentences)
     top_quotes = [sentence.text for _, sentence, _ in ranked[:EVIDENCE_SENTENCES]]
-    penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common)
+    # A requested figure may be in any sentence that is quoted with the best one (as close to the question).
+    close = max(QUANTITY_SENTENCES, sum(1 for item in ranked[:max_quotes] if item[0] >= ranked[0][0] - RELATIVE_CUTOFF))
+    penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common, close)
     evidence = (ranked[0][0] if ranked else 0.0) - penalty
     language = query.language
     if evidence < min_evidence:
