@@ -13,6 +13,7 @@ from collections.abc import Callable
 from assistant.language import detect_language
 from assistant.retrieval.crosslingual import english_to_chinese_terms
 from assistant.retrieval.hybrid import Query, SentenceIndex
+from assistant.retrieval.sections import wants_summary
 from assistant.types import Answer, AnswerMode, Citation, Hit, Sentence
 
 LEXICAL_BONUS = 0.15
@@ -137,11 +138,19 @@ def compose_offline(
     vocabulary: set[str],
     is_common: Callable[[str], bool] = lambda _: False,
 ) -> Answer:
-    """Quote the best sentences, or refuse when the evidence is below the calibrated threshold."""
+    """Quote the best sentences, or refuse when the evidence is below the calibrated threshold.
+
+    A summary request ("总结第三节", "key points") is answered with a digest: the most central sentences
+    of the retrieved section(s), one per section for the whole report.
+    """
+    if wants_summary(query.text) and hits:
+        from assistant.answering.digest import compose_digest  # digest builds on quoted_answer below
+
+        return compose_digest(question, query, hits, sentences, max_quotes=max_quotes)
     ranked = rank_sentences(query, hits, sentences)
     top_quotes = [sentence.text for _, sentence, _ in ranked[:EVIDENCE_SENTENCES]]
     # A requested figure may be in any sentence that is quoted with the best one (as close to the question).
-    close = max(QUANTITY_SENTENCES, sum(1 for item in ranked[:max_quotes] if item[0] >= ranked[0][0] - RELATIVE_CUTOFF))
+    close = max(QUANTITY_SENTENCES, sum(1 for item in ranked[:max_quotes] if item[0] >= ranked[0][0] - RELATIVE_CUTOFF)) if ranked else 0
     penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common, close)
     evidence = (ranked[0][0] if ranked else 0.0) - penalty
     language = query.language
@@ -149,6 +158,14 @@ def compose_offline(
         return Answer(question, language, REFUSAL[language], False, AnswerMode.EXTRACTIVE, (), tuple(hits), query.text, evidence)
     chosen = [item for item in ranked if item[0] >= ranked[0][0] - RELATIVE_CUTOFF][:max_quotes]
     chosen.sort(key=lambda item: (item[2].rank, item[1].start))
+    return quoted_answer(question, query, hits, chosen, evidence)
+
+
+def quoted_answer(
+    question: str, query: Query, hits: list[Hit], chosen: list[tuple[float, Sentence, Hit]], evidence: float
+) -> Answer:
+    """The chosen sentences as numbered, verbatim citations under the lead line."""
+    language = query.language
     citations = tuple(
         Citation(
             n=n,
