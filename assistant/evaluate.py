@@ -13,7 +13,7 @@ from assistant.errors import AssistantError
 from assistant.ingest.chunk import normalize
 from assistant.ingest.clean import SENTENCE_END, TITLE_LINE_MAX, clean_raw, ends_sentence, is_heading_like
 from assistant.ingest.load import load_corpus
-from assistant.types import Answer, CleanDocument
+from assistant.types import Answer, CleanDocument, Turn
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class GoldenQuestion:
     evidence: tuple[str, ...]
     answer_keywords: tuple[str, ...]
     type: str = ""
+    history: tuple[str, ...] = ()  # earlier questions of the conversation; the eval answers them itself first
 
     @property
     def answerable(self) -> bool:
@@ -49,6 +50,7 @@ def read_golden(path: Path) -> list[GoldenQuestion]:
                     evidence=tuple(row.get("evidence", [])),
                     answer_keywords=tuple(row.get("answer_keywords", [])),
                     type=str(row.get("type", "")),
+                    history=tuple(str(turn["question"]) for turn in row.get("history", [])),
                 )
             )
         except (ValueError, KeyError, TypeError) as exc:
@@ -219,18 +221,29 @@ def check_quotes(tally: "Tally", answer: Answer, checker: QuoteChecker) -> None:
         tally.headings += checker.is_heading(c.source, c.quote, kind)
 
 
+def ask_in_conversation(ask: Callable[..., Answer], q: GoldenQuestion) -> Answer:
+    """Answer the earlier questions first, each with the turns before it, then the follow-up with all of them."""
+    turns: list[Turn] = []
+    for earlier in q.history:
+        answer = ask(earlier, history=tuple(turns)) if turns else ask(earlier)
+        turns.append((earlier, answer.text))
+    return ask(q.question, history=tuple(turns)) if turns else ask(q.question)
+
+
 def evaluate(
     questions: list[GoldenQuestion],
-    ask: Callable[[str], Answer],
+    ask: Callable[..., Answer],
     checker: QuoteChecker,
     on_answer: Callable[[GoldenQuestion, Answer], None] | None = None,
 ) -> dict[str, dict[str, float | int | None]]:
+    """Metrics per language and overall; follow-ups (questions with a history) are tallied apart, as "followup"."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for q in questions:
-        answer = ask(q.question)
+        answer = ask_in_conversation(ask, q)
         if on_answer:
             on_answer(q, answer)
-        for tally in (tallies[q.lang or answer.language], tallies["all"]):
+        groups = ("followup", f"followup-{q.lang}") if q.history else (q.lang or answer.language, "all")
+        for tally in (tallies[group] for group in groups):
             tally.add_answer(answer)
             check_quotes(tally, answer, checker)
             if q.answerable:

@@ -49,3 +49,24 @@ def test_quote_checker_reads_the_original_text(tmp_path):
     assert checker.is_fragment("r.txt", "拓展市场", "table")  # half a row
     assert checker.is_heading("r.txt", "标题文字", "prose")
     assert not checker.is_heading("r.txt", "第一段第一句话在这里。", "prose")
+
+
+def test_follow_ups_answer_their_history_first_and_are_tallied_apart(tmp_path):
+    from assistant.types import Answer, AnswerMode
+
+    (tmp_path / "r.txt").write_text(" 标题\n\n微软对OpenAI的投资是100亿美元。\n", encoding="utf-8")
+    golden = tmp_path / "g.jsonl"
+    golden.write_text(
+        '{"id": "f1", "lang": "en", "history": [{"question": "first?", "answer": ""}], "question": "And then?",'
+        ' "evidence": ["100亿美元"], "answer_keywords": ["100亿"]}\n',
+        encoding="utf-8",
+    )
+    calls = []
+
+    def ask(question, history=()):
+        calls.append((question, tuple(history)))
+        return Answer(question, "en", f"answer to {question}", True, AnswerMode.EXTRACTIVE)
+
+    results = evaluate(read_golden(golden), ask, QuoteChecker(tmp_path))
+    assert calls == [("first?", ()), ("And then?", (("first?", "answer to first?"),))]
+    assert set(results) == {"followup", "followup-en"}
