@@ -13,6 +13,7 @@ from assistant.errors import AssistantError
 from assistant.ingest.chunk import normalize
 from assistant.ingest.clean import SENTENCE_END, TITLE_LINE_MAX, clean_raw, ends_sentence, is_heading_like
 from assistant.ingest.load import load_corpus
+from assistant.retrieval.sections import section_reference
 from assistant.types import Answer, CleanDocument, Turn
 
 
@@ -24,6 +25,7 @@ class GoldenQuestion:
     evidence: tuple[str, ...]
     answer_keywords: tuple[str, ...]
     type: str = ""
+    section: str = ""  # where the evidence is ("第三节", "摘要")
     history: tuple[str, ...] = ()  # earlier questions of the conversation; the eval answers them itself first
 
     @property
@@ -50,6 +52,7 @@ def read_golden(path: Path) -> list[GoldenQuestion]:
                     evidence=tuple(row.get("evidence", [])),
                     answer_keywords=tuple(row.get("answer_keywords", [])),
                     type=str(row.get("type", "")),
+                    section=str(row.get("section", "")),
                     history=tuple(str(turn["question"]) for turn in row.get("history", [])),
                 )
             )
@@ -105,6 +108,8 @@ class Tally:
     in_original: int = 0
     fragments: int = 0
     headings: int = 0
+    section_quotes: int = 0  # quotes of questions that name a section ("第三节", "the conclusion")
+    in_section: int = 0
     claims: int = 0
     verified_claims: int = 0
     fallbacks: int = 0
@@ -135,6 +140,8 @@ class Tally:
             "quotes_in_original": round(self.in_original / max(self.quotes, 1), 3),
             "fragment_quotes": self.fragments,  # neither a whole sentence nor a whole table row
             "heading_quotes": self.headings,  # a title, heading or label quoted alone
+            # Questions naming a section: share of their quotes from that section (None: no such question).
+            "section_quotes_in_section": round(self.in_section / self.section_quotes, 3) if self.section_quotes else None,
             # Share of generated answer sentences whose citation the verifier confirmed (None: no generated text).
             "verified_sentence_share": round(self.verified_claims / self.claims, 3) if self.claims else None,
             "llm_fallbacks": self.fallbacks,
@@ -246,6 +253,9 @@ def evaluate(
         for tally in (tallies[group] for group in groups):
             tally.add_answer(answer)
             check_quotes(tally, answer, checker)
+            if q.section and section_reference(q.question) is not None:
+                tally.section_quotes += len(answer.citations)
+                tally.in_section += sum(1 for c in answer.citations if c.section.startswith(q.section))
             if q.answerable:
                 tally.answerable += 1
                 rank = first_hit_rank(answer, q.evidence)

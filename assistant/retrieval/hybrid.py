@@ -161,6 +161,8 @@ class HybridRetriever:
             if reference.role == "conclusion":
                 closing = sorted((c for c in named if self.chunks[c].kind != "table"), key=lambda c: self.chunks[c].start)
                 named = [cid for cid in named if cid in closing[-CONCLUSION_CHUNKS:]]
+            if reference.role == "vendors":  # a boost: a question may name the tables and another place
+                return named + [cid for cid in ranked if cid not in named]
             return named or ranked
         if not wants_summary(question):
             return ranked
