@@ -57,3 +57,10 @@ def test_lexical_coverage():
     assert lexical_coverage(["微软", "投资"], "微软对OpenAI的投资") == 1.0
     assert lexical_coverage(["微软", "谷歌"], "微软") == 0.5
     assert lexical_coverage([], "x") == 0.0
+
+
+def test_which_ones_asks_for_a_list_not_a_quantity():
+    from assistant.answering.extractive import asks_for_quantity
+
+    assert not asks_for_quantity("“财务”这一组包含哪几项收益？")
+    assert asks_for_quantity("集成玩家是通过几种途径进入市场的？")

@@ -162,7 +162,8 @@ def test_chat_streams_then_shows_the_cited_answer_and_passes_history(report_assi
     follow_up = list(respond(report_assistant, "那谷歌呢？", first[-1][0]))
     chat, sources = follow_up[-1][0], follow_up[-1][1]
     assert [m["role"] for m in chat] == ["user", "assistant", "user", "assistant"]
-    assert "Searched for" in sources and "微软" in sources.split("</div>")[0]  # the first question's topic was carried
+    # the first question's predicate was kept with the entity swapped (微软 -> 谷歌)
+    assert "Searched for" in sources and "谷歌的投资金额" in sources.split("</div>")[0]
 
 
 def test_empty_question_is_a_message_not_a_traceback(report_assistant):

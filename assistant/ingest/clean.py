@@ -23,6 +23,7 @@ from assistant.types import CleanDocument, Heading, RawDocument
 SECTION_RE = re.compile(r"^(摘要|第[一二三四五六七八九十]+节|关于.{2,16}|附录|结论|Summary|Abstract|Section \d+)$")
 RUNNING_HEADER_RE = re.compile(r"^.{2,40}\s*\|\s*(第[一二三四五六七八九十\d]+节|摘要).*$")
 PAGE_NUMBER_RE = re.compile(r"^\d{1,3}$")
+URL_LINE_RE = re.compile(r"^(?:https?://\S+\s*)+$")  # footnote links: a reference, not content
 CAPTION_RE = re.compile(r"\s*Source:\s*Deloitte\s*")
 MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 SENTENCE_END = "。！？；!?;：:…"
@@ -51,8 +52,8 @@ def ends_sentence(line: str, marks: str = SENTENCE_END) -> bool:
 
 
 def is_noise(line: str) -> bool:
-    """Running headers and bare page numbers carry no content."""
-    return bool(RUNNING_HEADER_RE.match(line) or PAGE_NUMBER_RE.match(line))
+    """Running headers, bare page numbers and footnote links carry no content."""
+    return bool(RUNNING_HEADER_RE.match(line) or PAGE_NUMBER_RE.match(line) or URL_LINE_RE.match(line))
 
 
 def strip_captions(line: str) -> str:
@@ -247,6 +248,8 @@ def clean(raw: str, doc_id: str = "", *, layout: Layout | None = None) -> CleanD
                 and len(title_lines) < 3
                 and SECTION_RE.match(line.text).group(1).startswith("第")
                 and is_heading_like(lines[j].text, TITLE_LINE_MAX)
+                and not lines[j].after_noise  # a title never continues across a removed page number
+                and not is_table_row(lines[j].text)
             ):
                 title_lines.append(lines[j].text)
                 j += 1
