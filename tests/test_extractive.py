@@ -64,3 +64,11 @@ def test_which_ones_asks_for_a_list_not_a_quantity():
 
     assert not asks_for_quantity("“财务”这一组包含哪几项收益？")
     assert asks_for_quantity("集成玩家是通过几种途径进入市场的？")
+
+
+def test_a_name_punctuated_differently_is_still_mentioned():
+    from assistant.answering.extractive import in_vocabulary, mentioned
+
+    assert mentioned("dall-e", "在2022年，openai的dall·e2因其文本生成图像的能力")
+    assert in_vocabulary("dall-e", {"dall", "e2", "openai"})
+    assert not mentioned("dall-e", "openai的chatgpt")

@@ -67,6 +67,9 @@ def in_vocabulary(anchor: str, vocabulary: set[str]) -> bool:
     """An anchor counts as mentioned in its own form, singular form, or a dictionary translation."""
     if anchor in vocabulary or anchor.rstrip("s") in vocabulary:
         return True
+    parts = [p for p in re.split(r"[^a-z0-9]+", anchor) if p]
+    if len(parts) > 1 and all(p in vocabulary or any(v.startswith(p) for v in vocabulary) for p in parts):
+        return True  # "dall-e" as the corpus writes it, "DALL·E2"
     return anchor.isalpha() and any(term in vocabulary for term in english_to_chinese_terms(anchor))
 
 
@@ -74,6 +77,9 @@ def mentioned(anchor: str, lowered_text: str) -> bool:
     """Whether lower-cased text names the anchor itself, its singular, or its Chinese translation (微软 for Microsoft)."""
     if anchor in lowered_text or anchor.rstrip("s") in lowered_text:
         return True
+    squeezed = re.sub(r"[^a-z0-9]", "", anchor)
+    if len(squeezed) > 2 and squeezed != anchor and squeezed in re.sub(r"[^a-z0-9]", "", lowered_text):
+        return True  # "dall-e" for "DALL·E2": the same name, punctuated differently
     return anchor.isalpha() and any(term in lowered_text for term in english_to_chinese_terms(anchor))
 
 
