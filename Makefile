@@ -37,6 +37,7 @@ test-fast: install lint
 
 eval: install
 	$(BIN)/assistant eval --qa eval/golden_dev.jsonl
+	$(BIN)/assistant eval --qa eval/golden_followups_dev.jsonl
 
 bench: install
 	$(BIN)/python benchmarks/bench_core.py

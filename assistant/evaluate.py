@@ -13,9 +13,16 @@ from pathlib import Path
 from assistant.answering.verify import strip_markers
 from assistant.errors import AssistantError
 from assistant.ingest.chunk import normalize
-from assistant.ingest.clean import clean_raw
+from assistant.ingest.clean import (
+    SENTENCE_END,
+    TITLE_LINE_MAX,
+    clean_raw,
+    ends_sentence,
+    is_heading_like,
+)
 from assistant.ingest.load import load_corpus
-from assistant.types import Answer
+from assistant.retrieval.sections import section_reference
+from assistant.types import Answer, CleanDocument, Turn
 
 ENGLISH_LATIN_SHARE = 0.8
 
@@ -28,6 +35,8 @@ class GoldenQuestion:
     evidence: tuple[str, ...]
     answer_keywords: tuple[str, ...]
     type: str = ""
+    section: str = ""  # where the evidence is ("第三节", "摘要")
+    history: tuple[str, ...] = ()  # earlier questions of the conversation; the eval answers them itself first
 
     @property
     def answerable(self) -> bool:
@@ -53,6 +62,8 @@ def read_golden(path: Path) -> list[GoldenQuestion]:
                     evidence=tuple(row.get("evidence", [])),
                     answer_keywords=tuple(row.get("answer_keywords", [])),
                     type=str(row.get("type", "")),
+                    section=str(row.get("section", "")),
+                    history=tuple(str(turn["question"]) for turn in row.get("history", [])),
                 )
             )
         except (ValueError, KeyError, TypeError) as exc:
@@ -104,6 +115,11 @@ class Tally:
     refused: int = 0
     quotes: int = 0
     verbatim: int = 0
+    in_original: int = 0
+    fragments: int = 0
+    headings: int = 0
+    section_quotes: int = 0  # quotes of questions that name a section ("第三节", "the conclusion")
+    in_section: int = 0
     claims: int = 0
     verified_claims: int = 0
     fallbacks: int = 0
@@ -134,6 +150,12 @@ class Tally:
             "answered_when_answerable": round(self.answered / a, 3),
             "refused_when_unanswerable": round(self.refused / max(self.unanswerable, 1), 3),
             "quotes_verbatim": round(self.verbatim / max(self.quotes, 1), 3),
+            # Against the document as the reader sees it (whitespace ignored), not the cleaned text.
+            "quotes_in_original": round(self.in_original / max(self.quotes, 1), 3),
+            "fragment_quotes": self.fragments,  # neither a whole sentence nor a whole table row
+            "heading_quotes": self.headings,  # a title, heading or label quoted alone
+            # Questions naming a section: share of their quotes from that section (None: no such question).
+            "section_quotes_in_section": round(self.in_section / self.section_quotes, 3) if self.section_quotes else None,
             # Share of generated answer sentences whose citation the verifier confirmed (None: no generated text).
             "verified_sentence_share": round(self.verified_claims / self.claims, 3) if self.claims else None,
             "english_answers_in_english": round(self.english_in_english / self.english_answered, 3)
@@ -160,33 +182,112 @@ def latin_share(text: str) -> float:
     return sum(1 for c in letters if c.isascii()) / len(letters) if letters else 0.0
 
 
+class OriginalText:
+    """A document as the reader sees it, without whitespace, with the offsets where its lines start and end."""
+
+    def __init__(self, raw: str) -> None:
+        parts, bounds, length = [], {0}, 0
+        for line in raw.splitlines():
+            piece = normalize(line)
+            parts.append(piece)
+            length += len(piece)
+            bounds.add(length)
+        self.text = "".join(parts)
+        self.bounds = bounds
+        self.title = next((normalize(line) for line in raw.splitlines() if line.strip()), "")
+
+    def contains(self, quote: str) -> bool:
+        return bool(normalize(quote)) and normalize(quote) in self.text
+
+    def whole_lines(self, quote: str) -> bool:
+        """Whether some occurrence of the quote starts at a line start and ends at a line end (a table row or cell)."""
+        wanted = normalize(quote)
+        position = self.text.find(wanted) if wanted else -1
+        while position >= 0:
+            if position in self.bounds and position + len(wanted) in self.bounds:
+                return True
+            position = self.text.find(wanted, position + 1)
+        return False
+
+
 class QuoteChecker:
-    """Re-cleans the corpus independently of the index and checks each quote is the exact span it claims."""
+    """Checks each quote independently of the index: the exact cleaned span it claims, verbatim in the original
+    document (ignoring whitespace), a whole sentence or table row, and not a heading or title on its own."""
 
     def __init__(self, corpus_dir: Path) -> None:
         documents, _ = load_corpus(corpus_dir)
-        self.cleaned = {d.doc_id: clean_raw(d).text for d in documents}
+        cleaned = {d.doc_id: clean_raw(d) for d in documents}
+        self.cleaned = {doc_id: doc.text for doc_id, doc in cleaned.items()}
+        self.original = {d.doc_id: OriginalText(d.text) for d in documents}
+        self.headings = {doc_id: _heading_lines(doc) for doc_id, doc in cleaned.items()}
 
     def verbatim(self, source: str, quote: str, start: int, end: int) -> bool:
         return bool(quote) and self.cleaned.get(source, "")[start:end] == quote
 
+    def in_original(self, source: str, quote: str) -> bool:
+        original = self.original.get(source)
+        return original is not None and original.contains(quote)
+
+    def is_fragment(self, source: str, quote: str, kind: str) -> bool:
+        """Neither a sentence that ends at its full stop nor one whole row (line or cell) of a table."""
+        if ends_sentence(quote.strip(), SENTENCE_END + "."):
+            return False
+        original = self.original.get(source)
+        return not (kind == "table" and original is not None and original.whole_lines(quote))
+
+    def is_heading(self, source: str, quote: str, kind: str) -> bool:
+        """The title, a section or sub-heading, or a short unpunctuated label outside a table, quoted on its own."""
+        key = normalize(quote)
+        original = self.original.get(source)
+        if key in self.headings.get(source, set()) or (original is not None and key == original.title):
+            return True
+        return kind != "table" and is_heading_like(quote.strip(), TITLE_LINE_MAX)
+
+
+def _heading_lines(doc: CleanDocument) -> set[str]:
+    """Section titles and sub-headings (a page-scope marker with no heading of its own adds nothing)."""
+    return {normalize(h.heading or h.section) for h in doc.headings} - {""}
+
+
+def check_quotes(tally: "Tally", answer: Answer, checker: QuoteChecker) -> None:
+    kinds = {hit.chunk.id: hit.chunk.kind for hit in answer.retrieved}
+    for c in answer.citations:
+        kind = kinds.get(c.chunk_id, "prose")
+        tally.quotes += 1
+        tally.verbatim += checker.verbatim(c.source, c.quote, c.start, c.end)
+        tally.in_original += checker.in_original(c.source, c.quote)
+        tally.fragments += checker.is_fragment(c.source, c.quote, kind)
+        tally.headings += checker.is_heading(c.source, c.quote, kind)
+
+
+def ask_in_conversation(ask: Callable[..., Answer], q: GoldenQuestion) -> Answer:
+    """Answer the earlier questions first, each with the turns before it, then the follow-up with all of them."""
+    turns: list[Turn] = []
+    for earlier in q.history:
+        answer = ask(earlier, history=tuple(turns)) if turns else ask(earlier)
+        turns.append((earlier, answer.text))
+    return ask(q.question, history=tuple(turns)) if turns else ask(q.question)
+
 
 def evaluate(
     questions: list[GoldenQuestion],
-    ask: Callable[[str], Answer],
+    ask: Callable[..., Answer],
     checker: QuoteChecker,
     on_answer: Callable[[GoldenQuestion, Answer], None] | None = None,
 ) -> dict[str, dict[str, float | int | None]]:
+    """Metrics per language and overall; follow-ups (questions with a history) are tallied apart, as "followup"."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for q in questions:
-        answer = ask(q.question)
+        answer = ask_in_conversation(ask, q)
         if on_answer:
             on_answer(q, answer)
-        for tally in (tallies[q.lang or answer.language], tallies["all"]):
+        groups = ("followup", f"followup-{q.lang}") if q.history else (q.lang or answer.language, "all")
+        for tally in (tallies[group] for group in groups):
             tally.add_answer(answer)
-            for c in answer.citations:
-                tally.quotes += 1
-                tally.verbatim += checker.verbatim(c.source, c.quote, c.start, c.end)
+            check_quotes(tally, answer, checker)
+            if q.section and section_reference(q.question) is not None:
+                tally.section_quotes += len(answer.citations)
+                tally.in_section += sum(1 for c in answer.citations if c.section.startswith(q.section))
             if q.answerable:
                 tally.answerable += 1
                 rank = first_hit_rank(answer, q.evidence)

@@ -21,7 +21,12 @@ from assistant.answering.generate import NOTICE, condense, fallback, generate
 from assistant.answering.turns import BUSY, EngineQueue, questions_ahead
 from assistant.answering.verify import Similarity, embedding_similarity
 from assistant.answering.windows import Window, select_windows
-from assistant.errors import BadQuestion, IndexCorrupt, LlmUnavailable, StorageUnavailable
+from assistant.errors import (
+    BadQuestion,
+    IndexCorrupt,
+    LlmUnavailable,
+    StorageUnavailable,
+)
 from assistant.indexing.build import StageProgress, build_index, exclusive
 from assistant.indexing.embed import VectorEmbeddings, make_embedder
 from assistant.indexing.lexical import cached_lexical_index

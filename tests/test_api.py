@@ -12,14 +12,19 @@ from pydantic import SecretStr, ValidationError
 
 from assistant.errors import IndexCorrupt
 from assistant.indexing.build import exclusive
+from assistant.indexing.manifest import DocumentRecord
 from assistant.service import Assistant
 from assistant.serving.admin import is_loopback
 from assistant.serving.api import create_app
 from assistant.serving.api.ratelimit import RateLimiter
-from assistant.serving.api.responses import AnswerOut, DocumentOut, IndexReportOut, PassageOut
+from assistant.serving.api.responses import (
+    AnswerOut,
+    DocumentOut,
+    IndexReportOut,
+    PassageOut,
+)
 from assistant.serving.api.schemas import MAX_JSON_BYTES
 from assistant.serving.api.sse import INTERNAL_ERROR, sse_frames
-from assistant.indexing.manifest import DocumentRecord
 from assistant.serving.status import document_statuses
 from assistant.settings import AnswerSettings, LimitSettings, ServerSettings, Settings
 from assistant.types import EventKind, StreamEvent

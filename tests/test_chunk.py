@@ -81,3 +81,28 @@ def test_chunk_sentences_skip_headings_and_fragments(report_text):
     sentences = chunk_sentences(doc, first)
     assert sentences and all(doc.text[s.start : s.end] == s.text for s in sentences)
     assert all(s.text != "摘要" and len(normalize(s.text)) >= 4 for s in sentences)
+
+
+def test_tables_become_chunks_of_their_own_quoted_by_whole_rows():
+    from test_clean import VENDOR_TABLE
+
+    from assistant.ingest.clean import clean as clean_text
+
+    doc = clean_text(VENDOR_TABLE * 2, "r.txt")
+    chunks = chunk_document(doc, max_chars=300, overlap_chars=60)
+    tables = [c for c in chunks if c.kind == "table"]
+    assert tables and all("供应商" in c.text for c in tables)
+    assert all("虽然云服务提供商" not in c.text for c in tables)
+    for chunk in tables:
+        for sentence in chunk_sentences(doc, chunk):
+            lines = doc.text.split("\n")
+            assert all(line in lines for line in sentence.text.split("\n"))  # whole rows only
+
+
+def test_headings_captions_and_cut_sentences_are_never_quoted():
+    from assistant.ingest.clean import clean as clean_text
+
+    raw = " 标题文字\n\n摘要\n\n这是一段很长的正文，写满了一整行的宽度，\n\n22\n\n而且跨过了页码才结束。\n\n第二句话同样写满一整行的宽度并且结束。\n"
+    doc = clean_text(raw, "r.txt")
+    quoted = [s.text for c in chunk_document(doc, max_chars=200) for s in chunk_sentences(doc, c)]
+    assert quoted == ["第二句话同样写满一整行的宽度并且结束。"]

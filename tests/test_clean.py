@@ -26,8 +26,10 @@ def test_running_header_and_bare_page_numbers_are_dropped():
     assert is_noise("生成式AI对企业的影响和意义 | 第二节: 生成式人工智能在消费者和企业领域的应用案例")
     assert is_noise("22")
     assert not is_noise("2022年是人工智能的一个分水岭")
-    raw = " 标题\n\n这是第一句，\n\n22\n\n生成式AI对企业的影响和意义 | 第三节: 生成式人工智能中的商机和竞争\n\n接着第二行。\n"
-    assert "这是第一句，接着第二行。" in clean(raw, "r.txt").text
+    raw = " 标题\n\n这是第一句话写满了一整行的宽度，\n\n22\n\n生成式AI对企业的影响和意义 | 第三节: 生成式人工智能中的商机和竞争\n\n接着第二行。\n"
+    doc = clean(raw, "r.txt")
+    assert "这是第一句话写满了一整行的宽度，接着第二行。" in doc.text
+    assert doc.seams == (doc.text.index("接着第二行"),)  # the sentence is not what the reader sees: never quoted
 
 
 def test_repeated_title_line_is_a_running_header():
@@ -139,3 +141,47 @@ def test_consecutive_lines_are_separate_paragraphs_and_blank_separated_ones_may_
     raw = "# Overview\nKey points\nRevenue grew\nCosts fell."
     assert clean(raw, "a.docx").text == "Overview\nKey points\nRevenue grew\nCosts fell."
     assert clean(raw.replace("\n", "\n\n"), "a.html").text == "Overview\nKey points Revenue grew Costs fell."
+
+
+# Real excerpts of the report's tables, as extracted (blank lines and tight lines as in the .txt).
+VENDOR_TABLE = (
+    " 基础设施层\n\n供应商 描述 案例 主要客户 主要盈利模式\n\n企业 开发者 消费者 模式 计价方式\n\n"
+    "芯片供应商\n专用的芯片半导体，包括\nGPU和CPU\n\nAMD \nNVIDIA \n\n是 否 否 一次性租赁 每个组件\n"
+    "虽然云服务提供商（CSP）提供抽象化的服务，\n\n但在基础设施中还有另一个快速发展的关键\n\n层次：芯片。\n"
+)
+USE_CASE_MATRIX = (
+    " 垂直与横向的企业用例示例\n\n垂\n直\n消费与零售 生命科学与医疗 银行与金融服务 科技\n\n个性化对话式\n零售体验\n• •\n\n"
+    "学术领域的全天\n候虚拟助理\n\n• • • •\n\n 对于这些应用案例，基础模型可能需要\n\n进行微调，甚至需要新的专用模型。\n"
+)
+BENEFITS_TABLE = (
+    " 收益 加速 个性化 自动化 创作 模拟\n\n财\n务\n\n拓展市场 ● ●\n产生收入 ● ●\n\n减少投入 ● ● ● ●\n促进创新 ● ● ● ●\n\n"
+    "Source: Deloitte\n\n 考虑到这一点，对于那些对生成式人工智能有商\n\n业兴趣的企业，我们认为有五个“无悔”的行动\n\n可以开始考虑。\n"
+)
+
+
+def table_lines(doc) -> list[str]:
+    return [line for a, b in doc.tables for line in doc.text[a:b].split("\n")]
+
+
+def test_vendor_table_rows_stay_apart_from_the_prose_after_them():
+    doc = clean(VENDOR_TABLE, "r.txt")
+    rows = table_lines(doc)
+    assert "供应商 描述 案例 主要客户 主要盈利模式" in rows
+    assert "芯片供应商 专用的芯片半导体，包括 GPU和CPU" in rows
+    assert "是 否 否 一次性租赁 每个组件" in rows
+    assert "虽然云服务提供商（CSP）提供抽象化的服务，但在基础设施中还有另一个快速发展的关键层次：芯片。" in doc.text.split("\n")
+
+
+def test_use_case_matrix_cells_and_bullets_are_table_rows():
+    doc = clean(USE_CASE_MATRIX, "r.txt")
+    rows = table_lines(doc)
+    assert "垂直" in rows and "• •" in rows
+    assert "学术领域的全天 候虚拟助理" in rows
+    assert "对于这些应用案例，基础模型可能需要进行微调，甚至需要新的专用模型。" in doc.text.split("\n")
+
+
+def test_bullet_matrix_never_glues_onto_the_next_sentence():
+    doc = clean(BENEFITS_TABLE, "r.txt")
+    assert "促进创新 ● ● ● ●" in table_lines(doc)
+    assert "考虑到这一点，对于那些对生成式人工智能有商业兴趣的企业，我们认为有五个“无悔”的行动可以开始考虑。" in doc.text.split("\n")
+    assert not any("●考虑到" in line for line in doc.text.split("\n"))

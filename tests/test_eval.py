@@ -34,3 +34,39 @@ def test_dev_set_hit_rate_and_citations(report_assistant, report_settings):
     assert results["all"]["answers_with_citations"] >= 0.9
     assert results["all"]["refused_when_unanswerable"] >= 0.6
     assert isinstance(questions[0], GoldenQuestion)
+
+
+def test_quote_checker_reads_the_original_text(tmp_path):
+    (tmp_path / "r.txt").write_text(
+        " 标题文字\n\n第一段第一句话在这里。\n\n第二句话也\n\n在这里。\n\n拓展市场 ● ●\n8\n产生收入 ● ●\n", encoding="utf-8"
+    )
+    checker = QuoteChecker(tmp_path)
+    assert checker.in_original("r.txt", "第二句话也在这里。")
+    assert not checker.in_original("r.txt", "拓展市场 ● ●产生收入")  # the page number lies between them
+    assert not checker.is_fragment("r.txt", "第二句话也在这里。", "prose")
+    assert checker.is_fragment("r.txt", "第二句话也", "prose")
+    assert not checker.is_fragment("r.txt", "拓展市场 ● ●", "table")
+    assert checker.is_fragment("r.txt", "拓展市场", "table")  # half a row
+    assert checker.is_heading("r.txt", "标题文字", "prose")
+    assert not checker.is_heading("r.txt", "第一段第一句话在这里。", "prose")
+
+
+def test_follow_ups_answer_their_history_first_and_are_tallied_apart(tmp_path):
+    from assistant.types import Answer, AnswerMode
+
+    (tmp_path / "r.txt").write_text(" 标题\n\n微软对OpenAI的投资是100亿美元。\n", encoding="utf-8")
+    golden = tmp_path / "g.jsonl"
+    golden.write_text(
+        '{"id": "f1", "lang": "en", "history": [{"question": "first?", "answer": ""}], "question": "And then?",'
+        ' "evidence": ["100亿美元"], "answer_keywords": ["100亿"]}\n',
+        encoding="utf-8",
+    )
+    calls = []
+
+    def ask(question, history=()):
+        calls.append((question, tuple(history)))
+        return Answer(question, "en", f"answer to {question}", True, AnswerMode.EXTRACTIVE)
+
+    results = evaluate(read_golden(golden), ask, QuoteChecker(tmp_path))
+    assert calls == [("first?", ()), ("And then?", (("first?", "answer to first?"),))]
+    assert set(results) == {"followup", "followup-en"}

@@ -117,3 +117,18 @@ def test_the_lead_names_the_quoted_document_when_several_were_searched():
     assert lead("zh", faq, [hit("faq.md", 1)]) == LEAD["zh"]
     assert lead("zh", faq, [hit("faq.md", 1), hit("report.txt", 2)]) == "根据《faq.md》原文："
     assert lead("en", faq, [hit("faq.md", 1), hit("report.txt", 2)]).startswith("From faq.md")
+
+
+def test_which_ones_asks_for_a_list_not_a_quantity():
+    from assistant.answering.extractive import asks_for_quantity
+
+    assert not asks_for_quantity("“财务”这一组包含哪几项收益？")
+    assert asks_for_quantity("集成玩家是通过几种途径进入市场的？")
+
+
+def test_a_name_punctuated_differently_is_still_mentioned():
+    from assistant.answering.extractive import in_vocabulary, mentioned
+
+    assert mentioned("dall-e", "在2022年，openai的dall·e2因其文本生成图像的能力")
+    assert in_vocabulary("dall-e", {"dall", "e2", "openai"})
+    assert not mentioned("dall-e", "openai的chatgpt")

@@ -37,3 +37,22 @@ def test_english_follow_up_carries_terms_across_two_turns():
 def test_standalone_questions_are_left_alone():
     assert condense_offline("微软对OpenAI的投资金额是多少？", [(BUYERS, "…")]) == "微软对OpenAI的投资金额是多少？"
     assert condense_offline("那第二个呢？", []) == "那第二个呢？"
+
+
+ANSWER = "根据报告原文：\n“易用性| 通过开箱即用的连接。” [1]\n“安全和隐私|符合数据安全标准。” [2]"
+
+
+def test_entity_only_follow_up_keeps_the_predicate_and_swaps_the_entity():
+    assert condense_offline("And Google?", [("How much did Microsoft invest in OpenAI?", "…")]) == "How much did Google invest?"
+    assert condense_offline("那谷歌呢？", [("微软对OpenAI的投资金额是多少？", "…")]) == "谷歌的投资金额是多少？"
+
+
+def test_ordinals_name_an_item_of_the_previous_answer():
+    assert condense_offline("那第二个呢？", [(BUYERS, ANSWER)]).startswith("安全和隐私 ")
+    assert condense_offline("What about the second one?", [("Which criteria do buyers use?", ANSWER)]).startswith("安全和隐私 ")
+    assert condense_offline("那第五个呢？", [(BUYERS, ANSWER)]).startswith("那第五个呢？")  # no fifth item: topic carried
+
+
+def test_pronouns_stand_for_the_previous_subject():
+    assert condense_offline("它的成本是多少？", [("生成式AI有哪些风险？", "…")]) == "生成式AI的成本是多少？"
+    assert condense_offline("What does it cost?", [("What risks does OpenAI face?", "…")]) == "What does OpenAI cost?"

@@ -102,3 +102,26 @@ def test_no_upload_name_writes_outside_the_corpus(filename):
         written = [path for path in base.rglob("*") if path.is_file()]
         assert all(path.parent == corpus for path in written)
         assert [path.name for path in written] == ([doc_id] if doc_id else [])
+
+
+PROSE_LINES = st.lists(
+    st.sampled_from([
+        "生成式人工智能可以通过创建类似于其所训练的数据", "的新颖数据来模仿人类的创造过程。", "拓展市场 ● ●", "是 是 否 消费",
+        "Amazon", "垂", "直", "供应商 描述 案例 主要客户", "每个用户", "模型层", "效率| 优化计划、研究和产品开发等任务",
+        "微软对OpenAI的100亿美元投资和谷歌对Anthropic的3亿美", "元投资。", "第三节", "摘要", "，", "。", "22", "Source: Deloitte",
+    ]),
+    max_size=60,
+)
+
+
+@FUZZ
+@given(lines=PROSE_LINES, separators=st.lists(st.sampled_from(["\n", "\n\n", "\n \n"]), min_size=60, max_size=60))
+def test_every_chunk_and_quote_is_in_the_original_ignoring_whitespace(lines, separators):
+    """The report's layout (page marks, tables, page numbers, captions): nothing quoted is invisible to the reader."""
+    raw = " 标题\n\n" + "".join(line + sep for line, sep in zip(lines, separators))
+    original = "".join(raw.split())
+    document = clean(raw, "r.txt")
+    for chunk in chunk_document(document, max_chars=120, overlap_chars=30):
+        assert "".join(chunk.text.split()) in original
+        for sentence in chunk_sentences(document, chunk):
+            assert "".join(sentence.text.split()) in original

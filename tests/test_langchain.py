@@ -15,7 +15,13 @@ from langchain_core.runnables import Runnable
 
 import assistant as package
 from assistant.service import Assistant
-from assistant.serving.langchain import AnswerRunnable, ReportRetriever, as_runnable, format_sources, verify_citations
+from assistant.serving.langchain import (
+    AnswerRunnable,
+    ReportRetriever,
+    as_runnable,
+    format_sources,
+    verify_citations,
+)
 from assistant.types import AnswerMode, EventKind
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -34,7 +34,15 @@ from assistant.serving.ui.render import (
     turns_from_messages,
 )
 from assistant.settings import ServerSettings, Settings
-from assistant.types import Answer, AnswerMode, Chunk, Citation, Hit, Reason, SentenceCheck
+from assistant.types import (
+    Answer,
+    AnswerMode,
+    Chunk,
+    Citation,
+    Hit,
+    Reason,
+    SentenceCheck,
+)
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(1)">[x](javascript:alert(1))'
 OUR_TAGS_RE = re.compile(r'</?(?:em|span|small)(?: class="[a-z]+")?>')
@@ -161,7 +169,8 @@ def test_chat_streams_then_shows_the_cited_answer_and_passes_history(report_assi
     follow_up = list(respond(report_assistant, "那谷歌呢？", first[-1][0]))
     chat, sources = follow_up[-1][0], follow_up[-1][1]
     assert [m["role"] for m in chat] == ["user", "assistant", "user", "assistant"]
-    assert "Searched for" in sources and "微软" in sources.split("</div>")[0]  # the first question's topic was carried
+    # the first question's predicate was kept with the entity swapped (微软 -> 谷歌)
+    assert "Searched for" in sources and "谷歌的投资金额" in sources.split("</div>")[0]
 
 
 def test_a_lone_surrogate_in_the_question_does_not_break_the_stream(report_assistant):

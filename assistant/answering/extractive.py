@@ -14,6 +14,7 @@ from assistant.answering.verify.quantities import asks_for_quantity, states_quan
 from assistant.language import detect_language, is_question
 from assistant.retrieval.crosslingual import english_to_chinese_terms
 from assistant.retrieval.hybrid import Query, SentenceIndex
+from assistant.retrieval.sections import wants_summary
 from assistant.types import Answer, AnswerMode, Citation, Hit, Sentence
 
 LEXICAL_BONUS = 0.15
@@ -78,6 +79,9 @@ def in_vocabulary(anchor: str, vocabulary: set[str]) -> bool:
     """An anchor counts as mentioned in its own form, singular form, or a dictionary translation."""
     if anchor in vocabulary or anchor.rstrip("s") in vocabulary:
         return True
+    parts = [p for p in re.split(r"[^a-z0-9]+", anchor) if p]
+    if len(parts) > 1 and all(p in vocabulary or any(v.startswith(p) for v in vocabulary) for p in parts):
+        return True  # "dall-e" as the corpus writes it, "DALL·E2"
     return anchor.isalpha() and any(term in vocabulary for term in english_to_chinese_terms(anchor))
 
 
@@ -85,6 +89,9 @@ def mentioned(anchor: str, lowered_text: str) -> bool:
     """Whether lower-cased text names the anchor itself, its singular, or its Chinese translation (微软 for Microsoft)."""
     if anchor in lowered_text or anchor.rstrip("s") in lowered_text:
         return True
+    squeezed = re.sub(r"[^a-z0-9]", "", anchor)
+    if len(squeezed) > 2 and squeezed != anchor and squeezed in re.sub(r"[^a-z0-9]", "", lowered_text):
+        return True  # "dall-e" for "DALL·E2": the same name, punctuated differently
     return anchor.isalpha() and any(term in lowered_text for term in english_to_chinese_terms(anchor))
 
 
@@ -94,7 +101,11 @@ def missing_anchors(question: str, corpus_vocabulary: set[str]) -> list[str]:
 
 
 def unsupported_specifics(
-    question: str, quotes: list[str], vocabulary: set[str], is_common: Callable[[str], bool] = lambda _: False
+    question: str,
+    quotes: list[str],
+    vocabulary: set[str],
+    is_common: Callable[[str], bool] = lambda _: False,
+    quantity_sentences: int = QUANTITY_SENTENCES,
 ) -> int:
     """Specifics the question asks about that the best evidence lacks; each one weakens the evidence.
 
@@ -106,7 +117,7 @@ def unsupported_specifics(
     missing = missing_anchors(question, vocabulary)
     joined = " ".join(quotes).lower()
     absent = [a for a in named if a not in missing and a.isalpha() and not is_common(a) and not mentioned(a, joined)]
-    no_quantity = asks_for_quantity(question) and not any(states_quantity(q) for q in quotes[:QUANTITY_SENTENCES])
+    no_quantity = asks_for_quantity(question) and not any(states_quantity(q) for q in quotes[:quantity_sentences])
     return len(missing) + len(absent) + int(no_quantity)
 
 
@@ -141,16 +152,36 @@ def compose_offline(
     vocabulary: set[str],
     is_common: Callable[[str], bool] = lambda _: False,
 ) -> Answer:
-    """Quote the best sentences, or refuse when the evidence is below the calibrated threshold."""
+    """Quote the best sentences, or refuse when the evidence is below the calibrated threshold.
+
+    A summary request ("总结第三节", "key points") is answered with a digest: the most central sentences
+    of the retrieved section(s), one per section for the whole report.
+    """
+    if wants_summary(query.text) and hits:
+        from assistant.answering.digest import (
+            compose_digest,  # digest builds on quoted_answer below
+        )
+
+        return compose_digest(question, query, hits, sentences, max_quotes=max_quotes)
     ranked = rank_sentences(query, hits, sentences)
     top_quotes = [sentence.text for _, sentence, _ in ranked[:EVIDENCE_SENTENCES]]
-    penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common)
+    # A requested figure may be in any sentence that is quoted with the best one (as close to the question).
+    close = max(QUANTITY_SENTENCES, sum(1 for item in ranked[:max_quotes] if item[0] >= ranked[0][0] - RELATIVE_CUTOFF)) if ranked else 0
+    penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common, close)
     evidence = (ranked[0][0] if ranked else 0.0) - penalty
     language = query.language
     if evidence < min_evidence:
         return Answer(question, language, REFUSAL[language], False, AnswerMode.EXTRACTIVE, (), tuple(hits), query.text, evidence)
     chosen = [item for item in ranked if item[0] >= ranked[0][0] - RELATIVE_CUTOFF][:max_quotes]
     chosen.sort(key=lambda item: (item[2].rank, item[1].start))
+    return quoted_answer(question, query, hits, chosen, evidence)
+
+
+def quoted_answer(
+    question: str, query: Query, hits: list[Hit], chosen: list[tuple[float, Sentence, Hit]], evidence: float
+) -> Answer:
+    """The chosen sentences as numbered, verbatim citations under the lead line."""
+    language = query.language
     citations = tuple(
         Citation(
             n=n,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from assistant.language import CJK
 from assistant.retrieval.hybrid import SentenceIndex
 from assistant.types import Chunk, Hit, Sentence
 
@@ -33,7 +34,7 @@ COVERAGE_BONUS = 0.15  # weight of the share of question tokens that only this c
 NEW_PASSAGE_BONUS = 0.1  # / the passage's retrieval rank, for a sentence of a passage without a window yet
 SOURCE_OVERHEAD_TOKENS = 14  # the <source id="n" section="…"> wrapper around each window
 TOUCH_CHARS = 3  # sentences at most this many characters apart (whitespace) are neighbours
-CJK_RE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+WIDE_RE = re.compile(f"[\u3000-\u303f{CJK}\uff00-\uffef]")  # Han plus CJK and full-width punctuation: about a token each
 DIGIT_RE = re.compile(r"\d")
 
 
@@ -42,7 +43,7 @@ def estimate_tokens(text: str) -> int:
 
     Chinese characters average ~0.7 tokens, digits are one token each, other text ~4 characters a token.
     """
-    cjk = len(CJK_RE.findall(text))
+    cjk = len(WIDE_RE.findall(text))
     digits = len(DIGIT_RE.findall(text))
     other = len(text) - cjk - digits
     return int(0.7 * cjk + digits + other / 4) + 1

@@ -62,6 +62,7 @@ def _chunk_metadata(chunk: Chunk) -> dict[str, str | int]:
         "page": chunk.page,
         "section": chunk.section,
         "heading": chunk.heading,
+        "kind": chunk.kind,
     }
 
 
@@ -76,6 +77,7 @@ def _chunk_from(chunk_id: str, text: str, meta: dict) -> Chunk:
         page=int(meta["page"]),
         section=str(meta.get("section", "")),
         heading=str(meta.get("heading", "")),
+        kind=str(meta.get("kind", "prose")),
     )
 
 

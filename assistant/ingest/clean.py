@@ -17,12 +17,21 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from assistant.ingest.formats import FORMATS
-from assistant.language import CJK_RE
+from assistant.ingest.tables import (
+    BULLETS,
+    is_label_row,
+    is_prose_paragraph,
+    is_short_cell,
+    is_single_cjk,
+    is_table_row,
+    merge_spans,
+)
 from assistant.types import CleanDocument, Heading, RawDocument
 
 SECTION_RE = re.compile(r"^(摘要|第[一二三四五六七八九十]+节|关于.{2,16}|附录|结论|Summary|Abstract|Section \d+)$")
 RUNNING_HEADER_RE = re.compile(r"^.{2,40}\s*\|\s*(第[一二三四五六七八九十\d]+节|摘要).*$")
 PAGE_NUMBER_RE = re.compile(r"^\d{1,3}$")
+URL_LINE_RE = re.compile(r"^(?:https?://\S+\s*)+$")  # footnote links: a reference, not content
 CAPTION_RE = re.compile(r"\s*Source:\s*Deloitte\s*")
 MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 SENTENCE_END = "。！？；!?;：:…"
@@ -32,10 +41,8 @@ LATIN_WORD = re.compile(r"[A-Za-z0-9]")
 TITLE_LINE_MAX = 14
 SUBHEADING_MAX = 12
 PROSE_LINE_MIN = 12
-
-
-def is_single_cjk(text: str) -> bool:
-    return len(text) == 1 and bool(CJK_RE.match(text))
+NARROW_LINE_MIN = 7  # narrow-column prose in the report's figures ("将改变未来的工")
+WRAP_PUNCTUATION_RE = re.compile(r"[，。、；：！？（）“”]")
 
 
 def join_wrapped(left: str, right: str) -> str:
@@ -53,8 +60,8 @@ def ends_sentence(line: str, marks: str = SENTENCE_END) -> bool:
 
 
 def is_noise(line: str) -> bool:
-    """Running headers and bare page numbers carry no content."""
-    return bool(RUNNING_HEADER_RE.match(line) or PAGE_NUMBER_RE.match(line))
+    """Running headers, bare page numbers and footnote links carry no content."""
+    return bool(RUNNING_HEADER_RE.match(line) or PAGE_NUMBER_RE.match(line) or URL_LINE_RE.match(line))
 
 
 def strip_captions(line: str) -> str:
@@ -104,6 +111,7 @@ class _Line:
     page: int
     tight: bool  # no blank line between this line and the previous content line
     markdown_heading: int = 0
+    after_noise: bool = False  # a page number, running header or caption was removed just before this line
 
 
 def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
@@ -111,6 +119,7 @@ def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
     lines: list[_Line] = []
     page = 0
     title = ""
+    removed = False
     for number, page_text in enumerate([raw] if page_marks else raw.split("\f"), 1):
         blank_since_last = True
         for raw_line in page_text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
@@ -119,9 +128,12 @@ def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
                 continue
             if page_marks and raw_line.startswith(" ") and not raw_line.startswith("  "):
                 page += 1
+                blank_since_last = True  # a new page never continues the previous line as a table row
             page = max(page, number)
-            text = strip_captions(raw_line.replace("\u00a0", " ").replace("\ufeff", ""))
+            line_text = raw_line.replace("\u00a0", " ").replace("\ufeff", "").strip()
+            text = strip_captions(line_text)
             if not text or (page_marks and (is_noise(text) or text == title)):
+                removed = True
                 continue
             title = title or text  # the title line repeats on later pages as a running header
             md = MD_HEADING_RE.match(text) if not page_marks else None
@@ -131,8 +143,10 @@ def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
                     page=page,
                     tight=not blank_since_last,
                     markdown_heading=len(md.group(1)) if md else 0,
+                    after_noise=removed,
                 )
             )
+            removed = text != line_text  # a caption cut from this line's end lies between it and the next
             blank_since_last = False
     return lines
 
@@ -148,6 +162,19 @@ class _Builder:
         self.headings: list[Heading] = []
         self.last_line = ""
         self.closed = True  # True after a heading: the next line never continues the previous one
+        self.paragraph_start = 0
+        self.paragraph_has_table_line = False
+        self.table_spans: list[tuple[int, int]] = []
+        self.seams: list[int] = []
+
+    def close_paragraph(self) -> None:
+        """Classify the paragraph just finished: prose, or a table/figure block kept apart from prose."""
+        text = "".join(self.parts)[self.paragraph_start :] if self.parts else ""
+        if text.strip() and not is_prose_paragraph(
+            text, finished=ends_sentence(text, self.layout.sentence_end), has_table_line=self.paragraph_has_table_line
+        ):
+            self.table_spans.append((self.paragraph_start, self.length))
+        self.paragraph_has_table_line = False
 
     def _record_page(self, page: int) -> None:
         if not self.page_starts or self.page_starts[-1][1] != page:
@@ -157,24 +184,36 @@ class _Builder:
                 # A sub-heading's scope ends with its page: the report's layout gives no other end marker.
                 self.headings.append(Heading(offset, self.headings[-1].section))
 
-    def append(self, text: str, page: int, *, new_line: bool) -> None:
-        if new_line and self.parts:
-            self.parts.append("\n")
-            self.length += 1
+    def append(
+        self, text: str, page: int, *, new_line: bool, table_line: bool = False, seam: bool = False, cells: bool = False
+    ) -> None:
+        """Add a line: on a new line, or joined to the last one (as wrapped text, or as the next cell of a row)."""
+        if new_line or not self.parts:
+            if self.parts:
+                self.close_paragraph()
+                self.parts.append("\n")
+                self.length += 1
+            self.paragraph_start = self.length
+        if seam:  # joined or not: a run of rows or a sentence across this point is not what the reader sees
+            self.seams.append(self.length)
         self._record_page(page)
         if not new_line and self.parts:
-            merged = join_wrapped(self.last_line, text)
+            merged = f"{self.last_line} {text}" if cells else join_wrapped(self.last_line, text)
             addition = merged[len(self.last_line):]
         else:
             addition = text
+        self.paragraph_has_table_line |= table_line
         self.parts.append(addition)
         self.length += len(addition)
         self.last_line = (self.last_line + addition) if not new_line else text
         self.closed = False
 
-    def heading(self, text: str, page: int, section: str, heading: str = "") -> None:
+    def heading(self, text: str, page: int, section: str, heading: str = "", *, seam: bool = False) -> None:
+        self.close_paragraph()
+        self.paragraph_start = self.length + (1 if self.parts else 0)
         self.headings.append(Heading(self.length + (1 if self.parts else 0), section, heading))
-        self.append(text, page, new_line=True)
+        self.append(text, page, new_line=True, seam=seam)
+        self.paragraph_start = self.length  # a heading is neither prose nor table
         self.closed = True
 
     def continues(self) -> bool:
@@ -217,16 +256,22 @@ def clean(raw: str, doc_id: str = "", *, layout: Layout | None = None) -> CleanD
                 and len(title_lines) < 3
                 and SECTION_RE.match(line.text).group(1).startswith("第")
                 and is_heading_like(lines[j].text, TITLE_LINE_MAX)
+                and not lines[j].after_noise  # a title never continues across a removed page number
+                and not is_table_row(lines[j].text)
             ):
                 title_lines.append(lines[j].text)
                 j += 1
             section = title_lines[0] + (" " + "".join(title_lines[1:]) if len(title_lines) > 1 else "")
-            out.heading(section, line.page, section)
+            out.heading(section, line.page, section, seam=line.after_noise)
             i = j
             continue
         continues = out.continues()
         if page_marks and not continues and is_subheading(lines, i):
-            out.heading(line.text, line.page, section, line.text)
+            out.heading(line.text, line.page, section, line.text, seam=line.after_noise)
+            i += 1
+            continue
+        if page_marks:
+            place_tabular(out, lines, i)
             i += 1
             continue
         if line.tight:
@@ -234,11 +279,53 @@ def clean(raw: str, doc_id: str = "", *, layout: Layout | None = None) -> CleanD
             new_line = not (is_single_cjk(line.text) and is_single_cjk(lines[i - 1].text))
         else:
             new_line = not continues or line.text.startswith(("•", "- ", "* ")) or "|" in line.text[:12]
-        out.append(line.text, line.page, new_line=new_line)
+        out.append(line.text, line.page, new_line=new_line, seam=line.after_noise)
         i += 1
+    out.close_paragraph()
+    text = out.text()
     return CleanDocument(
         doc_id=doc_id,
-        text=out.text(),
+        text=text,
         page_starts=tuple(out.page_starts) or ((0, 1),),
         headings=tuple(out.headings),
+        tables=merge_spans(out.table_spans, text) if page_marks else (),
+        seams=tuple(out.seams),
     )
+
+
+def wraps(previous: str, line: str) -> bool:
+    """Whether a blank-separated line can be the wrapped remainder of ``previous``: the report's prose lines run
+    full width, its narrow columns carry punctuation; figure labels ("生成式AI技术栈", "基础设施/硬件") do neither."""
+    width = len("".join(previous.split()))
+    return width >= PROSE_LINE_MIN or (width >= NARROW_LINE_MIN and bool(WRAP_PUNCTUATION_RE.search(previous + line)))
+
+
+def place_tabular(out: _Builder, lines: list[_Line], i: int) -> None:
+    """The report's layout: table cells and rows stay on lines of their own, apart from prose.
+
+    Tight lines (no blank line between) join: wrapped prose as wrapped text, cells of one
+    table row with a space, vertical one-character labels directly. A row that ends in
+    bullets, a new "label|" item or a finished sentence ends the line. Blank-separated lines
+    join only as wrapped prose, never into or out of a table.
+    """
+    line = lines[i]
+    finished = ends_sentence(line.text, out.layout.sentence_end)
+    row = is_table_row(line.text)
+    short = is_short_cell(line.text, finished=finished)
+    previous = lines[i - 1] if i else None
+    in_table = out.paragraph_has_table_line or row or short
+    starts_item = line.text.startswith(tuple(BULLETS)) or "|" in line.text[:12]
+    ends_row = out.last_line.rstrip().endswith(tuple(BULLETS)) or ends_sentence(out.last_line, out.layout.sentence_end)
+    cells = False
+    if out.closed or not out.parts:
+        new_line = True
+    elif line.tight and previous is not None and is_single_cjk(line.text) and is_single_cjk(previous.text):
+        new_line = False
+    elif line.tight:
+        new_line = ends_row or starts_item or is_label_row(line.text) or (previous is not None and is_label_row(previous.text))
+        cells = in_table
+    else:
+        wrapped = previous is not None and wraps(previous.text, line.text)
+        new_line = in_table or not wrapped or not out.continues() or starts_item
+    table_line = row or short
+    out.append(line.text, line.page, new_line=new_line, table_line=table_line, seam=line.after_noise, cells=cells)

@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterable
 from io import BytesIO
 from pathlib import Path
 
-from assistant.errors import BadDocument, BadUpload, StorageUnavailable, UnknownDocument, UploadTooLarge
+from assistant.errors import (
+    BadDocument,
+    BadUpload,
+    StorageUnavailable,
+    UnknownDocument,
+    UploadTooLarge,
+)
 from assistant.ingest.load import SUPPORTED_SUFFIXES, discover, load_file
 from assistant.settings import Settings
 

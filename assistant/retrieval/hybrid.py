@@ -21,6 +21,13 @@ import numpy as np
 from assistant.indexing.lexical import LexicalIndex, tokenize
 from assistant.language import is_question
 from assistant.retrieval.crosslingual import english_to_chinese_terms
+from assistant.retrieval.sections import (
+    CONCLUSION_CHUNKS,
+    main_sections,
+    numbered_sections,
+    section_reference,
+    wants_summary,
+)
 from assistant.settings import RetrieveSettings
 from assistant.types import Chunk, Hit, Sentence
 
@@ -125,6 +132,8 @@ class HybridRetriever:
         settings: RetrieveSettings,
     ) -> None:
         self.chunks = {c.id: c for c in chunks}
+        self.numbered = numbered_sections(chunks)
+        self.main_sections = main_sections(chunks)
         # Latin-letter runs of every lowered chunk, chunks separated by NUL: is_common scans this, not the Chinese text.
         runs = [" ".join(LATIN_RUN_RE.findall(c.text.lower())) + "\0" for c in chunks]
         self._latin_runs = "".join(runs)
@@ -157,6 +166,28 @@ class HybridRetriever:
     def prepare(self, text: str, language: str, vector: np.ndarray) -> Query:
         return Query(text, language, vector, lexical_tokens(text, language, self.vocabulary))
 
+    def scope(self, question: str, ranked: list[str]) -> list[str]:
+        """Only the named section's chunks (all quotes then come from it); a whole-report summary takes the best
+        chunk of each main section first, so its digest covers the report rather than one part of it."""
+        reference = section_reference(question)
+        if reference is not None:
+            named = [cid for cid in ranked if reference.matches(self.chunks[cid], self.numbered)]
+            if reference.role == "conclusion":
+                closing = sorted((c for c in named if self.chunks[c].kind != "table"), key=lambda c: self.chunks[c].start)
+                named = [cid for cid in named if cid in closing[-CONCLUSION_CHUNKS:]]
+            if reference.role == "vendors":  # a boost: a question may name the tables and another place
+                return named + [cid for cid in ranked if cid not in named]
+            return named or ranked
+        if not wants_summary(question):
+            return ranked
+        firsts = {}
+        for cid in ranked:
+            section = self.chunks[cid].section
+            if section in self.main_sections and self.chunks[cid].kind != "table":
+                firsts.setdefault(section, cid)
+        leading = [firsts[s] for s in self.main_sections if s in firsts]
+        return leading + [cid for cid in ranked if cid not in leading]
+
     def search(self, query: Query, k: int) -> list[Hit]:
         n = self.settings.candidates
         dense = self.dense_search(query.vector, n)
@@ -173,7 +204,7 @@ class HybridRetriever:
             ],
             self.settings.rrf_k,
         )
-        order = sorted((cid for cid in fused if cid in self.chunks), key=lambda cid: fused[cid], reverse=True)[:k]
+        order = self.scope(query.text, sorted((cid for cid in fused if cid in self.chunks), key=lambda cid: fused[cid], reverse=True))[:k]
         return [
             Hit(
                 chunk=self.chunks[cid],

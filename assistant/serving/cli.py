@@ -162,7 +162,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
                 out.write(json.dumps({"id": question.id, **answer.to_dict()}, ensure_ascii=False) + "\n")
 
         results = evaluate(
-            questions, lambda q: assistant.ask(q, k=args.k), QuoteChecker(settings.paths.corpus_dir), record
+            questions,
+            lambda q, history=(): assistant.ask(q, k=args.k, history=history),
+            QuoteChecker(settings.paths.corpus_dir),
+            record,
         )
     finally:
         if out:
@@ -172,9 +175,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     metrics = list(next(iter(results.values())).keys())
     print(f"answers: {settings.llm.describe()}")
-    print(f"{'metric':<28}" + "".join(f"{lang:>8}" for lang in results))
+    widths = {lang: max(8, len(lang) + 2) for lang in results}
+    print(f"{'metric':<28}" + "".join(f"{lang:>{widths[lang]}}" for lang in results))
     for metric in metrics:
-        print(f"{metric:<28}" + "".join(f"{'-' if results[lang][metric] is None else results[lang][metric]:>8}" for lang in results))
+        print(
+            f"{metric:<28}"
+            + "".join(f"{'-' if results[lang][metric] is None else results[lang][metric]:>{widths[lang]}}" for lang in results)
+        )
     return 0
 
 

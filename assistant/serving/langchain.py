@@ -46,6 +46,7 @@ def hit_to_document(hit: Hit) -> Document:
             "end": chunk.end,
             "rank": hit.rank,
             "score": hit.score,
+            "kind": chunk.kind,
         },
     )
 
@@ -63,6 +64,7 @@ def document_to_chunk(document: Document, position: int) -> Chunk:
         ordinal=position,
         page=int(meta.get("page", 1)),
         section=str(meta.get("section", "")),
+        kind=str(meta.get("kind", "prose")),
     )
 
 

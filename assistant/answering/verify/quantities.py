@@ -41,7 +41,7 @@ QUANTITY_RE = re.compile(
 )
 QUANTITY_QUESTION_RE = re.compile(
     r"\b(how (many|much)|what (percentage|share|price)|which year|what year|when did|price|revenue)\b"
-    r"|多少|几[种个项只年代家位次]|哪一年|哪一天|何时|什么时候|百分之|价格|收费|金额",
+    r"|多少|(?<!哪)几[种个项只年代家位次]|哪一年|哪一天|何时|什么时候|百分之|价格|收费|金额",
     re.I,
 )
 MENTION_RE = re.compile(r"(?<![A-Za-z.\-])\d|[两二三四五六七八九十百千万亿]+(个|种|倍|年|只|次|项|代|层|类|成|家|位|分之)|\b(one|two|three|four|five|ten)\b")

@@ -14,8 +14,8 @@ from assistant.errors import (
     IndexCorrupt,
     IndexMismatch,
     IndexMissing,
-    UnknownDocument,
     StorageUnavailable,
+    UnknownDocument,
     UploadTooLarge,
 )
 

@@ -32,6 +32,7 @@ class PassageOut(_Strict):
     section: str
     page: int
     score: float
+    kind: str = Field(description="prose, or table for a table block (its rows are the quotable units).")
     text: str
 
 

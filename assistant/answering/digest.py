@@ -1,0 +1,61 @@
+"""Section digests without a model: the sentences most central to a section, quoted.
+
+A sentence is central when its vector is close to the mean vector of its section's
+retrieved sentences: it says what the section as a whole says, rather than what the
+question's words match. A digest of the whole report is the digest of the section
+digests: the most central sentence of each section, in document order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from assistant.answering.extractive import quoted_answer
+from assistant.retrieval.hybrid import Query, SentenceIndex
+from assistant.retrieval.sections import section_reference
+from assistant.types import Answer, Hit, Sentence
+
+MIN_DIGEST_CHARS = 20  # a digest sentence says something on its own
+
+
+def central_sentences(hits: list[Hit], sentences: SentenceIndex) -> dict[str, list[tuple[float, Sentence, Hit]]]:
+    """Per section (in retrieval order), its prose sentences by closeness to the section's mean vector."""
+    rows: dict[str, list[tuple[int, Hit]]] = defaultdict(list)
+    for hit in hits:
+        if hit.chunk.kind == "table":
+            continue
+        for i in sentences.by_chunk.get(hit.chunk.id, []):
+            if len(sentences.sentences[i].text) >= MIN_DIGEST_CHARS:
+                rows[hit.chunk.section].append((i, hit))
+    ranked: dict[str, list[tuple[float, Sentence, Hit]]] = {}
+    for section, members in rows.items():
+        vectors = sentences.vectors[[i for i, _ in members]]
+        centroid = vectors.mean(axis=0)
+        centroid = centroid / (np.linalg.norm(centroid) or 1.0)
+        scores = vectors @ centroid
+        seen: set[tuple[int, int]] = set()
+        items = []
+        for score, (i, hit) in sorted(zip(scores, members), key=lambda item: -float(item[0])):
+            sentence = sentences.sentences[i]
+            if (sentence.start, sentence.end) not in seen:
+                seen.add((sentence.start, sentence.end))
+                items.append((float(score), sentence, hit))
+        ranked[section] = items
+    return ranked
+
+
+def compose_digest(question: str, query: Query, hits: list[Hit], sentences: SentenceIndex, *, max_quotes: int) -> Answer:
+    """A named section's most central sentences; for the whole report, each section's most central one."""
+    ranked = central_sentences(hits, sentences)
+    if not ranked:
+        ranked = {"": []}
+    if section_reference(query.text) is not None or len(ranked) == 1:
+        chosen = [item for items in ranked.values() for item in items]
+        chosen = sorted(chosen, key=lambda item: -item[0])[:max_quotes]
+    else:
+        chosen = [items[0] for items in ranked.values() if items]
+    chosen.sort(key=lambda item: (item[1].start, item[2].chunk.doc_id))
+    evidence = max((item[0] for item in chosen), default=0.0)
+    return quoted_answer(question, query, hits, chosen, evidence)
