@@ -5,20 +5,24 @@ questions and nearly useless for English ones against Chinese text, so the
 lexical list is weighted by the question's language and, for English, restricted
 to tokens that can match across languages (numbers, Latin names) plus dictionary
 translations. Sentence vectors catch short facts that a 500-character chunk
-vector dilutes.
+vector dilutes; they are searched through the store's ANN index, not held in memory.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from bisect import bisect_right
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain
+from itertools import accumulate
+from typing import Protocol
 
 import numpy as np
 
 from assistant.indexing.lexical import LexicalIndex, tokenize
+from assistant.indexing.rows import StoredChunk, parse_layout
 from assistant.retrieval.crosslingual import english_to_chinese_terms
 from assistant.settings import RetrieveSettings
 from assistant.types import Chunk, Hit, Sentence
@@ -65,44 +69,148 @@ def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:
     return fused
 
 
-class SentenceIndex:
-    """All sentence vectors in memory: one matrix product scores every sentence for a query.
+class SentenceVectorSource(Protocol):
+    """Where sentence vectors live (the store's sentence collection): searched approximately, fetched by id."""
 
-    Sentence rows are also kept grouped by chunk, so the best sentence of every chunk is one
-    vectorised reduction rather than a Python loop over (at 100k chunks) every chunk.
+    def count(self) -> int: ...
+
+    def nearest(self, vector: np.ndarray, n: int) -> tuple[list[str], np.ndarray]: ...
+
+    def vectors(self, ids: list[str]) -> np.ndarray: ...
+
+
+class SentenceIndex:
+    """The live sentences' positions in memory; their vectors stay in the store, searched through its ANN index.
+
+    Only compact arrays are held per sentence (owner chunk, span, page); a ``Sentence`` is made from its
+    chunk's text when asked for. Ranking chunks by their best sentence asks the ANN index for the nearest
+    sentence rows, skips dead ones and re-scores the rest exactly; it fetches more until ``n`` chunks are
+    found, which makes the top ``n`` exact whenever the ANN neighbours are.
     """
 
-    def __init__(self, sentences: list[Sentence], vectors: np.ndarray) -> None:
-        self.sentences = sentences
-        self.vectors = vectors
-        self.by_chunk: dict[str, list[int]] = defaultdict(list)
-        for i, sentence in enumerate(sentences):
-            self.by_chunk[sentence.chunk_id].append(i)
-        self.chunk_ids = list(self.by_chunk)  # in order of first appearance, which decides ties
-        self._grouped_rows = np.fromiter(chain.from_iterable(self.by_chunk.values()), np.intp, len(sentences))
-        self._group_starts = np.fromiter(accumulate((len(rows) for rows in self.by_chunk.values()), initial=0), np.intp)[:-1]
+    def __init__(self, stored: Sequence[StoredChunk], source: SentenceVectorSource, cache_rows: int = 20_000) -> None:
+        self._chunks = [s.chunk for s in stored]
+        self._row_index = {s.row: i for i, s in enumerate(stored)}
+        layouts = [parse_layout(s.layout) for s in stored]
+        self._first = np.fromiter(accumulate((len(x) for x in layouts), initial=0), np.intp, len(stored) + 1)
+        spans = np.asarray([span for x in layouts for span in x], dtype=np.int32).reshape(-1, 3)
+        self._spans = spans
+        self._owner = np.repeat(np.arange(len(stored), dtype=np.int32), np.diff(self._first))
+        self._rows = [s.row for s in stored]
+        self.chunk_ids = [c.id for c, x in zip(self._chunks, layouts) if x]
+        self._chunk_index = {c.id: i for i, c in enumerate(self._chunks)}
+        self.sentences = _Sentences(self)
+        self.by_chunk = _ChunkRows(self)
+        self.source = source
+        self._stored = max(source.count(), len(spans))
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_rows = cache_rows
+        self._lock = threading.Lock()
 
-    def scores(self, vector: np.ndarray) -> np.ndarray:
-        return self.vectors @ vector if len(self.sentences) else np.zeros(0, dtype=np.float32)
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def sentence(self, i: int) -> Sentence:
+        chunk = self._chunks[self._owner[i]]
+        a, b, page = (int(v) for v in self._spans[i])
+        return Sentence(chunk.id, chunk.text[a:b], chunk.start + a, chunk.start + b, chunk.page + page)
+
+    def rows_of(self, chunk_id: str) -> list[int]:
+        i = self._chunk_index.get(chunk_id)
+        return [] if i is None else list(range(self._first[i], self._first[i + 1]))
+
+    def _id(self, i: int) -> str:
+        owner = int(self._owner[i])
+        return f"{self._rows[owner]}:{i - self._first[owner]}"
+
+    def _live_row(self, sentence_id: str) -> int | None:
+        row, _, k = sentence_id.rpartition(":")
+        owner = self._row_index.get(row)
+        return None if owner is None else int(self._first[owner]) + int(k)
+
+    def _vectors(self, rows: list[int]) -> np.ndarray:
+        """Vectors of these sentences, from a small cache of immutable rows or one request for the rest."""
+        with self._lock:
+            missing = [i for i in dict.fromkeys(rows) if i not in self._cache]
+        if missing:
+            self._remember(missing, self.source.vectors([self._id(i) for i in missing]))
+        with self._lock:
+            return np.vstack([self._cache[i] for i in rows])
+
+    def _remember(self, rows: list[int], vectors: np.ndarray) -> None:
+        with self._lock:
+            for i, vector in zip(rows, vectors):
+                self._cache[i] = vector
+                self._cache.move_to_end(i)
+            while len(self._cache) > self._cache_rows:
+                self._cache.popitem(last=False)
 
     def scores_of(self, rows: list[int], vector: np.ndarray) -> np.ndarray:
-        """Scores of a few sentences only: the answerer needs the retrieved chunks', not all of them."""
-        return self.vectors[rows] @ vector if rows else np.zeros(0, dtype=np.float32)
+        """Exact scores of a few sentences: the answerer needs the retrieved chunks', not all of them."""
+        return self._vectors(rows) @ vector if rows else np.zeros(0, dtype=np.float32)
 
-    def best_per_chunk(self, scores: np.ndarray) -> np.ndarray:
-        """Each chunk's best sentence score, aligned with ``chunk_ids``."""
-        if not self.chunk_ids:
-            return np.zeros(0, dtype=np.float32)
-        return np.maximum.reduceat(scores[self._grouped_rows], self._group_starts)
-
-    def ranked_chunks(self, scores: np.ndarray, n: int) -> list[str]:
-        """The ``n`` chunks whose best sentence scores highest, best first."""
-        return [self.chunk_ids[i] for i in top_indices(self.best_per_chunk(scores), n)]
-
-    def best_of(self, scores: np.ndarray, chunk_id: str) -> float:
+    def best_of(self, chunk_id: str, vector: np.ndarray) -> float:
         """The chunk's best sentence score; 0.0 for a chunk without sentences."""
-        rows = self.by_chunk.get(chunk_id)
-        return float(scores[rows].max()) if rows else 0.0
+        rows = self.rows_of(chunk_id)
+        return float(self.scores_of(rows, vector).max()) if rows else 0.0
+
+    def ranked_chunks(self, vector: np.ndarray, n: int) -> list[str]:
+        """The ``n`` chunks whose best sentence scores highest, best first, ties in stored order."""
+        if not len(self._spans) or n <= 0:
+            return []
+        # Ten sentences per wanted chunk, scaled up by the share of dead rows in the collection.
+        want = min(self._stored, -(-10 * n * self._stored // len(self._spans)))
+        while True:
+            ids, vectors = self.source.nearest(vector, want)
+            live = [(self._live_row(sid), v) for sid, v in zip(ids, vectors)]
+            rows = [i for i, _ in live if i is not None]
+            if rows:
+                self._remember(rows, [v for i, v in live if i is not None])
+            owners = self._owner[rows]
+            if len(set(owners.tolist())) >= n or want >= self._stored or len(ids) < want:
+                break
+            want = min(self._stored, 2 * want)
+        if not rows:
+            return []
+        scores = np.vstack([v for i, v in live if i is not None]) @ vector
+        chunks, inverse = np.unique(owners, return_inverse=True)
+        best = np.full(len(chunks), -np.inf, dtype=scores.dtype)
+        np.maximum.at(best, inverse, scores)
+        return [self._chunks[chunks[i]].id for i in top_indices(best, n)]
+
+
+class _Sentences(Sequence[Sentence]):
+    """``index.sentences[i]``: made on access, so 900k sentences cost arrays, not objects."""
+
+    def __init__(self, index: SentenceIndex) -> None:
+        self.index = index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self.index.sentence(j) for j in range(*i.indices(len(self)))]
+        return self.index.sentence(i)
+
+
+class _ChunkRows(Mapping[str, list[int]]):
+    """``index.by_chunk[chunk_id]``: the rows of a chunk's sentences, contiguous in stored order."""
+
+    def __init__(self, index: SentenceIndex) -> None:
+        self.index = index
+
+    def __getitem__(self, chunk_id: str) -> list[int]:
+        rows = self.index.rows_of(chunk_id)
+        if not rows:
+            raise KeyError(chunk_id)
+        return rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.index.chunk_ids)
+
+    def __len__(self) -> int:
+        return len(self.index.chunk_ids)
 
 
 class HybridRetriever:
@@ -153,8 +261,7 @@ class HybridRetriever:
         n = self.settings.candidates
         dense = self.dense_search(query.vector, n)
         dense_sim = dict(dense)
-        sentence_scores = self.sentences.scores(query.vector)
-        sentence_rank = self.sentences.ranked_chunks(sentence_scores, n)
+        sentence_rank = self.sentences.ranked_chunks(query.vector, n)
         lexical = self.lexical.search(query.tokens, n)
         lexical_weight = self.settings.lexical_weight_zh if query.language == "zh" else self.settings.lexical_weight_en
         fused = rrf(
@@ -171,7 +278,7 @@ class HybridRetriever:
                 chunk=self.chunks[cid],
                 score=fused[cid],
                 rank=rank + 1,
-                dense_score=max(dense_sim.get(cid, 0.0), self.sentences.best_of(sentence_scores, cid)),
+                dense_score=max(dense_sim.get(cid, 0.0), self.sentences.best_of(cid, query.vector)),
             )
             for rank, cid in enumerate(order)
         ]
