@@ -32,9 +32,11 @@ from assistant.indexing.embed import VectorEmbeddings, make_embedder
 from assistant.indexing.lexical import cached_lexical_index
 from assistant.indexing.manifest import stale_reason
 from assistant.indexing.store import ChunkStore, Manifest
+from assistant.indexing.verify import verify
 from assistant.language import detect_language
 from assistant.retrieval.followup import condense_offline, is_elliptical
-from assistant.retrieval.hybrid import HybridRetriever, Query, SentenceIndex
+from assistant.retrieval.hybrid import HybridRetriever, Query
+from assistant.retrieval.sentences import SentenceIndex
 from assistant.settings import Settings
 from assistant.types import Answer, EventKind, Hit, IndexReport, StreamEvent, Turn
 
@@ -92,7 +94,7 @@ class Assistant:
 
     def check(self) -> list[str]:
         """Disagreements between the manifest and Chroma (empty when they agree)."""
-        return self.store.verify(self.store.manifest())
+        return verify(self.store, self.store.manifest())
 
     def manifest(self) -> Manifest:
         return self.store.manifest()
@@ -109,16 +111,19 @@ class Assistant:
             if self._loaded and self._loaded[0] == live:
                 return self._loaded[2]
             manifest = self.store.check(self.fingerprint)
-            chunks, _ = self.store.load_chunks(manifest)
-            sentences, vectors = self.store.load_sentences(manifest)
+            if manifest.version not in self.store.published and not (self._loaded and self._loaded[1].version == manifest.version):
+                self.store.refresh()  # written by another process: this one's Chroma instance may not see its rows
+            stored = self.store.load_chunks(manifest)
+            chunks = [s.chunk for s in stored]
             lexical = cached_lexical_index(
                 Path(self.settings.paths.index_dir), manifest.version, [c.id for c in chunks], [c.text for c in chunks]
             )
+            live = {s.row: s.chunk.id for s in stored}  # dense search sees only this generation's rows
             retriever = HybridRetriever(
                 chunks,
                 lexical,
-                SentenceIndex(sentences, vectors),
-                lambda vector, n: self.store.dense_search(manifest, vector, n),
+                SentenceIndex(stored, self.store.sentence_vectors(manifest)),
+                lambda vector, n: self.store.dense_search(manifest, vector, n, live),
                 self.settings.retrieve,
             )
             self._loaded = (live, manifest, retriever)
@@ -252,8 +257,7 @@ class Assistant:
         if cached and cached[0] is retriever:
             return cached[1]
         index = retriever.sentences
-        known = {sentence.text: index.vectors[i] for i, sentence in enumerate(index.sentences)}
-        similarity = embedding_similarity(self.embedder, known)
+        similarity = embedding_similarity(self.embedder, index.vectors_by_text())
         self._similarity = (retriever, similarity)
         return similarity
 

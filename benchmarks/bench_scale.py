@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_core import GOLDEN, REPORT, ROOT, percentile, timed
+from scale_updates import update
 
 from assistant.answering.extractive import compose_offline
 from assistant.evaluate import read_golden
@@ -53,6 +54,7 @@ from assistant.indexing.lexical import tokenize
 from assistant.indexing.manifest import DocumentRecord
 from assistant.indexing.store import ChunkStore
 from assistant.ingest.chunk import chunk_id
+from assistant.ingest.load import file_digest
 from assistant.language import detect_language
 from assistant.service import Assistant
 from assistant.settings import PathSettings, Settings
@@ -87,8 +89,8 @@ def summary_ms(seconds: list[float]) -> dict[str, float]:
     return {"p50": round(1000 * statistics.median(seconds), 2), "p95": round(1000 * percentile(seconds, 0.95), 2)}
 
 
-def settings_for(workdir: Path, index_dir: Path) -> Settings:
-    return Settings(paths=PathSettings(corpus_dir=workdir / "corpus", index_dir=index_dir))
+def settings_for(workdir: Path, index_dir: Path, corpus_dir: Path | None = None) -> Settings:
+    return Settings(paths=PathSettings(corpus_dir=corpus_dir or workdir / "corpus", index_dir=index_dir))
 
 
 # -- synthetic material ------------------------------------------------------------------------
@@ -146,6 +148,7 @@ class Library:
     sentences: list[Sentence]
     sentence_vectors: np.ndarray
     source_similarity: float | None  # mean cosine of a synthetic chunk vector and its real source
+    texts: dict[str, str]  # each synthetic document's text, written to the corpus so a re-index sees it unchanged
 
 
 def synthetic_chunk(
@@ -178,6 +181,7 @@ def synthesize(material: Material, size: int, seed: int = SEED) -> Library:
     chunks, sentences = list(material.chunks), list(material.sentences)
     chunk_sources: list[int] = []
     sentence_sources: list[int] = []
+    texts: dict[str, str] = {}
     synthetic = max(0, size - len(material.chunks))
     for first in range(0, synthetic, CHUNKS_PER_DOCUMENT):
         doc_id = f"synthetic/library-{first // CHUNKS_PER_DOCUMENT:04d}.txt"
@@ -190,8 +194,10 @@ def synthesize(material: Material, size: int, seed: int = SEED) -> Library:
             sentence_sources.extend(picked)
             ids.append(chunk.id)
             offset = chunk.end
-        documents[doc_id] = DocumentRecord(sha256="synthetic", chunks=len(ids), chunk_ids=tuple(ids), characters=offset,
-                                           pages=len(ids) // 2 + 1, indexed_at=time.time())
+        text = "".join(c.text for c in chunks[-len(ids):])
+        documents[doc_id] = DocumentRecord(sha256=file_digest(text.encode("utf-8")), chunks=len(ids), chunk_ids=tuple(ids),
+                                           characters=offset, pages=len(ids) // 2 + 1, indexed_at=time.time())
+        texts[doc_id] = text
     sources = material.chunk_vectors[chunk_sources]
     noisy = perturb(sources, rng)
     return Library(
@@ -201,15 +207,19 @@ def synthesize(material: Material, size: int, seed: int = SEED) -> Library:
         sentences,
         np.vstack([material.sentence_vectors, perturb(material.sentence_vectors[sentence_sources], rng)]),
         round(float(np.mean(np.sum(noisy * sources, axis=1))), 3) if len(noisy) else None,
+        texts,
     )
 
 
 def load_material(report_index: Path) -> Material:
     store = ChunkStore(report_index)
     manifest = store.manifest()
-    chunks, chunk_vectors = store.load_chunks(manifest, with_vectors=True)
-    sentences, sentence_vectors = store.load_sentences(manifest)
-    return Material(manifest.documents, chunks, chunk_vectors, sentences, sentence_vectors)
+    stored = store.load_chunks(manifest)
+    chunk_by_text, sentence_by_text = store.stored_vectors(manifest, manifest.rows())
+    chunks = [s.chunk for s in stored]
+    sentences = [sentence for s in stored for sentence in s.sentences()]
+    return Material(manifest.documents, chunks, np.vstack([chunk_by_text[c.text] for c in chunks]), sentences,
+                    np.vstack([sentence_by_text[x.text] for x in sentences]))
 
 
 # -- child processes ---------------------------------------------------------------------------
@@ -219,9 +229,14 @@ def build(workdir: Path, size: int) -> dict[str, object]:
     """Write the index of ``size`` chunks through the real store; peak RSS is this process's."""
     material = load_material(workdir / "report" / "index")
     generate_s, library = timed(synthesize, material, size)
-    settings = settings_for(workdir, workdir / f"n{size}")
+    settings = settings_for(workdir, workdir / f"n{size}", workdir / f"corpus-n{size}")
     fingerprint = settings.index_fingerprint(make_embedder(settings.embed).identity)
     shutil.rmtree(settings.paths.index_dir, ignore_errors=True)
+    shutil.rmtree(settings.paths.corpus_dir, ignore_errors=True)
+    shutil.copytree(workdir / "corpus", settings.paths.corpus_dir)
+    for doc_id, text in library.texts.items():
+        (settings.paths.corpus_dir / doc_id).parent.mkdir(parents=True, exist_ok=True)
+        (settings.paths.corpus_dir / doc_id).write_text(text, encoding="utf-8")
     store = ChunkStore(settings.paths.index_dir)
     write_s, _ = timed(store.write, fingerprint, library.documents, library.chunks, library.chunk_vectors,
                        library.sentences, library.sentence_vectors)
@@ -244,7 +259,7 @@ def build(workdir: Path, size: int) -> dict[str, object]:
 def measure(workdir: Path, size: int) -> dict[str, object]:
     """Latency per component over the dev-set questions, on the index built for ``size``."""
     questions = [q.question for q in read_golden(GOLDEN)]
-    settings = settings_for(workdir, workdir / f"n{size}")
+    settings = settings_for(workdir, workdir / f"n{size}", workdir / f"corpus-n{size}")
     embedder = make_embedder(settings.embed)
     warm_s, _ = timed(lambda: (embedder.query("预热 warm-up"), tokenize("预热模型")))  # model loads are not search
     for cache in settings.paths.index_dir.glob("bm25-*"):
@@ -254,15 +269,11 @@ def measure(workdir: Path, size: int) -> dict[str, object]:
     assistant = Assistant(settings, embedder=embedder)
     cached_load_s, retriever = timed(assistant.retriever)  # what a restarted server pays: BM25 from its cache
     cold_s, _ = timed(assistant.ask, questions[0])
-    manifest = assistant.manifest()
     n, k = settings.retrieve.candidates, settings.retrieve.k
     sentences = retriever.sentences
     compose = partial(compose_offline, sentences=sentences, min_evidence=settings.answer.min_evidence,
                       max_quotes=settings.answer.max_quotes, vocabulary=retriever.vocabulary,
                       is_common=retriever.is_common)
-
-    def sentence_ranking(vector: np.ndarray) -> list[str]:
-        return sentences.ranked_chunks(sentences.scores(vector), n)
 
     times: dict[str, list[float]] = defaultdict(list)
     digest = []
@@ -271,9 +282,9 @@ def measure(workdir: Path, size: int) -> dict[str, object]:
         query = retriever.prepare(question, detect_language(question), vector)
         hits = retriever.search(query, k)
         calls = {
-            "dense": (assistant.store.dense_search, manifest, vector, n),
+            "dense": (retriever.dense_search, vector, n),
             "bm25": (retriever.lexical.search, query.tokens, n),
-            "sentence_vectors": (sentence_ranking, vector),
+            "sentence_vectors": (sentences.ranked_chunks, vector, n),
             "search": (retriever.search, query, k),
             "compose": (compose, question, query, hits),
             "retrieve": (assistant.retrieve, question),
@@ -329,11 +340,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="report,10000,100000", help="'report' = the real index (~42 chunks)")
     parser.add_argument("--workdir", type=Path, help="keep built indexes here and reuse them on the next run")
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--child", choices=["build", "measure"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["build", "measure", "update"], help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = (build if args.child == "build" else measure)(args.workdir, args.size)
+        roles = {"build": build, "measure": measure, "update": partial(update, vary=vary)}
+        result = roles[args.child](args.workdir, args.size)
         (args.workdir / f"n{args.size}-{args.child}.json").write_text(json.dumps(result), encoding="utf-8")
         return
 
@@ -346,6 +358,7 @@ def main() -> None:
             built = workdir / f"n{size}-build.json"
             stats = json.loads(built.read_text(encoding="utf-8")) if built.exists() else child(workdir, "build", size)
             stats |= child(workdir, "measure", size)
+            stats |= child(workdir, "update", size)
             print(json.dumps({"size": size, **{k: v for k, v in stats.items() if k != "answers"}}), flush=True)
             results.append(stats)
     finally:

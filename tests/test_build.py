@@ -12,12 +12,16 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.errors import IndexBusy, IndexMismatch
 from assistant.indexing.build import exclusive
+from assistant.indexing.manifest import DocumentRecord
+from assistant.indexing.store import ChunkStore
 from assistant.service import Assistant
 from assistant.settings import ChunkSettings, Settings
+from assistant.types import Chunk, Sentence
 
 REPORT = "genai-enterprise-report.zh.txt"
 ANCHOR = "虽然目前生成式人工智能主要应用于面向消费者的产品"
@@ -103,7 +107,7 @@ def test_one_indexer_at_a_time(copy, tmp_path):
 
 def test_check_reports_drift(copy):
     manifest = copy.manifest()
-    copy.store.client.get_collection(manifest.chunks_collection).delete(ids=[manifest.documents[REPORT].chunk_ids[0]])
+    copy.store.client.get_collection(manifest.chunks_collection).delete(ids=[manifest.documents[REPORT].chunk_rows[0]])
     problems = copy.check()
     assert len(problems) == 2
     assert "in the manifest but not in Chroma" in problems[0] and "sentences in Chroma but no chunk row" in problems[1]
@@ -166,4 +170,45 @@ def test_sigkilled_indexer_leaves_a_consistent_index(copy, tmp_path):
     assert fresh.check() == []
     chunk_ids = fresh.manifest().documents[REPORT].chunk_ids
     assert len(chunk_ids) == len(set(chunk_ids)) == len(fresh.retriever().chunks)
+    assert any("77亿元" in c.quote for c in fresh.ask("青松资本向示例公司投资了多少？").citations)
+
+
+def _ghost_rows(copy: Assistant, count: int) -> None:
+    """Rows of a write that died before its switch: ``count`` chunks with two sentences each, referenced by nothing."""
+    live = copy.manifest()
+    chunks = [Chunk(f"ghost{i}", "ghost.txt", f"幽灵{i}。幽灵{i}。", 0, 8, i, 1, "s") for i in range(count)]
+    sentences = [Sentence(c.id, c.text[a:b], a, b) for c in chunks for a, b in ((0, 4), (4, 8))]
+    rng = np.random.default_rng(0)
+    documents = {**live.documents, "ghost.txt": DocumentRecord(sha256="g", indexed_at=0)}
+    store = ChunkStore(copy.store.index_dir)
+    store._publish = lambda manifest: (_ for _ in ()).throw(KeyboardInterrupt())  # killed just before the switch
+    with pytest.raises(KeyboardInterrupt):
+        store.write(live.fingerprint, documents, chunks, rng.standard_normal((count, 384)).astype(np.float32),
+                    sentences, rng.standard_normal((2 * count, 384)).astype(np.float32), live=live)
+
+
+@pytest.mark.slow
+def test_sigkill_during_garbage_collection_loses_nothing(copy, tmp_path):
+    """Kill the collector (compacting the live rows into fresh collections) at random moments: nothing is lost."""
+    _ghost_rows(copy, 3000)
+    documents = copy.manifest().documents
+    store = f"ChunkStore({str(tmp_path / 'index')!r})"
+    collect = [sys.executable, "-c", f"from assistant.indexing.store import ChunkStore; s = {store}; s.garbage.collect(s.read())"]
+    rng = random.Random(11)
+    for _ in range(4):
+        process = subprocess.Popen(collect, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 6.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        reader = Assistant(Settings(), embedder=copy.embedder)
+        assert reader.manifest().documents == documents and reader.check() == []  # dead rows are not drift
+        assert reader.ask("微软对OpenAI的投资金额是多少？").answerable
+    edit_report(tmp_path / "corpus")
+    env = {**os.environ, "ASSISTANT_PATHS__CORPUS_DIR": str(tmp_path / "corpus"), "ASSISTANT_PATHS__INDEX_DIR": str(tmp_path / "index")}
+    finished = subprocess.run([sys.executable, "-m", "assistant", "index"], env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    fresh = Assistant(Settings(), embedder=copy.embedder)
+    assert fresh.check() == []
+    collection = fresh.store.client.get_collection(fresh.manifest().chunks_collection)
+    assert collection.get(where={"doc_id": "ghost.txt"})["ids"] == []
     assert any("77亿元" in c.quote for c in fresh.ask("青松资本向示例公司投资了多少？").citations)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from assistant.answering.windows import estimate_tokens, select_windows
-from assistant.retrieval.hybrid import SentenceIndex
+from assistant.retrieval.sentences import SentenceIndex, in_memory_index
 from assistant.types import Chunk, Hit, Sentence
 
 TEXTS = [
@@ -26,7 +26,7 @@ def build(texts: list[str], vectors: np.ndarray, section: str = "摘要") -> tup
     for t in texts:
         sentences.append(Sentence("c1", t, cursor, cursor + len(t), 3))
         cursor += len(t)
-    return SentenceIndex(sentences, vectors.astype(np.float32)), chunk, sentences
+    return in_memory_index([chunk], sentences, vectors), chunk, sentences
 
 
 def ranked_by(scores: list[float], sentences: list[Sentence], chunk: Chunk) -> list[tuple[float, Sentence, Hit]]:

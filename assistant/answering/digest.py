@@ -13,8 +13,9 @@ from collections import defaultdict
 import numpy as np
 
 from assistant.answering.extractive import quoted_answer
-from assistant.retrieval.hybrid import Query, SentenceIndex
+from assistant.retrieval.hybrid import Query
 from assistant.retrieval.sections import section_reference
+from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import Answer, Hit, Sentence
 
 MIN_DIGEST_CHARS = 20  # a digest sentence says something on its own
@@ -31,7 +32,7 @@ def central_sentences(hits: list[Hit], sentences: SentenceIndex) -> dict[str, li
                 rows[hit.chunk.section].append((i, hit))
     ranked: dict[str, list[tuple[float, Sentence, Hit]]] = {}
     for section, members in rows.items():
-        vectors = sentences.vectors[[i for i, _ in members]]
+        vectors = sentences.vectors_of([i for i, _ in members])
         centroid = vectors.mean(axis=0)
         centroid = centroid / (np.linalg.norm(centroid) or 1.0)
         scores = vectors @ centroid

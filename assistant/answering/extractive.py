@@ -13,8 +13,9 @@ from collections.abc import Callable
 from assistant.answering.verify.quantities import asks_for_quantity, states_quantity
 from assistant.language import detect_language, is_question
 from assistant.retrieval.crosslingual import english_to_chinese_terms
-from assistant.retrieval.hybrid import Query, SentenceIndex
+from assistant.retrieval.hybrid import Query
 from assistant.retrieval.sections import wants_summary
+from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import Answer, AnswerMode, Citation, Hit, Sentence
 
 LEXICAL_BONUS = 0.15

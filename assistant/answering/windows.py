@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from assistant.language import CJK
-from assistant.retrieval.hybrid import SentenceIndex
+from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import Chunk, Hit, Sentence
 
 Ranked = Sequence[tuple[float, Sentence, Hit]]
@@ -110,7 +110,7 @@ def _vectors(ranked: Ranked, index: SentenceIndex) -> np.ndarray:
     for _, sentence, _ in ranked:
         by_span = {(index.sentences[r].start, index.sentences[r].end): r for r in index.by_chunk.get(sentence.chunk_id, [])}
         rows.append(by_span.get((sentence.start, sentence.end), -1))
-    vectors = index.vectors[[max(r, 0) for r in rows]] if rows else np.zeros((0, 1), dtype=np.float32)
+    vectors = index.vectors_of([max(r, 0) for r in rows]) if rows else np.zeros((0, 1), dtype=np.float32)
     return np.where(np.asarray(rows)[:, None] >= 0, vectors, 0) if rows else vectors
 
 

@@ -1,11 +1,11 @@
 """The indexing job: load → clean → chunk → embed → store, incrementally, with progress.
 
-Each run compares ``corpus/`` with the live manifest. Unchanged documents are
-copied into the new generation with their stored vectors; a changed document is
-re-chunked, and only chunks and sentences whose text is new get embedded (chunk
-ids are content-derived, so untouched paragraphs keep their ids and vectors).
-The new generation becomes visible in one atomic manifest switch (see store.py),
-so readers never see a half-built index and a killed run leaves the old one serving.
+Each run compares ``corpus/`` with the live manifest. Unchanged documents keep
+their records and rows untouched (nothing of them is read); a changed document is
+re-chunked, only the vectors of the changed and removed documents are read back, and
+only chunks and sentences whose text is new get embedded. The store adds the rows no
+live row holds and makes the new generation visible in one atomic manifest switch (see
+store.py), so readers never see a half-built index and a killed run leaves the old one serving.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +24,12 @@ from assistant.errors import BadDocument, EmptyCorpus, IndexBusy
 from assistant.indexing.embed import VectorEmbeddings
 from assistant.indexing.manifest import (
     DocumentRecord,
-    Manifest,
     file_hash,
     indexed_hashes,
     report_for,
 )
-from assistant.indexing.store import ChunkStore
+from assistant.indexing.rows import place
+from assistant.indexing.store import ChunkStore, RowCounts
 from assistant.ingest.chunk import chunk_document, chunk_sentences
 from assistant.ingest.clean import clean_raw
 from assistant.ingest.load import discover, load_file
@@ -56,59 +55,20 @@ def exclusive(index_dir: Path) -> Iterator[None]:
         yield
 
 
-@dataclass
-class Generation:
-    """The rows of one index generation, assembled in memory before they are written."""
-
-    chunks: list[Chunk] = field(default_factory=list)
-    chunk_vectors: list[np.ndarray] = field(default_factory=list)
-    sentences: list[Sentence] = field(default_factory=list)
-    sentence_vectors: list[np.ndarray] = field(default_factory=list)
-
-    def matrices(self) -> tuple[np.ndarray, np.ndarray]:
-        return _stack(self.chunk_vectors), _stack(self.sentence_vectors)
-
-
-def _stack(rows: list[np.ndarray]) -> np.ndarray:
-    return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
-
-
-def _previous(store: ChunkStore, manifest: Manifest | None) -> tuple[Generation, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The live generation's rows plus its vectors by text (a renamed or moved passage keeps its vector)."""
-    if manifest is None:
-        return Generation(), {}, {}
-    chunks, chunk_vectors = store.load_chunks(manifest, with_vectors=True)
-    sentences, sentence_vectors = store.load_sentences(manifest)
-    old = Generation(chunks, list(chunk_vectors), sentences, list(sentence_vectors))
-    chunk_by_text = {c.text: v for c, v in zip(old.chunks, old.chunk_vectors)}
-    sentence_by_text = {s.text: v for s, v in zip(old.sentences, old.sentence_vectors)}
-    return old, chunk_by_text, sentence_by_text
-
-
 def _vectors(
-    texts: list[str], known: dict[str, np.ndarray], embedder: VectorEmbeddings, stage: str, report: StageProgress
-) -> tuple[list[np.ndarray], int]:
-    """A vector per text, embedding only the distinct texts that have no stored vector yet."""
-    missing = [text for text in dict.fromkeys(texts) if text not in known]
+    rows: list, needed: list[int], texts: list[str], known: dict[str, np.ndarray], embedder: VectorEmbeddings,
+    stage: str, report: StageProgress,
+) -> tuple[np.ndarray, int]:
+    """A vector for each row in ``needed`` (the others stay zero: their rows exist), embedding only text without one."""
+    wanted = [texts[i] for i in needed]
+    missing = [text for text in dict.fromkeys(wanted) if text not in known]
     if missing:
         vectors = embedder.passages(missing, lambda done, total: report(stage, done, total))
         known.update(zip(missing, vectors))
-    return [known[text] for text in texts], len(missing)
-
-
-def _carry_over(old: Generation, documents: set[str]) -> Generation:
-    """The rows of unchanged documents, vectors included: they cost nothing to keep."""
-    new = Generation()
-    for chunk, vector in zip(old.chunks, old.chunk_vectors):
-        if chunk.doc_id in documents:
-            new.chunks.append(chunk)
-            new.chunk_vectors.append(vector)
-    kept_ids = {c.id for c in new.chunks}
-    for sentence, vector in zip(old.sentences, old.sentence_vectors):
-        if sentence.chunk_id in kept_ids:
-            new.sentences.append(sentence)
-            new.sentence_vectors.append(vector)
-    return new
+    matrix = np.zeros((len(rows), len(next(iter(known.values()))) if known else 0), np.float32)
+    for i in needed:
+        matrix[i] = known[texts[i]]
+    return matrix, len(missing)
 
 
 def _read_changed(
@@ -161,8 +121,8 @@ def build_index(
     corpus_dir = Path(settings.paths.corpus_dir)
     fingerprint = settings.index_fingerprint(embedder.identity)
     live = None if rebuild else store.read()
-    if live is not None and live.fingerprint != fingerprint:
-        live = None  # the caller decided to rebuild; never mix vectors of two models
+    if live is not None and (live.fingerprint != fingerprint or not live.placed):
+        live = None  # the caller decided to rebuild; never mix vectors of two models or two row layouts
     on_disk = {path.relative_to(corpus_dir).as_posix(): path for path in discover(corpus_dir)}
     hashes = {doc_id: file_hash(path) for doc_id, path in on_disk.items()}
     before = indexed_hashes(live) if live else {}
@@ -173,32 +133,33 @@ def build_index(
         store.require_collections(live)  # "up to date" only if Chroma still holds the live generation
         return report_for(live, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started)
 
-    old, chunk_vectors_by_text, sentence_vectors_by_text = _previous(store, live)
-    new = _carry_over(old, set(unchanged))
+    store.counts = RowCounts()
     documents = {d: live.documents[d] for d in unchanged} if live else {}
-
     fresh_chunks, fresh_sentences = _read_changed(settings, {d: on_disk[d] for d in changed}, documents, report)
-    if not new.chunks and not fresh_chunks:
+    if not any(record.chunks for record in documents.values()) and not fresh_chunks:
         raise EmptyCorpus(corpus_dir)
-
+    # Only rows the live generation lacks need vectors; those of rows that die can be reused (moved text).
+    live_rows = live.rows() if live else set()
+    placed = place(fresh_chunks, fresh_sentences)
+    new = [i for i, (row, _) in enumerate(placed) if row not in live_rows]
+    new_sentences = [j for i in new for j in placed[i][1]]
+    dying = live_rows - {row for record in documents.values() for row in record.chunk_rows} - {row for row, _ in placed}
+    chunk_known, sentence_known = store.stored_vectors(live, dying) if live else ({}, {})
     chunk_vectors, embedded_chunks = _vectors(
-        [c.text for c in fresh_chunks], chunk_vectors_by_text, embedder, "embed passages", report
+        fresh_chunks, new, [c.text for c in fresh_chunks], chunk_known, embedder, "embed passages", report
     )
     sentence_vectors, embedded_sentences = _vectors(
-        [s.text for s in fresh_sentences], sentence_vectors_by_text, embedder, "embed sentences", report
+        fresh_sentences, new_sentences, [s.text for s in fresh_sentences], sentence_known, embedder, "embed sentences", report
     )
-    new.chunks += fresh_chunks
-    new.chunk_vectors += chunk_vectors
-    new.sentences += fresh_sentences
-    new.sentence_vectors += sentence_vectors
-
     report("store", 0, 1)
-    chunk_matrix, sentence_matrix = new.matrices()
-    manifest = store.write(fingerprint, documents, new.chunks, chunk_matrix, new.sentences, sentence_matrix)
+    manifest = store.write(
+        fingerprint, documents, fresh_chunks, chunk_vectors, fresh_sentences, sentence_vectors, live=live
+    )
     report("store", 1, 1)
     added = [d for d in changed if d not in before]
     updated = [d for d in changed if d in before]
-    old_ids = {c.id for c in old.chunks}
+    old_ids = {cid for record in live.documents.values() for cid in record.chunk_ids} if live else set()
+    new_ids = {cid for record in manifest.documents.values() for cid in record.chunk_ids}
     return report_for(
         manifest,
         added,
@@ -206,7 +167,7 @@ def build_index(
         removed,
         unchanged,
         embedded=embedded_chunks + embedded_sentences,
-        chunks_removed=len(old_ids - {c.id for c in new.chunks}),
+        chunks_removed=len(old_ids - new_ids),
         started=started,
         chunks_added=len({c.id for c in fresh_chunks} - old_ids),
     )

@@ -76,7 +76,9 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
-        return cls(json.loads((folder / "ids.json").read_text(encoding="utf-8")), bm25s.BM25.load(str(folder)))
+        """Memory-mapped: opening costs the vocabulary and ids, the score matrix is paged in as queries touch it."""
+        ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        return cls(ids, bm25s.BM25.load(str(folder), mmap=True))
 
 
 def cached_lexical_index(cache_dir: Path, version: str, ids: Sequence[str], texts: Sequence[str]) -> LexicalIndex:

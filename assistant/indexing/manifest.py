@@ -40,7 +40,12 @@ class DocumentRecord(BaseModel):
     characters: int = 0
     pages: int = 0
     chunks: int = 0
+    sentences: int = 0
     chunk_ids: tuple[str, ...] = ()
+    # Where each chunk sits in this version of the document; the rows themselves are placement-free (rows.py).
+    chunk_rows: tuple[str, ...] = ()  # the Chroma row of each chunk: its content id plus a hash of what the row holds
+    chunk_starts: tuple[int, ...] = ()
+    chunk_pages: tuple[int, ...] = ()
 
     @property
     def indexed(self) -> bool:
@@ -61,6 +66,15 @@ class Manifest(BaseModel):
     documents: dict[str, DocumentRecord] = Field(default_factory=dict)
     version: str = Field(default_factory=lambda: uuid.uuid4().hex)
     sentences: int = 0
+
+    def rows(self) -> set[str]:
+        """The live set: every Chroma row this generation references."""
+        return {row for record in self.documents.values() for row in record.chunk_rows}
+
+    @property
+    def placed(self) -> bool:
+        """False for a manifest of the copy-per-generation layout, whose records name no rows."""
+        return all(len(record.chunk_rows) == record.chunks for record in self.documents.values() if record.indexed)
 
     @classmethod
     def parse(cls, text: str, where: object, what: str) -> Manifest:

@@ -1,8 +1,12 @@
 """Chroma adapter: the system of record for chunks, their sentences and their vectors.
 
-Every build writes into freshly named collections; the manifest (replaced
-atomically) names the live ones. Readers therefore see either the old index or the
-new one, and a build that fails or is killed leaves the previous index serving.
+Rows are immutable and keyed by content (rows.py) in two long-lived collections; a
+generation is the manifest's set of live rows per document, and a re-index adds only
+the rows of new text before it switches the manifest (replaced atomically). Readers
+see only the live rows of the manifest they hold, so they see the old index or the new
+one, and a build that fails or is killed leaves the previous index serving. Rows that no
+generation references are compacted away, never deleted in place (garbage.py).
+``--rebuild`` writes fresh collections.
 
 Local mode keeps the manifest in ``index/manifest.json`` next to a Chroma
 ``PersistentClient``. Server mode (``store.chroma_url``) keeps it as one row of a
@@ -12,12 +16,16 @@ that talks to that server sees the same live generation.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -33,6 +41,7 @@ from assistant.errors import (
     IndexMissing,
     StorageUnavailable,
 )
+from assistant.indexing.garbage import Garbage
 from assistant.indexing.manifest import (
     MANIFEST,
     DocumentRecord,
@@ -40,45 +49,33 @@ from assistant.indexing.manifest import (
     read_manifest,
     write_atomic,
 )
+from assistant.indexing.rows import (
+    SentenceVectors,
+    StoredChunk,
+    parse_layout,
+    place,
+    placed_records,
+    row_metadata,
+    sentence_ids,
+    sentence_layout,
+)
 from assistant.types import Chunk, Sentence
 
 log = logging.getLogger(__name__)
 POINTER_ID = "live"
-BATCH = 512
+BATCH = 5000  # rows per add: Chroma 1.5 local accepts up to 5461 per request, and larger adds are faster per row
 PAGE = 5000
-CHUNKS_PER_REQUEST = 1000  # sentences of this many chunks per request: far below SQLite's limit on query variables
+RETIRE_S = 600.0  # longer than any answer (a local model may generate for minutes after retrieval)
+_VIEWS = itertools.cycle(range(1, 500))  # process-wide, so no two stores share a refreshed instance; bounds the path
 
 
-def _matrix(rows: list) -> np.ndarray:
-    return np.asarray(rows, dtype=np.float32) if len(rows) else np.zeros((0, 0), np.float32)
+@dataclass
+class RowCounts:
+    """Rows one write touched in Chroma: what an edit costs, for the scale benchmark and the logs."""
 
-
-def _chunk_metadata(chunk: Chunk) -> dict[str, str | int]:
-    return {
-        "doc_id": chunk.doc_id,
-        "start": chunk.start,
-        "end": chunk.end,
-        "ordinal": chunk.ordinal,
-        "page": chunk.page,
-        "section": chunk.section,
-        "heading": chunk.heading,
-        "kind": chunk.kind,
-    }
-
-
-def _chunk_from(chunk_id: str, text: str, meta: dict) -> Chunk:
-    return Chunk(
-        id=chunk_id,
-        doc_id=str(meta["doc_id"]),
-        text=text,
-        start=int(meta["start"]),
-        end=int(meta["end"]),
-        ordinal=int(meta["ordinal"]),
-        page=int(meta["page"]),
-        section=str(meta.get("section", "")),
-        heading=str(meta.get("heading", "")),
-        kind=str(meta.get("kind", "prose")),
-    )
+    written: int = 0
+    read: int = 0
+    collected: int = 0
 
 
 class ChunkStore:
@@ -89,6 +86,12 @@ class ChunkStore:
         self.prefix = collection_prefix
         self.url = chroma_url
         self._client: chromadb.ClientAPI | None = None
+        self.counts = RowCounts()
+        self.garbage = Garbage(self)
+        self.published: set[str] = set()  # manifest versions this store switched to: its own client saw them written
+        self._view = 0
+        self._opening = threading.RLock()
+        self._retired: list[tuple[float, chromadb.ClientAPI]] = []
 
     @property
     def where(self) -> str:
@@ -96,19 +99,20 @@ class ChunkStore:
 
     @property
     def client(self) -> chromadb.ClientAPI:
-        if self._client is None:
-            self.index_dir.mkdir(parents=True, exist_ok=True)
-            try:
-                self._client = self._connect()
-            except (ChromaError, OSError, ValueError) as exc:
-                if self.url:
-                    raise BackendUnavailable(
-                        f"Cannot reach the Chroma server at {self.url} ({exc}). Start it (`chroma run --path … --port …`) "
-                        "or unset ASSISTANT_STORE__CHROMA_URL to use the local index."
-                    ) from exc
-                self._require_writable()  # a read-only folder is not damage: --rebuild would not help
-                raise IndexCorrupt(self.index_dir, str(exc)) from exc
-        return self._client
+        with self._opening:  # one client per view: a second one racing for the same path can stop the first's instance
+            if self._client is None:
+                self.index_dir.mkdir(parents=True, exist_ok=True)
+                try:
+                    self._client = self._connect()
+                except (ChromaError, OSError, ValueError) as exc:
+                    if self.url:
+                        raise BackendUnavailable(
+                            f"Cannot reach the Chroma server at {self.url} ({exc}). Start it (`chroma run --path … "
+                            "--port …`) or unset ASSISTANT_STORE__CHROMA_URL to use the local index."
+                        ) from exc
+                    self._require_writable()  # a read-only folder is not damage: --rebuild would not help
+                    raise IndexCorrupt(self.index_dir, str(exc)) from exc
+            return self._client
 
     def _require_writable(self) -> None:
         """Raise StorageUnavailable when no file can be created in the index folder or its Chroma folder."""
@@ -124,7 +128,7 @@ class ChunkStore:
 
     def _connect(self) -> chromadb.ClientAPI:
         if not self.url:
-            return chromadb.PersistentClient(path=str(self.index_dir / "chroma"))
+            return chromadb.PersistentClient(path=str(self.index_dir / "chroma") + "/." * self._view)
         parsed = urlparse(self.url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError("store.chroma_url must look like http://127.0.0.1:8000")
@@ -133,6 +137,21 @@ class ChunkStore:
         )
         client.heartbeat()
         return client
+
+    def refresh(self) -> None:
+        """A Chroma instance of our own for the next reads: a client misses vectors that another process added after
+        it loaded a collection's HNSW index. Chroma shares an instance per path string, so this opens the folder under
+        a new spelling (``chroma/./.``…); earlier instances stay open ``RETIRE_S`` for readers still on them."""
+        if self.url:
+            return
+        with self._opening:
+            now = time.monotonic()
+            if self._client is not None:
+                self._retired.append((now, self._client))
+            while self._retired and self._retired[0][0] < now - RETIRE_S:
+                self._retired.pop(0)[1].close()
+            self._view = next(_VIEWS)
+            self._client = None
 
     def quarantine(self) -> Path:
         """Move an unreadable local store aside (never delete it) so a rebuild can start clean."""
@@ -151,7 +170,7 @@ class ChunkStore:
     def read(self) -> Manifest | None:
         if not self.url:
             return read_manifest(self.index_dir)
-        got = self._pointer().get(ids=[POINTER_ID], include=["documents"])
+        got = self.pointer().get(ids=[POINTER_ID], include=["documents"])
         if not got["ids"]:
             return None
         return Manifest.parse(got["documents"][0], self.url, "the manifest row")
@@ -161,10 +180,10 @@ class ChunkStore:
         if not self.url:
             path = self.index_dir / MANIFEST
             return str(path.stat().st_mtime_ns) if path.exists() else ""
-        got = self._pointer().get(ids=[POINTER_ID], include=["metadatas"])
+        got = self.pointer().get(ids=[POINTER_ID], include=["metadatas"])
         return str(got["metadatas"][0]["version"]) if got["ids"] else ""
 
-    def _pointer(self):
+    def pointer(self):
         return self.client.get_or_create_collection(f"{self.prefix}-manifest", embedding_function=None)
 
     def _publish(self, manifest: Manifest) -> None:
@@ -173,7 +192,7 @@ class ChunkStore:
             write_atomic(self.index_dir / MANIFEST, text)
             return
         # One row, replaced in one request: the server applies it atomically.
-        self._pointer().upsert(
+        self.pointer().upsert(
             ids=[POINTER_ID], documents=[text], metadatas=[{"version": manifest.version}], embeddings=[[0.0]]
         )
 
@@ -186,6 +205,8 @@ class ChunkStore:
     def check(self, fingerprint: dict[str, str]) -> Manifest:
         """The live manifest, or a clear error if it was built with other settings."""
         manifest = self.manifest()
+        if not manifest.placed:
+            raise IndexMismatch({"row layout": ("one copy per generation", "immutable rows (rows.py)")})
         differences = {
             key: (manifest.fingerprint.get(key, "?"), value)
             for key, value in fingerprint.items()
@@ -195,7 +216,7 @@ class ChunkStore:
             raise IndexMismatch(differences)
         return manifest
 
-    def _collection(self, name: str):
+    def collection(self, name: str):
         try:
             return self.client.get_collection(name, embedding_function=None)
         except (ChromaError, ValueError) as exc:
@@ -203,12 +224,12 @@ class ChunkStore:
 
     def require_collections(self, manifest: Manifest) -> None:
         """Raise IndexCorrupt unless both live collections exist (two cheap lookups, no rows read)."""
-        self._collection(manifest.chunks_collection)
-        self._collection(manifest.sentences_collection)
+        self.collection(manifest.chunks_collection)
+        self.collection(manifest.sentences_collection)
 
-    def _get_all(self, name: str, include: list[str]) -> dict[str, list]:
+    def get_all(self, name: str, include: list[str]) -> dict[str, list]:
         """Every row of a collection, fetched in pages so a large library does not hit request limits."""
-        collection = self._collection(name)
+        collection = self.collection(name)
         rows: dict[str, list] = {"ids": [], **{key: [] for key in include}}
         for offset in range(0, collection.count(), PAGE):
             got = collection.get(include=include, limit=PAGE, offset=offset)
@@ -216,76 +237,65 @@ class ChunkStore:
                 rows[key].extend(got[key])
         return rows
 
-    def load_chunks(self, manifest: Manifest, *, with_vectors: bool = False) -> tuple[list[Chunk], np.ndarray]:
-        """Chunks in document order, with their stored vectors when asked (an incremental build reuses them)."""
-        include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
-        got = self._get_all(manifest.chunks_collection, include)
-        chunks = [_chunk_from(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
-        order = sorted(range(len(chunks)), key=lambda i: (chunks[i].doc_id, chunks[i].ordinal))
-        vectors = _matrix([got["embeddings"][i] for i in order]) if with_vectors else np.zeros((0, 0), np.float32)
-        return [chunks[i] for i in order], vectors
+    def _get(self, collection, ids: list[str], include: list[str]) -> dict[str, dict[str, object]]:
+        """Rows by id, in pages; keyed by id because Chroma does not keep the request's order."""
+        found: dict[str, dict[str, object]] = {}
+        for i in range(0, len(ids), PAGE):
+            got = collection.get(ids=ids[i : i + PAGE], include=include)
+            for j, row in enumerate(got["ids"]):
+                found[row] = {key: got[key][j] for key in include}
+        self.counts.read += len(found)
+        return found
 
-    def load_sentences(self, manifest: Manifest) -> tuple[list[Sentence], np.ndarray]:
-        """Sentences of the stored chunks, grouped by chunk in stored order, fetched for a batch of chunks per request.
+    def load_chunks(self, manifest: Manifest) -> list[StoredChunk]:
+        """The live chunks placed as the manifest says, in document and chunk order."""
+        names = sorted(manifest.documents)
+        wanted = [row for doc_id in names for row in manifest.documents[doc_id].chunk_rows]
+        found = self._get(self.collection(manifest.chunks_collection), wanted, ["documents", "metadatas"])
+        missing = [row for row in wanted if row not in found]
+        if missing:
+            raise IndexCorrupt(self.where, f"{len(missing)} live chunk rows are missing from Chroma, e.g. {missing[0]}")
+        placed = []
+        for doc_id in names:
+            record = manifest.documents[doc_id]
+            for ordinal, (row, start, page) in enumerate(zip(record.chunk_rows, record.chunk_starts, record.chunk_pages)):
+                got = found[row]
+                placed.append(StoredChunk.placed(row, str(got["documents"]), dict(got["metadatas"]), start, ordinal, page))
+        return placed
 
-        Paging by offset makes Chroma pass over all earlier rows again, which grows quadratically;
-        filtering on chunk ids keeps each request in proportion to the rows it returns. At 100k
-        chunks (900k sentences) opening the retriever fell from 263 s to 84 s (benchmarks/results/scale.json).
-        """
-        collection = self._collection(manifest.sentences_collection)
-        chunk_ids = self._get_all(manifest.chunks_collection, [])["ids"]  # ids alone are cheap to page by offset
-        sentences: list[Sentence] = []
-        pages: list[np.ndarray] = []
-        for i in range(0, len(chunk_ids), CHUNKS_PER_REQUEST):
-            got = collection.get(
-                where={"chunk_id": {"$in": chunk_ids[i : i + CHUNKS_PER_REQUEST]}},
-                include=["documents", "metadatas", "embeddings"],
-            )
-            if not got["ids"]:
-                continue
-            sentences.extend(
-                Sentence(chunk_id=str(m["chunk_id"]), text=d, start=int(m["start"]), end=int(m["end"]), page=int(m["page"]))
-                for d, m in zip(got["documents"], got["metadatas"])
-            )
-            pages.append(np.asarray(got["embeddings"], dtype=np.float32))
-        return sentences, np.concatenate(pages) if pages else _matrix([])
+    def stored_vectors(self, manifest: Manifest, rows: Iterable[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Chunk and sentence vectors by text, of these rows only: what a re-index can reuse for moved text."""
+        chunks = self._get(self.collection(manifest.chunks_collection), sorted(rows), ["documents", "metadatas", "embeddings"])
+        texts = {
+            f"{row}:{k}": str(got["documents"])[a:b]
+            for row, got in chunks.items()
+            for k, (a, b, _) in enumerate(parse_layout(str(dict(got["metadatas"]).get("sentences", ""))))
+        }
+        sentences = self._get(self.collection(manifest.sentences_collection), list(texts), ["embeddings"])
+        return (
+            {str(got["documents"]): np.asarray(got["embeddings"], np.float32) for got in chunks.values()},
+            {texts[sid]: np.asarray(got["embeddings"], np.float32) for sid, got in sentences.items()},
+        )
 
-    def verify(self, manifest: Manifest) -> list[str]:
-        """Every disagreement between the manifest and Chroma; empty when they agree exactly."""
-        problems: list[str] = []
-        try:
-            stored = self._get_all(manifest.chunks_collection, ["metadatas"])
-            stored_sentences = self._get_all(manifest.sentences_collection, ["metadatas"])
-        except IndexCorrupt as exc:
-            return [str(exc)]
-        expected: dict[str, str] = {}
-        for doc_id, record in manifest.documents.items():
-            for chunk_id in record.chunk_ids:
-                if chunk_id in expected:
-                    problems.append(f"chunk {chunk_id} is listed twice ({expected[chunk_id]} and {doc_id})")
-                expected[chunk_id] = doc_id
-        actual = {cid: str(meta["doc_id"]) for cid, meta in zip(stored["ids"], stored["metadatas"])}
-        if len(actual) != len(stored["ids"]):
-            problems.append(f"Chroma holds {len(stored['ids']) - len(actual)} duplicate chunk rows")
-        for chunk_id in sorted(expected.keys() - actual.keys()):
-            problems.append(f"chunk {chunk_id} of {expected[chunk_id]} is in the manifest but not in Chroma")
-        for chunk_id in sorted(actual.keys() - expected.keys()):
-            problems.append(f"chunk {chunk_id} of {actual[chunk_id]} is in Chroma but not in the manifest")
-        for chunk_id in sorted(expected.keys() & actual.keys()):
-            if expected[chunk_id] != actual[chunk_id]:
-                problems.append(f"chunk {chunk_id} belongs to {actual[chunk_id]} in Chroma but {expected[chunk_id]} in the manifest")
-        orphans = {str(m["chunk_id"]) for m in stored_sentences["metadatas"]} - actual.keys()
-        if orphans:
-            problems.append(f"{len(orphans)} chunks have sentences in Chroma but no chunk row")
-        return problems
+    def dense_search(self, manifest: Manifest, vector: np.ndarray, n: int, live: Mapping[str, str]) -> list[tuple[str, float]]:
+        """The ``n`` nearest live chunks (``live`` maps row ids to chunk ids), over-fetching as dead rows require."""
+        collection = self.collection(manifest.chunks_collection)
+        stored = collection.count()
+        want = min(stored, -(-n * stored // max(1, len(live))))  # n over the live share of the rows
+        while want:
+            got = collection.query(query_embeddings=[vector.tolist()], n_results=want, include=["distances"])
+            hits = [(live[row], 1.0 - float(d)) for row, d in zip(got["ids"][0], got["distances"][0]) if row in live]
+            if len(hits) >= n or want >= stored:
+                return hits[:n]
+            want = min(stored, 2 * want)
+        return []
 
-    def dense_search(self, manifest: Manifest, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        collection = self._collection(manifest.chunks_collection)
-        n = min(n, collection.count())
-        if n == 0:
-            return []
-        got = collection.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"])
-        return [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0])]
+    def count_rows(self, manifest: Manifest) -> tuple[int, int]:
+        """Chunk and sentence rows stored, live or dead: the over-fetch factor and the benchmark read this."""
+        return self.collection(manifest.chunks_collection).count(), self.collection(manifest.sentences_collection).count()
+
+    def sentence_vectors(self, manifest: Manifest) -> SentenceVectors:
+        return SentenceVectors(self.collection(manifest.sentences_collection))
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -297,51 +307,85 @@ class ChunkStore:
         chunk_vectors: np.ndarray,
         sentences: list[Sentence],
         sentence_vectors: np.ndarray,
+        *,
+        live: Manifest | None = None,
     ) -> Manifest:
-        """Write a complete new index beside the live one, then switch the manifest to it."""
-        stamp = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        metadata = {"fingerprint": json.dumps(fingerprint, sort_keys=True)}
-        space = {"hnsw": {"space": "cosine"}}
-        chunk_col = self.client.create_collection(f"{self.prefix}-{stamp}", metadata=metadata, configuration=space, embedding_function=None)
-        sent_col = self.client.create_collection(
-            f"{self.prefix}-{stamp}-sentences", metadata=metadata, configuration=space, embedding_function=None
-        )
-        for i in range(0, len(chunks), BATCH):
-            part = chunks[i : i + BATCH]
-            chunk_col.add(
-                ids=[c.id for c in part],
-                embeddings=chunk_vectors[i : i + BATCH],
-                documents=[c.text for c in part],
-                metadatas=[_chunk_metadata(c) for c in part],
-            )
-        for i in range(0, len(sentences), BATCH):
-            part = sentences[i : i + BATCH]
-            sent_col.add(
-                ids=[f"{s.chunk_id}:{s.start}" for s in part],
-                embeddings=sentence_vectors[i : i + BATCH],
-                documents=[s.text for s in part],
-                metadatas=[{"chunk_id": s.chunk_id, "start": s.start, "end": s.end, "page": s.page} for s in part],
-            )
-        try:
-            previous = self.read()  # only to keep its collections for readers; a rebuild must not depend on it
-        except IndexCorrupt as exc:
-            log.warning("replacing an unreadable manifest: %s", exc)
-            previous = None
+        """Add the rows that ``live`` lacks, then switch the manifest to ``documents`` in one atomic step.
+
+        ``chunks`` (with their sentences and vectors) are all the rows of the documents that are new or
+        changed; every other record must be ``live``'s, placed already. Without ``live`` the generation
+        goes into fresh collections (a first build, ``--rebuild``, other settings).
+        """
+        live = self.garbage.collect(live)
+        placement = place(chunks, sentences)
+        existing = live.rows() if live else set()
+        new_rows: dict[str, tuple[int, list[int]]] = {}
+        for i, (row, own) in enumerate(placement):
+            if row not in existing:
+                new_rows.setdefault(row, (i, own))
+        documents = placed_records(documents, chunks, placement)
+        if live is None:
+            chunk_col, sent_col = self._create(fingerprint)
+        else:
+            chunk_col, sent_col = self.collection(live.chunks_collection), self.collection(live.sentences_collection)
+        self._add(chunk_col, sent_col, new_rows, chunks, chunk_vectors, sentences, sentence_vectors)
+        return self._switch(chunk_col.name, sent_col.name, fingerprint, documents)
+
+    def _switch(self, chunks: str, sentences: str, fingerprint: dict[str, str], documents: dict[str, DocumentRecord]) -> Manifest:
         manifest = Manifest(
-            chunks_collection=chunk_col.name,
-            sentences_collection=sent_col.name,
+            chunks_collection=chunks,
+            sentences_collection=sentences,
             fingerprint=fingerprint,
             built_at=time.time(),
             documents=documents,
-            sentences=len(sentences),
+            sentences=sum(record.sentences for record in documents.values()),
         )
         self._publish(manifest)
-        # The previous generation stays until the next build, for readers still holding the old manifest.
-        keep = {chunk_col.name, sent_col.name}
-        if previous:
-            keep |= {previous.chunks_collection, previous.sentences_collection}
-        self.drop_unused(keep)
+        self.published.add(manifest.version)
         return manifest
+
+    def copy_generation(self, live: Manifest) -> Manifest:
+        """The live rows copied, vectors and all, into fresh collections and switched to: compaction (garbage.py)."""
+        chunk_col, sent_col = self._create(live.fingerprint)
+        source_chunks, source_sentences = self.collection(live.chunks_collection), self.collection(live.sentences_collection)
+        rows = sorted(live.rows())
+        for i in range(0, len(rows), BATCH):
+            got = source_chunks.get(ids=rows[i : i + BATCH], include=["documents", "metadatas", "embeddings"])
+            chunk_col.add(ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"], metadatas=got["metadatas"])
+            ids = [sid for row, m in zip(got["ids"], got["metadatas"]) for sid in sentence_ids(row, len(parse_layout(str(m["sentences"]))))]
+            for j in range(0, len(ids), BATCH):
+                part = source_sentences.get(ids=ids[j : j + BATCH], include=["embeddings"])
+                sent_col.add(ids=part["ids"], embeddings=part["embeddings"])
+                self.counts.read += len(part["ids"])
+                self.counts.written += len(part["ids"])
+            self.counts.read += len(got["ids"])
+            self.counts.written += len(got["ids"])
+        return self._switch(chunk_col.name, sent_col.name, live.fingerprint, dict(live.documents))
+
+    def _create(self, fingerprint: dict[str, str]):
+        stamp = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        options = {"metadata": {"fingerprint": json.dumps(fingerprint, sort_keys=True)},
+                   "configuration": {"hnsw": {"space": "cosine"}}, "embedding_function": None}
+        return (self.client.create_collection(f"{self.prefix}-{stamp}", **options),
+                self.client.create_collection(f"{self.prefix}-{stamp}-sentences", **options))
+
+    def _add(self, chunk_col, sent_col, new_rows, chunks, chunk_vectors, sentences, sentence_vectors) -> None:
+        """Chunk rows first, then their sentences: a sentence row never exists without its chunk row (see collect)."""
+        items = list(new_rows.items())
+        for i in range(0, len(items), BATCH):
+            part = items[i : i + BATCH]
+            picked = [chunks[c] for _, (c, _) in part]
+            chunk_col.add(
+                ids=[row for row, _ in part],
+                embeddings=chunk_vectors[[c for _, (c, _) in part]],
+                documents=[c.text for c in picked],
+                metadatas=[row_metadata(c, sentence_layout(c, [sentences[j] for j in own])) for c, (_, (_, own)) in zip(picked, part)],
+            )
+        ids = [sid for row, (_, own) in items for sid in sentence_ids(row, len(own))]
+        rows = [j for _, (_, own) in items for j in own]
+        for i in range(0, len(ids), BATCH):
+            sent_col.add(ids=ids[i : i + BATCH], embeddings=sentence_vectors[rows[i : i + BATCH]])  # ids and vectors only
+        self.counts.written += len(items) + len(ids)
 
     def drop_unused(self, keep: set[str]) -> None:
         """Remove collections of earlier or interrupted builds."""

@@ -5,7 +5,7 @@ questions and nearly useless for English ones against Chinese text, so the
 lexical list is weighted by the question's language and, for English, restricted
 to tokens that can match across languages (numbers, Latin names) plus dictionary
 translations. Sentence vectors catch short facts that a 500-character chunk
-vector dilutes.
+vector dilutes; they are searched through the store's ANN index, not held in memory.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import re
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import accumulate, chain
+from itertools import accumulate
 
 import numpy as np
 
 from assistant.indexing.lexical import LexicalIndex, tokenize
-from assistant.language import is_question
 from assistant.retrieval.crosslingual import english_to_chinese_terms
 from assistant.retrieval.sections import (
     CONCLUSION_CHUNKS,
@@ -28,8 +27,11 @@ from assistant.retrieval.sections import (
     section_reference,
     wants_summary,
 )
+from assistant.retrieval.sentences import (
+    SentenceIndex,
+)
 from assistant.settings import RetrieveSettings
-from assistant.types import Chunk, Hit, Sentence
+from assistant.types import Chunk, Hit
 
 COMMON_SHARE = 0.1
 LATIN_RUN_RE = re.compile(r"[a-z]+")
@@ -54,16 +56,6 @@ def lexical_tokens(text: str, language: str, vocabulary: set[str]) -> list[str]:
     return kept + [t for t in english_to_chinese_terms(text) if t in vocabulary]
 
 
-def top_indices(values: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the ``n`` largest values, largest first, ties in index order (as a stable sort), without sorting all."""
-    if 0 < n < len(values):
-        threshold = np.partition(values, len(values) - n)[len(values) - n]
-        candidates = np.flatnonzero(values >= threshold)
-    else:
-        candidates = np.arange(len(values))
-    return candidates[np.argsort(-values[candidates], kind="stable")][:n]
-
-
 def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:
     """Weighted reciprocal rank fusion over ranked id lists."""
     fused: dict[str, float] = defaultdict(float)
@@ -71,53 +63,6 @@ def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:
         for rank, chunk_id in enumerate(ids):
             fused[chunk_id] += weight / (k + rank + 1)
     return fused
-
-
-class SentenceIndex:
-    """All sentence vectors in memory: one matrix product scores every sentence for a query.
-
-    Sentence rows are also kept grouped by chunk, so the best sentence of every chunk is one
-    vectorised reduction rather than a Python loop over (at 100k chunks) every chunk.
-    """
-
-    def __init__(self, sentences: list[Sentence], vectors: np.ndarray) -> None:
-        self.sentences = sentences
-        self.vectors = vectors
-        self.by_chunk: dict[str, list[int]] = defaultdict(list)
-        for i, sentence in enumerate(sentences):
-            self.by_chunk[sentence.chunk_id].append(i)
-        self.chunk_ids = list(self.by_chunk)  # in order of first appearance, which decides ties
-        self._grouped_rows = np.fromiter(chain.from_iterable(self.by_chunk.values()), np.intp, len(sentences))
-        self._group_starts = np.fromiter(accumulate((len(rows) for rows in self.by_chunk.values()), initial=0), np.intp)[:-1]
-        # A sentence that asks is the closest thing to a question, and no evidence: an FAQ or an injection that
-        # restates the question must not rank its chunk above the one that answers it.
-        self._asks = np.fromiter((is_question(s.text) for s in sentences), bool, len(sentences))
-
-    def scores(self, vector: np.ndarray) -> np.ndarray:
-        if not len(self.sentences):
-            return np.zeros(0, dtype=np.float32)
-        scores = self.vectors @ vector
-        scores[self._asks] = -1.0
-        return scores
-
-    def scores_of(self, rows: list[int], vector: np.ndarray) -> np.ndarray:
-        """Scores of a few sentences only: the answerer needs the retrieved chunks', not all of them."""
-        return self.vectors[rows] @ vector if rows else np.zeros(0, dtype=np.float32)
-
-    def best_per_chunk(self, scores: np.ndarray) -> np.ndarray:
-        """Each chunk's best sentence score, aligned with ``chunk_ids``."""
-        if not self.chunk_ids:
-            return np.zeros(0, dtype=np.float32)
-        return np.maximum.reduceat(scores[self._grouped_rows], self._group_starts)
-
-    def ranked_chunks(self, scores: np.ndarray, n: int) -> list[str]:
-        """The ``n`` chunks whose best sentence scores highest, best first."""
-        return [self.chunk_ids[i] for i in top_indices(self.best_per_chunk(scores), n)]
-
-    def best_of(self, scores: np.ndarray, chunk_id: str) -> float:
-        """The chunk's best sentence score; 0.0 for a chunk without sentences."""
-        rows = self.by_chunk.get(chunk_id)
-        return float(scores[rows].max()) if rows else 0.0
 
 
 class HybridRetriever:
@@ -192,8 +137,7 @@ class HybridRetriever:
         n = self.settings.candidates
         dense = self.dense_search(query.vector, n)
         dense_sim = dict(dense)
-        sentence_scores = self.sentences.scores(query.vector)
-        sentence_rank = self.sentences.ranked_chunks(sentence_scores, n)
+        sentence_rank = self.sentences.ranked_chunks(query.vector, n)
         lexical = self.lexical.search(query.tokens, n)
         lexical_weight = self.settings.lexical_weight_zh if query.language == "zh" else self.settings.lexical_weight_en
         fused = rrf(
@@ -210,7 +154,7 @@ class HybridRetriever:
                 chunk=self.chunks[cid],
                 score=fused[cid],
                 rank=rank + 1,
-                dense_score=max(dense_sim.get(cid, 0.0), self.sentences.best_of(sentence_scores, cid)),
+                dense_score=max(dense_sim.get(cid, 0.0), self.sentences.best_of(cid, query.vector)),
             )
             for rank, cid in enumerate(order)
         ]

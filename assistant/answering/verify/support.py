@@ -88,10 +88,15 @@ def embedding_similarity(embeddings: VectorEmbeddings, known: Mapping[str, np.nd
     (``known``): the same retrieved sentences recur in every sentence of an answer and
     across answers, and the cache is bounded by the corpus.
     """
-    cache: dict[str, np.ndarray] = dict(known or {})
+    cache: dict[str, np.ndarray] = {}
 
     def similarity(claim: str, texts: Sequence[str]) -> list[float]:
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        for text in missing if known is not None else ():
+            vector = known.get(text)
+            if vector is not None:
+                cache[text] = vector
+        missing = [t for t in missing if t not in cache]
         if missing:
             cache.update(zip(missing, embeddings.passages(missing)))
         return (np.stack([cache[t] for t in texts]) @ embeddings.query(claim)).tolist()

@@ -1,0 +1,125 @@
+"""How a chunk and its sentences become immutable Chroma rows that do not depend on where the chunk sits.
+
+A chunk row holds what the chunk's own content determines: its text, document, section and
+heading, and the spans of its quotable sentences relative to the chunk's start (with each
+sentence's page relative to the chunk's page). Its id is the chunk id plus a hash of all of that,
+so one id always means one row content: rows are written once and never updated. Where the
+chunk sits in its document (start, ordinal, page) lives in the manifest, so an edit above a
+paragraph moves it without rewriting it. Sentence rows are ``<chunk row>:<k>``, ids and vectors only.
+``SentenceVectors`` reads them for a retriever (given the collection by the store, the one Chroma adapter).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.indexing.manifest import DocumentRecord
+from assistant.types import Chunk, Sentence
+
+
+def sentence_layout(chunk: Chunk, sentences: list[Sentence]) -> str:
+    """``start,end,page;…`` of each sentence, relative to the chunk."""
+    return ";".join(f"{s.start - chunk.start},{s.end - chunk.start},{s.page - chunk.page}" for s in sentences)
+
+
+def parse_layout(layout: str) -> list[tuple[int, int, int]]:
+    return [(int(a), int(b), int(p)) for a, b, p in (part.split(",") for part in layout.split(";"))] if layout else []
+
+
+def row_id(chunk: Chunk, layout: str) -> str:
+    digest = hashlib.sha256(f"{chunk.text}\0{chunk.section}\0{chunk.heading}\0{chunk.kind}\0{layout}".encode()).hexdigest()[:8]
+    return f"{chunk.id}.{digest}"
+
+
+def sentence_ids(row: str, count: int) -> list[str]:
+    return [f"{row}:{k}" for k in range(count)]
+
+
+def row_metadata(chunk: Chunk, layout: str) -> dict[str, str]:
+    return {"doc_id": chunk.doc_id, "section": chunk.section, "heading": chunk.heading, "kind": chunk.kind, "sentences": layout}
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk row placed by the manifest: the chunk as cited, its row id and its sentences' layout."""
+
+    row: str
+    chunk: Chunk
+    layout: str
+
+    @classmethod
+    def placed(cls, row: str, text: str, meta: dict, start: int, ordinal: int, page: int) -> StoredChunk:
+        chunk = Chunk(
+            id=row.rsplit(".", 1)[0],
+            doc_id=str(meta["doc_id"]),
+            text=text,
+            start=start,
+            end=start + len(text),
+            ordinal=ordinal,
+            page=page,
+            section=str(meta.get("section", "")),
+            heading=str(meta.get("heading", "")),
+            kind=str(meta.get("kind", "prose")),
+        )
+        return cls(row, chunk, str(meta.get("sentences", "")))
+
+    def sentences(self) -> list[Sentence]:
+        c = self.chunk
+        return [
+            Sentence(c.id, c.text[a:b], c.start + a, c.start + b, c.page + p) for a, b, p in parse_layout(self.layout)
+        ]
+
+
+def place(chunks: list[Chunk], sentences: list[Sentence]) -> list[tuple[str, list[int]]]:
+    """Each chunk's row id and the indexes of its sentences in ``sentences``."""
+    own: dict[str, list[int]] = {}
+    for j, sentence in enumerate(sentences):
+        own.setdefault(sentence.chunk_id, []).append(j)
+    placed = []
+    for chunk in chunks:
+        mine = own.get(chunk.id, [])
+        placed.append((row_id(chunk, sentence_layout(chunk, [sentences[j] for j in mine])), mine))
+    return placed
+
+
+def placed_records(
+    documents: dict[str, DocumentRecord], chunks: list[Chunk], placement: list[tuple[str, list[int]]]
+) -> dict[str, DocumentRecord]:
+    """The records with each chunked document's rows, starts and pages: the generation the manifest will name."""
+    by_doc: dict[str, list[tuple[str, Chunk, int]]] = {}
+    for chunk, (row, own) in zip(chunks, placement):
+        by_doc.setdefault(chunk.doc_id, []).append((row, chunk, len(own)))
+    records = dict(documents)
+    for doc_id, items in by_doc.items():
+        records[doc_id] = records[doc_id].model_copy(update={
+            "chunk_rows": tuple(row for row, _, _ in items),
+            "chunk_starts": tuple(c.start for _, c, _ in items),
+            "chunk_pages": tuple(c.page for _, c, _ in items),
+            "chunk_ids": tuple(c.id for _, c, _ in items),
+            "chunks": len(items),
+            "sentences": sum(n for _, _, n in items),
+        })
+    return records
+
+
+class SentenceVectors:
+    """The sentence collection as a retriever sees it: approximate nearest rows (Chroma's HNSW) and rows by id."""
+
+    def __init__(self, collection) -> None:
+        self.collection = collection
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def nearest(self, vector: np.ndarray, n: int) -> tuple[list[str], np.ndarray]:
+        """The ``n`` nearest rows, live or dead, with their stored vectors, nearest first."""
+        got = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, include=["embeddings"])
+        return got["ids"][0], np.asarray(got["embeddings"][0], dtype=np.float32).reshape(len(got["ids"][0]), -1)
+
+    def vectors(self, ids: list[str]) -> np.ndarray:
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        found = dict(zip(got["ids"], got["embeddings"]))
+        return np.asarray([found[i] for i in ids], dtype=np.float32).reshape(len(ids), -1)
