@@ -1,0 +1,131 @@
+"""Writing generations: add the rows of new text to the long-lived collections, then switch the manifest.
+
+``ChunkStore`` (store.py) inherits these methods; they use its Chroma client, its collections, its manifest
+publishing and its garbage collector, and keep the write path apart from the read path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+import numpy as np
+from chromadb.errors import ChromaError
+
+from assistant.indexing.manifest import DocumentRecord, Manifest
+from assistant.indexing.rows import (
+    parse_layout,
+    place,
+    placed_records,
+    row_metadata,
+    sentence_ids,
+    sentence_layout,
+)
+from assistant.types import Chunk, Sentence
+
+log = logging.getLogger(__name__)
+BATCH = 5000  # rows per add: Chroma 1.5 local accepts up to 5461 per request, and larger adds are faster per row
+
+
+class GenerationWriter:
+    """The write half of ``ChunkStore``."""
+
+    def write(
+        self,
+        fingerprint: dict[str, str],
+        documents: dict[str, DocumentRecord],
+        chunks: list[Chunk],
+        chunk_vectors: np.ndarray,
+        sentences: list[Sentence],
+        sentence_vectors: np.ndarray,
+        *,
+        live: Manifest | None = None,
+    ) -> Manifest:
+        """Add the rows that ``live`` lacks, then switch the manifest to ``documents`` in one atomic step.
+
+        ``chunks`` (with their sentences and vectors) are all the rows of the documents that are new or
+        changed; every other record must be ``live``'s, placed already. Without ``live`` the generation
+        goes into fresh collections (a first build, ``--rebuild``, other settings).
+        """
+        live = self.garbage.collect(live)
+        placement = place(chunks, sentences)
+        existing = live.rows() if live else set()
+        new_rows: dict[str, tuple[int, list[int]]] = {}
+        for i, (row, own) in enumerate(placement):
+            if row not in existing:
+                new_rows.setdefault(row, (i, own))
+        documents = placed_records(documents, chunks, placement)
+        if live is None:
+            chunk_col, sent_col = self._create(fingerprint)
+        else:
+            chunk_col, sent_col = self.collection(live.chunks_collection), self.collection(live.sentences_collection)
+        self._add(chunk_col, sent_col, new_rows, chunks, chunk_vectors, sentences, sentence_vectors)
+        return self._switch(chunk_col.name, sent_col.name, fingerprint, documents)
+
+    def _switch(self, chunks: str, sentences: str, fingerprint: dict[str, str], documents: dict[str, DocumentRecord]) -> Manifest:
+        manifest = Manifest(
+            chunks_collection=chunks,
+            sentences_collection=sentences,
+            fingerprint=fingerprint,
+            built_at=time.time(),
+            documents=documents,
+            sentences=sum(record.sentences for record in documents.values()),
+        )
+        self._publish(manifest)
+        self.published.add(manifest.version)
+        return manifest
+
+    def copy_generation(self, live: Manifest) -> Manifest:
+        """The live rows copied, vectors and all, into fresh collections and switched to: compaction (garbage.py)."""
+        chunk_col, sent_col = self._create(live.fingerprint)
+        source_chunks, source_sentences = self.collection(live.chunks_collection), self.collection(live.sentences_collection)
+        rows = sorted(live.rows())
+        for i in range(0, len(rows), BATCH):
+            got = source_chunks.get(ids=rows[i : i + BATCH], include=["documents", "metadatas", "embeddings"])
+            chunk_col.add(ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"], metadatas=got["metadatas"])
+            ids = [sid for row, m in zip(got["ids"], got["metadatas"]) for sid in sentence_ids(row, len(parse_layout(str(m["sentences"]))))]
+            for j in range(0, len(ids), BATCH):
+                part = source_sentences.get(ids=ids[j : j + BATCH], include=["embeddings"])
+                sent_col.add(ids=part["ids"], embeddings=part["embeddings"])
+                self.counts.read += len(part["ids"])
+                self.counts.written += len(part["ids"])
+            self.counts.read += len(got["ids"])
+            self.counts.written += len(got["ids"])
+        return self._switch(chunk_col.name, sent_col.name, live.fingerprint, dict(live.documents))
+
+    def _create(self, fingerprint: dict[str, str]):
+        stamp = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        options = {"metadata": {"fingerprint": json.dumps(fingerprint, sort_keys=True)},
+                   "configuration": {"hnsw": {"space": "cosine"}}, "embedding_function": None}
+        return (self.client.create_collection(f"{self.prefix}-{stamp}", **options),
+                self.client.create_collection(f"{self.prefix}-{stamp}-sentences", **options))
+
+    def _add(self, chunk_col, sent_col, new_rows, chunks, chunk_vectors, sentences, sentence_vectors) -> None:
+        """Chunk rows first, then their sentences: a sentence row never exists without its chunk row (see collect)."""
+        items = list(new_rows.items())
+        for i in range(0, len(items), BATCH):
+            part = items[i : i + BATCH]
+            picked = [chunks[c] for _, (c, _) in part]
+            chunk_col.add(
+                ids=[row for row, _ in part],
+                embeddings=chunk_vectors[[c for _, (c, _) in part]],
+                documents=[c.text for c in picked],
+                metadatas=[row_metadata(c, sentence_layout(c, [sentences[j] for j in own])) for c, (_, (_, own)) in zip(picked, part)],
+            )
+        ids = [sid for row, (_, own) in items for sid in sentence_ids(row, len(own))]
+        rows = [j for _, (_, own) in items for j in own]
+        for i in range(0, len(ids), BATCH):
+            sent_col.add(ids=ids[i : i + BATCH], embeddings=sentence_vectors[rows[i : i + BATCH]])  # ids and vectors only
+        self.counts.written += len(items) + len(ids)
+
+    def drop_unused(self, keep: set[str]) -> None:
+        """Remove collections of earlier or interrupted builds."""
+        for name in self.client.list_collections():
+            name = getattr(name, "name", name)
+            if name.startswith(self.prefix + "-") and name not in keep and name != f"{self.prefix}-manifest":
+                try:
+                    self.client.delete_collection(name)
+                except (ChromaError, ValueError) as exc:
+                    log.warning("could not delete old collection %s: %s", name, exc)
