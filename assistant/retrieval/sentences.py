@@ -204,7 +204,7 @@ class _VectorsByText(Mapping[str, np.ndarray]):
         return iter(self._by_text())
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self._by_text())
 
 
 class _ChunkRows(Mapping[str, list[int]]):
@@ -246,13 +246,12 @@ class InMemoryVectors:
 
 def in_memory_index(chunks: Sequence[Chunk], sentences: Sequence[Sentence], vectors: np.ndarray) -> SentenceIndex:
     """A ``SentenceIndex`` over chunks and their sentences (in chunk order) with one vector per sentence."""
-    stored, ids = [], []
+    stored, ids, rows = [], [], []
     for chunk in chunks:
-        own = [s for s in sentences if s.chunk_id == chunk.id]
-        layout = sentence_layout(chunk, own)
+        own = [i for i, s in enumerate(sentences) if s.chunk_id == chunk.id]
+        layout = sentence_layout(chunk, [sentences[i] for i in own])
         row = row_id(chunk, layout)
         stored.append(StoredChunk(row, chunk, layout))
         ids += sentence_ids(row, len(own))
-    order = {(s.chunk_id, s.start): i for i, s in enumerate(sentences)}
-    rows = [order[(s.chunk_id, s.start)] for chunk in chunks for s in sentences if s.chunk_id == chunk.id]
+        rows += own
     return SentenceIndex(stored, InMemoryVectors(ids, np.asarray(vectors, dtype=np.float32)[rows]))

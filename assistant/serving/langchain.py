@@ -21,7 +21,7 @@ from assistant.answering.verify import VerifiedAnswer, embedding_similarity, ver
 from assistant.indexing.embed import VectorEmbeddings, make_embedder
 from assistant.ingest.chunk import normalize, split_sentences
 from assistant.service import Assistant
-from assistant.settings import Settings
+from assistant.settings import EmbedSettings, Settings
 from assistant.types import Answer, Chunk, Hit, Sentence, StreamEvent, Turn
 
 AskInput = str | Mapping[str, Any]
@@ -88,9 +88,8 @@ def format_sources(documents: Sequence[Document]) -> str:
     return "\n\n".join(lines)
 
 
-def _default_embedder() -> VectorEmbeddings:
+def _default_embedder(settings: EmbedSettings) -> VectorEmbeddings:
     """The configured embedding model, loaded once per process (verification compares claims with sentences)."""
-    settings = Settings().embed
     with _embedders_lock:
         if settings.identity() not in _embedders:
             _embedders[settings.identity()] = make_embedder(settings)
@@ -111,8 +110,10 @@ def verify_citations(
     """
     chunks = [document_to_chunk(document, i) for i, document in enumerate(documents)]
     sentences = {chunk.id: chunk_sentences_of(chunk) for chunk in chunks}
-    threshold = Settings().llm.min_support if min_support is None else min_support
-    return verify(text, chunks, sentences, embedding_similarity(embedder or _default_embedder()), min_support=threshold)
+    settings = Settings()
+    threshold = settings.llm.min_support if min_support is None else min_support
+    similarity = embedding_similarity(embedder or _default_embedder(settings.embed))
+    return verify(text, chunks, sentences, similarity, min_support=threshold)
 
 
 class ReportRetriever(BaseRetriever):

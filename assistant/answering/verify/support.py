@@ -92,11 +92,9 @@ def embedding_similarity(embeddings: VectorEmbeddings, known: Mapping[str, np.nd
 
     def similarity(claim: str, texts: Sequence[str]) -> list[float]:
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        for text in missing if known is not None else ():
-            vector = known.get(text)
-            if vector is not None:
-                cache[text] = vector
-        missing = [t for t in missing if t not in cache]
+        if known is not None:
+            cache.update((t, v) for t in missing if (v := known.get(t)) is not None)  # one lookup each
+            missing = [t for t in missing if t not in cache]
         if missing:
             cache.update(zip(missing, embeddings.passages(missing)))
         return (np.stack([cache[t] for t in texts]) @ embeddings.query(claim)).tolist()

@@ -55,6 +55,11 @@ ADMIN_HEADER = APIKeyHeader(name="X-Admin-Token", auto_error=False, description=
 API_TOKEN_ADVICE = "send 'Authorization: Bearer <token>' or 'X-Admin-Token: <token>'"
 
 
+def denial_headers(exc: AdminRequired) -> dict[str, str]:
+    """A missing or wrong token (401) tells the client which scheme to use; a disabled route (403) has none."""
+    return {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+
+
 def admin_guard(server: ServerSettings) -> Callable[..., None]:
     """A dependency that lets a request through only with the admin token, or on loopback when none is set."""
     def require_admin(
@@ -64,8 +69,7 @@ def admin_guard(server: ServerSettings) -> Callable[..., None]:
         try:
             check_admin(server, credentials.credentials if credentials else header_token, how=API_TOKEN_ADVICE)
         except AdminRequired as exc:
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-            raise HTTPException(exc.status, str(exc), headers=headers) from exc
+            raise HTTPException(exc.status, str(exc), headers=denial_headers(exc) or None) from exc
 
     return require_admin
 
@@ -113,7 +117,7 @@ def create_app(assistant: Assistant) -> FastAPI:
             try:
                 check_admin(assistant.settings.server, token, how=API_TOKEN_ADVICE)
             except AdminRequired as exc:
-                headers = {"WWW-Authenticate": "Bearer", "Connection": "close"} if exc.status == 401 else {"Connection": "close"}
+                headers = {**denial_headers(exc), "Connection": "close"}  # the unread body must not be taken for a request
                 return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
         return await call_next(request)
 
