@@ -69,8 +69,8 @@ def main() -> None:
                 result = model_rewrite(engine, q.question, history, budget)
                 result["hit"] = hit_at_5(assistant, str(result["text"]), q.evidence)
                 row[name] = result
-            for name in variants:
-                variants[name].append(row[name])
+            for name, results in variants.items():
+                results.append(row[name])
             rows.append(row)
             print(json.dumps(row, ensure_ascii=False), flush=True)
     prompts.CONDENSE_MAX_TOKENS = built
