@@ -13,6 +13,7 @@ from assistant.errors import AdminRequired, AssistantError, BadUpload
 from assistant.ingest.documents import remove_document, save_uploads
 from assistant.service import Assistant
 from assistant.serving.admin import check_admin
+from assistant.serving.jobs import IndexJob, IndexJobs
 from assistant.serving.status import index_size, list_documents
 from assistant.serving.ui.render import (
     CHECKING_SOURCES,
@@ -31,6 +32,7 @@ from assistant.types import EventKind
 UI_TOKEN_ADVICE = "enter it in the Admin token box"
 WRITING = "writing… · 撰写中"
 LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+POLL_S = 0.25  # the longest the Re-index box waits before it looks at its job again
 ProgressBar = Callable[..., object]
 """``gr.Progress`` or anything called like it: ``progress((done, total), desc=stage)``."""
 
@@ -114,14 +116,33 @@ def delete_document(assistant: Assistant, doc_id: str | None, token: str | None)
     return f"Deleted {doc_id}. Click Re-index to remove it from the index."
 
 
-def reindex(assistant: Assistant, token: str | None, progress: ProgressBar) -> str:
-    """Bring the index up to date (admin only), reporting each stage; the summary is ``assistant index --json``'s."""
+def reindex(jobs: IndexJobs, server: ServerSettings, token: str | None, progress: ProgressBar) -> Iterator[str]:
+    """Start an index job, or join the one running (admin only), and follow it to the ``index --json`` summary."""
     try:
-        require_admin(assistant.settings.server, token)
-        report = assistant.index(progress=lambda stage, done, total: progress((done, total), desc=stage))
-    except AssistantError as exc:
-        return str(exc)
-    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
+        require_admin(server, token)
+    except AdminRequired as exc:
+        yield str(exc)
+        return
+    job, started = jobs.start()
+    yield from follow_job(job, progress, "Indexing" if started else "Following the indexing run already in progress")
+
+
+def follow_job(job: IndexJob, progress: ProgressBar, doing: str) -> Iterator[str]:
+    """The job's stage and count while it runs (on the progress bar too), then its summary; a failure is a gr.Error."""
+    seen, shown = -1, ""
+    while not job.finished:
+        seen = job.wait(seen, POLL_S)
+        stage, done, total = job.stage, job.done, job.total
+        if total:
+            progress((done, total), desc=stage)
+        line = f"{doing}… {stage} {done}/{total}" if stage else f"{doing}…"
+        if line != shown and not job.finished:
+            shown = line
+            yield line
+    if job.report is None:
+        yield job.message
+        raise gr.Error(job.message)
+    yield json.dumps(job.report.to_dict(), ensure_ascii=False, indent=2)
 
 
 def footer_text(assistant: Assistant) -> str:
