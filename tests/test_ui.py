@@ -1,8 +1,10 @@
 """The web app: rendering escapes untrusted text, chat handlers stream checked answers, admin handlers need the token."""
 
 import json
+import logging
 import re
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -182,9 +184,12 @@ def test_a_lone_surrogate_in_the_question_does_not_break_the_stream(report_assis
     assert "100亿美元" in final_reply(updates)[0] and "\ufffd" in updates[-1][0][0]["content"]
 
 
-def test_empty_question_is_a_message_not_a_traceback(report_assistant):
-    with pytest.raises(gr.Error, match="Please type a question"):
+def test_empty_question_is_a_message_not_a_traceback(report_assistant, caplog):
+    with caplog.at_level(logging.WARNING, logger="assistant.serving.ui"), pytest.raises(gr.Error, match="Please type") as raised:
         list(respond(report_assistant, "   ", []))
+    assert raised.value.print_exception is False  # Gradio would print its traceback to the server log
+    (record,) = caplog.records
+    assert "Please type a question" in record.getMessage() and record.exc_info is None
 
 
 
@@ -412,3 +417,26 @@ def test_served_reindex_button_follows_the_job_the_api_started(private_served):
         job = finished_job(http, started, admin)
     assert job["state"] == "done" and job["report"]["documents"]["added"] == ["branches.md"]
     assert json.loads(shown["output"]["data"][0]) == job["report"]  # the button joined the API's job: one report
+
+
+def logged_since(log: Path, offset: int, expected: str) -> str:
+    """What the server wrote to its log after ``offset``, once ``expected`` is in it (or after 10 s)."""
+    deadline = time.time() + 10
+    while True:
+        text = log.read_bytes()[offset:].decode(errors="replace")
+        if expected in text or time.time() > deadline:
+            return text
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_user_error_logs_one_line_and_a_bug_still_logs_its_traceback(served):
+    offset = served.log.stat().st_size
+    refused = gradio_event(served.url, "submit", ["   ", []], elem_id="question")
+    assert refused["success"] is False and "Please type a question" in refused["output"]["error"]
+    logged = logged_since(served.log, offset, "Please type a question")
+    assert logged.count("Please type a question") == 1 and "Traceback" not in logged, logged
+    offset = served.log.stat().st_size
+    broken = gradio_event(served.url, "submit", ["微软对OpenAI的投资金额是多少？", {"not": "a chat"}], elem_id="question")
+    assert broken["success"] is False
+    assert "Traceback" in logged_since(served.log, offset, "Traceback")  # not a user error: the details are kept

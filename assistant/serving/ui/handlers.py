@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from assistant.serving.ui.render import (
 from assistant.settings import ServerSettings
 from assistant.types import EventKind
 
+log = logging.getLogger(__name__)
 UI_TOKEN_ADVICE = "enter it in the Admin token box"
 WRITING = "writing… · 撰写中"
 LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -64,7 +66,14 @@ def respond(assistant: Assistant, message: str, chat: Sequence[Mapping[str, obje
                 sources = render_sources(draft) if draft is not None else CHECKING_SOURCES
             yield [*asked, {"role": "assistant", "content": reply}], sources, ""
     except AssistantError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(str(exc)) from exc
+
+
+def user_error(message: str) -> gr.Error:
+    """A failure the user can act on, for the UI: one log line and no traceback (Gradio prints a traceback for
+    every gr.Error unless told not to); anything else a handler raises is a bug and keeps its traceback."""
+    log.warning("shown to the user: %s", message)
+    return gr.Error(message, print_exception=False)
 
 
 def require_admin(server: ServerSettings, token: str | None) -> None:
@@ -141,7 +150,7 @@ def follow_job(job: IndexJob, progress: ProgressBar, doing: str) -> Iterator[str
             yield line
     if job.report is None:
         yield job.message
-        raise gr.Error(job.message)
+        raise user_error(job.message)
     yield json.dumps(job.report.to_dict(), ensure_ascii=False, indent=2)
 
 
