@@ -66,6 +66,14 @@ class UnknownDocument(BadUpload):
         super().__init__(f"There is no document {doc_id!r} in the corpus folder; check the name in the document list.")
 
 
+class UnknownJob(AssistantError):
+    def __init__(self, job_id: str, kept: int) -> None:
+        super().__init__(
+            f"There is no indexing job {job_id!r}: it never existed, the server restarted, or it is older than the "
+            f"last {kept} finished jobs. Start one with POST /api/index."
+        )
+
+
 class AdminRequired(AssistantError):
     """A document change without the admin token (401), or with none configured on a non-loopback host (403)."""
 
