@@ -104,6 +104,16 @@ class LlmUnavailable(AssistantError):
         super().__init__(f"The {provider} language model at {target} is unavailable: {reason}. {hint}")
 
 
+class NoLanguageModel(AssistantError):
+    """A task that only a language model can do was asked for while answers are extractive."""
+
+    def __init__(self, task: str) -> None:
+        super().__init__(
+            f"{task} needs a language model, and none is configured. Run `make model` for the bundled one,"
+            " or set ASSISTANT_LLM__PROVIDER (see `assistant config`)."
+        )
+
+
 class ModelFetchFailed(AssistantError):
     def __init__(self, what: str, reason: str) -> None:
         super().__init__(
