@@ -39,6 +39,7 @@ from assistant.errors import (
     IndexMissing,
     StorageUnavailable,
 )
+from assistant.indexing.diskfull import disk_failure
 from assistant.indexing.garbage import Garbage
 from assistant.indexing.manifest import (
     MANIFEST,
@@ -102,6 +103,8 @@ class ChunkStore(GenerationWriter):
                             "--port …`) or unset ASSISTANT_STORE__CHROMA_URL to use the local index."
                         ) from exc
                     self._require_writable()  # a read-only folder is not damage: --rebuild would not help
+                    if failure := disk_failure(exc, self.index_dir):  # nor is a full disk
+                        raise failure from exc
                     raise IndexCorrupt(self.index_dir, str(exc)) from exc
             return self._client
 
