@@ -43,7 +43,7 @@ from assistant.serving.api.schemas import (
 )
 from assistant.serving.api.sse import EVENT_STREAM, event_stream
 from assistant.serving.metrics import ApiMetrics, MetricsMiddleware
-from assistant.serving.status import index_size, list_documents
+from assistant.serving.status import index_bytes, index_size, list_documents
 from assistant.settings import LimitSettings, ServerSettings
 
 log = logging.getLogger(__name__)
@@ -206,6 +206,7 @@ def create_app(assistant: Assistant) -> FastAPI:
                 "index_loaded": True,
                 "documents": documents,
                 "chunks": chunks,
+                "index_bytes": index_bytes(assistant),
                 "built_at": manifest.built_at,
                 "stale_reason": assistant.stale_reason(),
                 **model,
