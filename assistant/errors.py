@@ -66,6 +66,14 @@ class UnknownDocument(BadUpload):
         super().__init__(f"There is no document {doc_id!r} in the corpus folder; check the name in the document list.")
 
 
+class UnknownJob(AssistantError):
+    def __init__(self, job_id: str, kept: int) -> None:
+        super().__init__(
+            f"There is no indexing job {job_id!r}: it never existed, the server restarted, or it is older than the "
+            f"last {kept} finished jobs. Start one with POST /api/index."
+        )
+
+
 class AdminRequired(AssistantError):
     """A document change without the admin token (401), or with none configured on a non-loopback host (403)."""
 
@@ -94,6 +102,16 @@ class LlmUnavailable(AssistantError):
     def __init__(self, provider: str, target: str, reason: str, hint: str) -> None:
         self.reason = reason
         super().__init__(f"The {provider} language model at {target} is unavailable: {reason}. {hint}")
+
+
+class NoLanguageModel(AssistantError):
+    """A task that only a language model can do was asked for while answers are extractive."""
+
+    def __init__(self, task: str) -> None:
+        super().__init__(
+            f"{task} needs a language model, and none is configured. Run `make model` for the bundled one,"
+            " or set ASSISTANT_LLM__PROVIDER (see `assistant config`)."
+        )
 
 
 class ModelFetchFailed(AssistantError):

@@ -18,6 +18,13 @@ from langchain_core.language_models import BaseChatModel
 
 from assistant.answering.extractive import compose_offline, rank_sentences
 from assistant.answering.generate import NOTICE, condense, fallback, generate
+from assistant.answering.summaries import (
+    DigestCache,
+    DigestPlan,
+    cached_answer,
+    plan_digest,
+    summary_requests,
+)
 from assistant.answering.turns import BUSY, EngineQueue, questions_ahead
 from assistant.answering.verify import Similarity, embedding_similarity
 from assistant.answering.windows import Window, select_windows
@@ -25,6 +32,7 @@ from assistant.errors import (
     BadQuestion,
     IndexCorrupt,
     LlmUnavailable,
+    NoLanguageModel,
     StorageUnavailable,
 )
 from assistant.indexing.build import StageProgress, build_index, exclusive
@@ -36,9 +44,18 @@ from assistant.indexing.verify import verify
 from assistant.language import detect_language
 from assistant.retrieval.followup import condense_offline, is_elliptical
 from assistant.retrieval.hybrid import HybridRetriever, Query
+from assistant.retrieval.sections import wants_summary
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.settings import Settings
-from assistant.types import Answer, EventKind, Hit, IndexReport, StreamEvent, Turn
+from assistant.types import (
+    Answer,
+    AnswerMode,
+    EventKind,
+    Hit,
+    IndexReport,
+    StreamEvent,
+    Turn,
+)
 
 log = logging.getLogger(__name__)
 QUEUE_POLL_S = 0.5  # how often a waiting question reports its position
@@ -62,6 +79,7 @@ class Assistant:
         self._chat_model: BaseChatModel | None = None
         self._similarity: tuple[HybridRetriever, Similarity] | None = None
         self.engine_queue = EngineQueue()  # the local engine answers one question at a time
+        self.digests = DigestCache(self.settings.paths.index_dir)
 
     @property
     def fingerprint(self) -> dict[str, str]:
@@ -215,7 +233,7 @@ class Assistant:
             model = self.chat_model()
         except LlmUnavailable as exc:
             model, notice = None, NOTICE[detect_language(text)].format(reason=exc.reason)
-        retriever, extractive, windows = self._answer_offline(text, self.standalone(text, history, model), k, started)
+        retriever, extractive, windows, digest = self._answer_offline(text, self.standalone(text, history, model), k, started)
         if model is None or not extractive.answerable or not windows:
             if notice:
                 yield StreamEvent(EventKind.NOTICE, notice)
@@ -223,6 +241,12 @@ class Assistant:
             yield StreamEvent(EventKind.ANSWER, answer=replace(extractive, notice=notice))
             return
         yield StreamEvent(EventKind.DRAFT, answer=extractive)
+        entry = self.digests.get(digest.key) if digest else None
+        cached = cached_answer(entry, extractive) if entry else None
+        if cached is not None:  # this section's digest was written before from the same content
+            yield StreamEvent(EventKind.TOKEN, cached.text)
+            yield StreamEvent(EventKind.ANSWER, answer=_timed(cached, started, first_token=True))
+            return
         llm = self.settings.llm
         events = generate(
             model,
@@ -236,7 +260,10 @@ class Assistant:
             events = self._in_turn(events, extractive)
         for event in events:
             if event.kind is EventKind.ANSWER and event.answer is not None:
-                event = StreamEvent(EventKind.ANSWER, answer=_timed(event.answer, started))
+                final = event.answer
+                if digest and final.mode is AnswerMode.GENERATED and final.answerable and not final.notice:
+                    self.digests.put(digest.key, final)
+                event = StreamEvent(EventKind.ANSWER, answer=_timed(final, started))
             yield event
 
     def _in_turn(self, events: Iterator[StreamEvent], extractive: Answer) -> Iterator[StreamEvent]:
@@ -262,6 +289,30 @@ class Assistant:
         finally:
             self.engine_queue.leave(ticket, served)
 
+    def write_digests(self, languages: Sequence[str] = ("zh", "en"), progress: StageProgress | None = None) -> dict[str, int]:
+        """Have the model digest every main section and the whole report ahead of time; unchanged ones are kept.
+
+        Each digest goes through ``ask`` like a user's summary request, so it is verified the same way
+        and a user's later request for that section finds it in the cache.
+        """
+        if self.chat_model() is None:
+            raise NoLanguageModel("Writing section digests")
+        retriever = self.retriever()
+        requests = [q for language in languages for q in summary_requests(retriever.main_sections, language)]
+        counts = {"written": 0, "kept": 0, "failed": 0}
+        for done, question in enumerate(requests):
+            if progress:
+                progress("write digests", done, len(requests))
+            _, _, _, digest = self._answer_offline(question, question, None, time.perf_counter())
+            if digest is not None and self.digests.get(digest.key):
+                counts["kept"] += 1
+                continue
+            answer = self.ask(question)
+            counts["written" if answer.mode is AnswerMode.GENERATED and not answer.notice else "failed"] += 1
+        if progress:
+            progress("write digests", len(requests), len(requests))
+        return counts
+
     def similarity(self, retriever: HybridRetriever) -> Similarity:
         """Claim-to-sentence similarity seeded with the index's stored sentence vectors (no re-embedding per answer)."""
         cached = self._similarity
@@ -274,8 +325,11 @@ class Assistant:
 
     def _answer_offline(
         self, question: str, standalone: str, k: int | None, started: float
-    ) -> tuple[HybridRetriever, Answer, list[Window]]:
-        """The extractive answer, and the evidence windows a model would be given (none without a model)."""
+    ) -> tuple[HybridRetriever, Answer, list[Window], DigestPlan | None]:
+        """The extractive answer, and the evidence windows a model would be given (none without a model).
+
+        A summary request's windows are its section's digest sources, with the key its written digest is cached by.
+        """
         retriever, query = self.prepare(standalone)
         hits = retriever.search(query, k or self.settings.retrieve.k)
         retrieval_ms = (time.perf_counter() - started) * 1000
@@ -291,11 +345,19 @@ class Assistant:
         )
         answer = replace(answer, question=question, language=detect_language(question), timings={"retrieval": retrieval_ms})
         windows: list[Window] = []
-        if answer.answerable and self.settings.llm.resolved() != "none":
-            llm = self.settings.llm
-            ranked = rank_sentences(query, hits[: llm.sources], retriever.sentences)
-            windows = select_windows(ranked, retriever.sentences, budget_tokens=llm.context_tokens, query_tokens=query.tokens)
-        return retriever, _timed(answer, started, first_token=True), windows
+        digest = None
+        llm = self.settings.llm
+        if answer.answerable and llm.resolved() != "none":
+            if wants_summary(query.text):
+                digest = plan_digest(
+                    list(retriever.chunks.values()), retriever.sentences, query.text, answer.language, llm.describe(), budget_tokens=llm.context_tokens
+                )
+            if digest is not None:
+                windows = digest.windows
+            else:
+                ranked = rank_sentences(query, hits[: llm.sources], retriever.sentences)
+                windows = select_windows(ranked, retriever.sentences, budget_tokens=llm.context_tokens, query_tokens=query.tokens)
+        return retriever, _timed(answer, started, first_token=True), windows, digest
 
 
 def _timed(answer: Answer, started: float, *, first_token: bool = False) -> Answer:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
+import httpx
 import pytest
 from fake_openai import FakeOpenAI
 
@@ -24,6 +29,86 @@ from assistant.settings import LlmSettings, PathSettings, Settings
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "corpus" / "genai-enterprise-report.zh.txt"
 GOLDEN = ROOT / "eval" / "golden_dev.jsonl"
+
+
+class Getter(Protocol):
+    def get(self, url: str, **kwargs: object) -> object: ...
+
+
+def finished_job(client: Getter, started: object, headers: dict[str, str] | None = None, timeout: float = 300) -> dict:
+    """Poll the index job that ``POST /api/index`` answered with (its Location) until it is done or failed."""
+    assert started.status_code in (200, 202), started.text
+    location = started.headers["location"]
+    deadline = time.time() + timeout
+    while True:
+        job = client.get(location, headers=headers or {})
+        assert job.status_code == 200, job.text
+        if job.json()["state"] in ("done", "failed") or time.time() > deadline:
+            return job.json()
+        time.sleep(0.1)
+
+
+def gradio_event(
+    url: str, targets: str, data: list, headers: dict[str, str] | None = None, *, elem_id: str | None = None, timeout: float = 60
+) -> dict:
+    """Run one Gradio event the way the browser does (``/gradio_api/queue/join``, then its result stream).
+
+    ``targets`` is the event ("upload", "click"); ``elem_id`` picks the component when several have that event.
+    """
+    config = httpx.get(f"{url}/config").json()
+    ids = {component["id"] for component in config["components"] if component.get("props", {}).get("elem_id") == elem_id}
+    fn_index, trigger = next(
+        (i, d["targets"][0][0])
+        for i, d in enumerate(config["dependencies"])
+        if d["targets"] and d["targets"][0][1] == targets and (elem_id is None or d["targets"][0][0] in ids)
+    )
+    session = uuid.uuid4().hex[:10]
+    joined = httpx.post(
+        f"{url}/gradio_api/queue/join",
+        json={"data": data, "fn_index": fn_index, "session_hash": session, "trigger_id": trigger, "event_data": None},
+        headers=headers,
+    )
+    if joined.status_code != 200:
+        return {"status": joined.status_code, "detail": joined.text}
+    with httpx.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session}, timeout=timeout) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:") and (message := json.loads(line[5:])).get("msg") == "process_completed":
+                return message
+    raise AssertionError("the event never completed")
+
+
+class GatedIndexer:
+    """``Assistant.index`` (the real one) pausing at its first progress report until the test calls ``open``."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.reached = threading.Event()
+        self._gate = threading.Event()
+
+    def open(self) -> None:
+        self._gate.set()
+
+    def __call__(self, *, rebuild: bool, progress: Callable[[str, int, int], None]) -> object:
+        def paused(stage: str, done: int, total: int) -> None:
+            self.reached.set()
+            self._gate.wait(60)
+            progress(stage, done, total)
+
+        return self.assistant.index(rebuild=rebuild, progress=paused)
+
+
+@contextmanager
+def read_only(*folders: Path) -> Iterator[None]:
+    """Folders nobody may change, root included (chattr +i as root, chmod otherwise)."""
+    as_root = os.geteuid() == 0
+    for folder in folders:
+        subprocess.run(["chattr", "+i", str(folder)], check=True) if as_root else folder.chmod(0o555)
+    try:
+        yield
+    finally:
+        for folder in folders:
+            subprocess.run(["chattr", "-i", str(folder)], check=True) if as_root else folder.chmod(0o755)
+
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +139,7 @@ class Served(NamedTuple):
     url: str
     admin_token: str
     corpus_dir: Path
+    log: Path
 
 
 @contextmanager
@@ -92,7 +178,7 @@ def assistant_server(
                     break
             assert server.poll() is None and time.time() < deadline, log_path.read_text()
             time.sleep(0.5)
-        yield Served(f"http://127.0.0.1:{port}", token, corpus_dir)
+        yield Served(f"http://127.0.0.1:{port}", token, corpus_dir, log_path)
     finally:
         server.terminate()
         server.wait(timeout=30)

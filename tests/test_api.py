@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from conftest import GatedIndexer, finished_job
 from pydantic import SecretStr, ValidationError
 
 from assistant.errors import IndexCorrupt
@@ -20,11 +21,12 @@ from assistant.serving.api.ratelimit import RateLimiter
 from assistant.serving.api.responses import (
     AnswerOut,
     DocumentOut,
-    IndexReportOut,
+    IndexJobOut,
     PassageOut,
 )
 from assistant.serving.api.schemas import MAX_JSON_BYTES
 from assistant.serving.api.sse import INTERNAL_ERROR, sse_frames
+from assistant.serving.jobs import IndexJobs
 from assistant.serving.status import document_statuses
 from assistant.settings import AnswerSettings, LimitSettings, ServerSettings, Settings
 from assistant.types import EventKind, StreamEvent
@@ -225,8 +227,8 @@ def test_admin_without_a_token_builds_on_loopback_and_is_refused_elsewhere(repor
     refused = exposed.post("/api/index")
     assert refused.status_code == 403 and "ASSISTANT_SERVER__ADMIN_TOKEN" in refused.json()["detail"]
     local = TestClient(create_app(small_assistant(report_assistant, host="127.0.0.1")))
-    built = local.post("/api/index", json={"rebuild": False})
-    assert built.status_code == 200 and built.json()["documents"]["added"] == ["a.md"]
+    built = finished_job(local, local.post("/api/index", json={"rebuild": False}))
+    assert built["state"] == "done" and built["report"]["documents"]["added"] == ["a.md"]
     (corpus / "a.md").write_text(DOC + "\n新增一句话。\n", encoding="utf-8")
     (corpus / "b.md").write_text(DOC, encoding="utf-8")
     statuses = [(d["doc_id"], d["status"]) for d in local.get("/api/documents").json()]
@@ -244,17 +246,22 @@ def test_admin_token_is_required_when_configured(report_assistant, corpus):
         assert "ASSISTANT_SERVER__ADMIN_TOKEN" in response.json()["detail"]
         assert response.headers["www-authenticate"] == "Bearer"
     assert assistant.stale_reason() == "no index yet"
-    assert client.post("/api/index", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
-    again = client.post("/api/index", headers={"X-Admin-Token": TOKEN})
-    assert again.status_code == 200 and again.json()["documents"]["unchanged"] == ["a.md"]
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    first = client.post("/api/index", headers=admin)
+    assert first.status_code == 202 and finished_job(client, first, admin)["state"] == "done"
+    again = finished_job(client, client.post("/api/index", headers={"X-Admin-Token": TOKEN}), {"X-Admin-Token": TOKEN})
+    assert again["report"]["documents"]["unchanged"] == ["a.md"]
 
 
-def test_index_request_while_another_run_holds_the_index_is_409(report_assistant, corpus):
+def test_index_job_while_another_process_holds_the_index_fails_with_409(report_assistant, corpus):
     (corpus / "a.md").write_text(DOC, encoding="utf-8")
     assistant = small_assistant(report_assistant)
+    client = TestClient(create_app(assistant))
     with exclusive(assistant.settings.paths.index_dir):
-        response = TestClient(create_app(assistant)).post("/api/index")
-    assert response.status_code == 409 and "Another indexing run" in response.json()["detail"]
+        job = finished_job(client, client.post("/api/index"))
+    assert job["state"] == "failed" and job["report"] is None
+    assert job["error"]["kind"] == "IndexBusy" and job["error"]["status"] == 409
+    assert "Another indexing run" in job["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -288,7 +295,7 @@ def test_parallel_asks_all_succeed(client, report_assistant):
 
 def test_openapi_describes_the_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/api/ask", "/api/retrieve", "/api/documents", "/api/index", "/healthz"} <= paths.keys()
+    assert {"/api/ask", "/api/retrieve", "/api/documents", "/api/index", "/api/index/{job_id}", "/healthz"} <= paths.keys()
     assert "text/event-stream" in paths["/api/ask"]["post"]["responses"]["200"]["content"]
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     assert {"quote", "page", "section", "verified"} <= schemas["CitationOut"]["properties"].keys()
@@ -313,8 +320,11 @@ def test_served_api_answers_over_http(served):
         assert answer.status_code == 200 and "100亿美元" in answer.json()["answer"]
         assert_quotes_are_verbatim(answer.json())
         assert http.post("/api/index").status_code == 401
-        admin = http.post("/api/index", headers={"Authorization": f"Bearer {served.admin_token}"})
-        assert admin.status_code == 200 and IndexReportOut.model_validate(admin.json()).embedded == 0
+        admin = {"Authorization": f"Bearer {served.admin_token}"}
+        with httpx.Client(base_url=served.url, timeout=60) as starter:  # the client that started the job goes away
+            started = starter.post("/api/index", headers=admin)
+        job = IndexJobOut.model_validate(finished_job(http, started, admin))
+        assert job.state == "done" and job.report is not None and job.report.embedded == 0
         samples = metric_samples(http.get("/metrics").text)
         assert samples[("assistant_http_requests_total", (("method", "POST"), ("route", "/api/ask"), ("status", "200")))] >= 1
         assert http.get("/").headers["content-type"].startswith("text/html")  # the chat UI shares the server
@@ -381,12 +391,71 @@ def test_owner_uploads_and_deletes_documents_then_indexes(report_assistant, corp
     saved = client.post("/api/documents", files=files, headers=admin)
     assert saved.status_code == 200 and saved.json() == {"saved": ["a.md", "b.txt"], "rejected": []}
     assert [d["status"] for d in client.get("/api/documents").json()] == ["not indexed", "not indexed"]
-    assert client.post("/api/index", headers=admin).json()["documents"]["added"] == ["a.md", "b.txt"]
+    assert finished_job(client, client.post("/api/index", headers=admin), admin)["report"]["documents"]["added"] == ["a.md", "b.txt"]
     partly = client.post("/api/documents", files=[files[0], ("files", ("run.exe", b"MZ"))], headers=admin)
     assert partly.status_code == 422 and partly.json()["saved"] == ["a.md"]
     assert "'run.exe' is not a supported document" in partly.json()["detail"]
     assert client.delete("/api/documents/b.txt", headers=admin).json() == {"removed": ["b.txt"]}
     missing = client.delete("/api/documents/b.txt", headers=admin)
     assert missing.status_code == 404 and "no document 'b.txt'" in missing.json()["detail"]
-    assert client.post("/api/index", headers=admin).json()["documents"]["removed"] == ["b.txt"]
+    assert finished_job(client, client.post("/api/index", headers=admin), admin)["report"]["documents"]["removed"] == ["b.txt"]
     assert sorted(p.name for p in corpus.iterdir()) == ["a.md"]
+
+
+# -- indexing jobs ---------------------------------------------------------------------------
+
+
+def test_index_is_a_job_answered_with_202_and_polled_to_the_report(report_assistant, corpus):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    client = TestClient(create_app(small_assistant(report_assistant)))
+    started = client.post("/api/index", json={})
+    assert started.status_code == 202
+    job = IndexJobOut.model_validate(started.json())
+    assert started.headers["location"] == f"/api/index/{job.id}" and job.state in ("queued", "running", "done")
+    done = IndexJobOut.model_validate(finished_job(client, started))
+    assert done.id == job.id and done.state == "done" and done.error is None
+    assert done.report is not None and done.report.documents.added == ["a.md"]
+    assert client.post("/api/ask", json={"question": ZH}).json()["answerable"]
+    missing = client.get("/api/index/no-such-job")
+    assert missing.status_code == 404 and "POST /api/index" in missing.json()["detail"]
+
+
+def test_a_second_index_request_joins_the_running_job(report_assistant, corpus):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    indexer = GatedIndexer(small_assistant(report_assistant))
+    client = TestClient(create_app(indexer.assistant, IndexJobs(indexer)))
+    try:
+        first = client.post("/api/index")
+        assert first.status_code == 202 and indexer.reached.wait(60)
+        assert client.get(first.headers["location"]).json()["state"] == "running"
+        second = client.post("/api/index", json={"rebuild": True})
+        assert second.status_code == 200 and second.headers["location"] == first.headers["location"]
+        assert IndexJobOut.model_validate(second.json()).rebuild is False
+    finally:
+        indexer.open()
+    assert finished_job(client, second)["state"] == "done"
+    assert client.post("/api/index").headers["location"] != first.headers["location"]
+
+
+def test_a_failed_job_says_why_and_the_previous_index_keeps_serving(report_assistant, corpus):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    client = TestClient(create_app(small_assistant(report_assistant)))
+    assert finished_job(client, client.post("/api/index"))["state"] == "done"
+    (corpus / "a.md").unlink()  # nothing left to index: the job must fail, not switch to an empty index
+    job = IndexJobOut.model_validate(finished_job(client, client.post("/api/index")))
+    assert job.state == "failed" and job.report is None and job.error is not None
+    assert (job.error.kind, job.error.status) == ("EmptyCorpus", 409)
+    assert job.error.message.startswith("No readable documents found")
+    assert "100亿美元" in client.post("/api/ask", json={"question": ZH}).json()["answer"]
+
+
+def test_polling_a_job_needs_the_admin_token_when_one_is_configured(report_assistant, corpus):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    client = TestClient(create_app(small_assistant(report_assistant, admin_token=SecretStr(TOKEN))))
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    started = client.post("/api/index", headers=admin)
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"X-Admin-Token": TOKEN[:-1]}):
+        refused = client.get(started.headers["location"], headers=headers)
+        assert refused.status_code == 401 and "ASSISTANT_SERVER__ADMIN_TOKEN" in refused.json()["detail"]
+        assert "state" not in refused.json()
+    assert finished_job(client, started, admin)["state"] == "done"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import finished_job
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -147,10 +148,10 @@ def test_uploaded_document_is_indexed_from_the_documents_tab_and_cited_in_the_ch
 
 def test_markup_in_a_document_is_shown_as_text_and_never_runs(private_served, page, snap):
     (private_served.corpus_dir / "security-notice.md").write_text(HOSTILE, encoding="utf-8")
-    indexed = httpx.post(
-        f"{private_served.url}/api/index", headers={"Authorization": f"Bearer {private_served.admin_token}"}, timeout=120
-    )
-    assert "security-notice.md" in indexed.json()["documents"]["added"], indexed.text
+    admin = {"Authorization": f"Bearer {private_served.admin_token}"}
+    with httpx.Client(base_url=private_served.url, timeout=120) as http:
+        job = finished_job(http, http.post("/api/index", headers=admin), admin)
+    assert "security-notice.md" in job["report"]["documents"]["added"], job
     open_chat(page, private_served.url)
 
     ask(page, "钓鱼网站在评论区植入了什么脚本？")

@@ -125,7 +125,7 @@ def test_config_masks_credentials_in_the_llm_url(tmp_path):
 
 def test_readme_index_example_sends_json():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    examples = [line for line in readme.splitlines() if line.startswith("curl") and "/api/index" in line]
+    examples = [line for line in readme.splitlines() if line.startswith("curl") and "-X POST" in line and "/api/index" in line]
     assert examples and all("Content-Type: application/json" in line for line in examples)
 
 

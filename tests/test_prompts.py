@@ -9,10 +9,14 @@ import pytest
 from assistant.answering.extractive import REFUSAL
 from assistant.answering.prompts import (
     ANSWER_CUE,
+    CONDENSE_MAX_TOKENS,
+    TEMPLATE_TOKENS,
     build_condense_messages,
     build_messages,
+    fit_tokens,
     is_model_refusal,
 )
+from assistant.answering.windows import estimate_tokens
 from assistant.types import Chunk
 
 SOURCE_RE = re.compile(r'<source id="(\d+)" section="([^"]*)">\n(.*?)\n</source>', re.DOTALL)
@@ -104,6 +108,47 @@ def test_condense_prompt_asks_for_a_standalone_question_in_the_follow_ups_langua
     assert system_word in system and role == "user"
     assert "生成式人工智能市场到2032年有多大？" in user and "将达到2,000亿美元。" in user
     assert user.endswith(label)
+
+
+LONG_ANSWER = "根据报告原文：“分析师估计，到2032年，生成式人工智能市场规模将达到2,000亿美元，占据人工智能支出总额的约20%。” [1]" * 6
+LONG_HISTORY = [
+    ("最早的问题：什么是基础模型？", LONG_ANSWER),
+    ("到2032年生成式人工智能市场规模预计有多大？", LONG_ANSWER),
+]
+
+
+def condense_tokens(messages) -> int:
+    return TEMPLATE_TOKENS + sum(estimate_tokens(content) for _, content in messages)
+
+
+@pytest.mark.parametrize("question", ["那会占人工智能支出总额的多少？", "And what share of total AI spending would that be?"])
+def test_condense_prompt_fits_its_budget_keeping_the_newest_turn(question) -> None:
+    messages = build_condense_messages(question, LONG_HISTORY)
+    user = messages[1][1]
+    assert condense_tokens(messages) <= CONDENSE_MAX_TOKENS
+    assert "到2032年生成式人工智能市场规模预计有多大？" in user and "分析师估计" in user  # the newest turn, answer cut
+    assert "最早的问题" not in user  # older turns go first
+    assert user.endswith(question)
+
+
+def test_fit_tokens_cuts_to_the_budget_and_marks_the_cut() -> None:
+    assert fit_tokens("short", 10) == "short"
+    cut = fit_tokens(LONG_ANSWER, 40)
+    assert cut.endswith("…") and estimate_tokens(cut) <= 40 and LONG_ANSWER.startswith(cut[:-1])
+    assert fit_tokens(LONG_ANSWER, 0) == ""
+
+
+@pytest.mark.slow
+def test_condense_prompt_is_within_budget_in_the_models_own_tokens(local_llm_server) -> None:
+    import httpx
+
+    messages = build_condense_messages("那会占人工智能支出总额的多少？", LONG_HISTORY)
+    response = httpx.post(
+        f"{local_llm_server}/chat/completions",
+        json={"messages": [{"role": r, "content": c} for r, c in messages], "max_tokens": 1},
+        timeout=300,
+    )
+    assert response.json()["usage"]["prompt_tokens"] <= CONDENSE_MAX_TOKENS
 
 
 @pytest.mark.parametrize(

@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from conftest import finished_job, gradio_event, read_only
 
 from assistant.serving.guard import refusal
 from assistant.settings import LimitSettings, ServerSettings, Settings
 
 SAVE_TRIGGER = "upload"  # the Documents tab's upload event: hidden from the API listing, still reachable
-
-
-def gradio_event(url: str, targets: str, data: list, headers: dict[str, str] | None = None) -> dict:
-    """Run one Gradio event the way the browser does (``/gradio_api/queue/join``, then its result stream)."""
-    config = httpx.get(f"{url}/config").json()
-    fn_index, trigger = next(
-        (i, d["targets"][0][0]) for i, d in enumerate(config["dependencies"]) if d["targets"] and d["targets"][0][1] == targets
-    )
-    session = uuid.uuid4().hex[:10]
-    joined = httpx.post(
-        f"{url}/gradio_api/queue/join",
-        json={"data": data, "fn_index": fn_index, "session_hash": session, "trigger_id": trigger, "event_data": None},
-        headers=headers,
-    )
-    if joined.status_code != 200:
-        return {"status": joined.status_code, "detail": joined.text}
-    with httpx.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session}, timeout=60) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("data:") and (message := json.loads(line[5:])).get("msg") == "process_completed":
-                return message
-    raise AssertionError("the event never completed")
 
 
 def file_data(path: str, name: str) -> dict:
@@ -128,7 +104,8 @@ def test_served_app_refuses_cross_site_uploads_index_runs_and_rebound_hosts(priv
     plain = httpx.post(f"{url}/api/index", content="{}", headers=admin)  # curl -d sends a form content type
     assert plain.status_code == 415 and "application/json" in plain.json()["detail"]
     own = httpx.post(f"{url}/api/index", json={}, headers={**admin, "Origin": url})
-    assert own.status_code == 200, own.text
+    with httpx.Client(base_url=url) as http:
+        assert finished_job(http, own, admin)["state"] == "done"
 
 
 @pytest.mark.slow
@@ -143,19 +120,6 @@ def test_forwarded_for_headers_do_not_give_a_client_fresh_rate_limit_buckets(pri
 
 
 # -- faults: folders that cannot be written --------------------------------------------------------------------
-
-
-@contextmanager
-def read_only(*folders: Path) -> Iterator[None]:
-    """Folders nobody may change, root included (chattr +i as root, chmod otherwise)."""
-    as_root = os.geteuid() == 0
-    for folder in folders:
-        subprocess.run(["chattr", "+i", str(folder)], check=True) if as_root else folder.chmod(0o555)
-    try:
-        yield
-    finally:
-        for folder in folders:
-            subprocess.run(["chattr", "-i", str(folder)], check=True) if as_root else folder.chmod(0o755)
 
 
 SMALL = "# 附录\n\n示例公司的总部在杭州。\n"

@@ -1,19 +1,24 @@
 """The web app: rendering escapes untrusted text, chat handlers stream checked answers, admin handlers need the token."""
 
 import json
+import logging
 import re
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
+import httpx
 import pytest
+from conftest import GatedIndexer, finished_job, gradio_event
 from fake_openai import Reply, Status
 from hypothesis import given
 from hypothesis import strategies as st
 
 from assistant.errors import AdminRequired
 from assistant.service import Assistant
+from assistant.serving.jobs import IndexJobs
 from assistant.serving.status import index_size
 from assistant.serving.ui import build_app
 from assistant.serving.ui.handlers import (
@@ -179,9 +184,12 @@ def test_a_lone_surrogate_in_the_question_does_not_break_the_stream(report_assis
     assert "100亿美元" in final_reply(updates)[0] and "\ufffd" in updates[-1][0][0]["content"]
 
 
-def test_empty_question_is_a_message_not_a_traceback(report_assistant):
-    with pytest.raises(gr.Error, match="Please type a question"):
+def test_empty_question_is_a_message_not_a_traceback(report_assistant, caplog):
+    with caplog.at_level(logging.WARNING, logger="assistant.serving.ui"), pytest.raises(gr.Error, match="Please type") as raised:
         list(respond(report_assistant, "   ", []))
+    assert raised.value.print_exception is False  # Gradio would print its traceback to the server log
+    (record,) = caplog.records
+    assert "Please type a question" in record.getMessage() and record.exc_info is None
 
 
 
@@ -264,6 +272,11 @@ class Recorder:
         self.calls.append((desc, value))
 
 
+def run_reindex(admin: Assistant, token: str | None, progress: Recorder | None = None, jobs: IndexJobs | None = None) -> list[str]:
+    """What the Re-index box shows, line after line, until the job it started or joined ends."""
+    return list(reindex(jobs or IndexJobs(admin.index), admin.settings.server, token, progress or Recorder()))
+
+
 def test_upload_then_reindex_makes_the_new_document_answerable(admin, corpus, tmp_path):
     status = upload_documents(admin, [uploaded(tmp_path, "appendix.md", APPENDIX), uploaded(tmp_path, "run.exe", "MZ")], TOKEN)
     assert "Saved appendix.md" in status and "'run.exe' is not a supported document" in status
@@ -272,9 +285,11 @@ def test_upload_then_reindex_makes_the_new_document_answerable(admin, corpus, tm
     rows, choices, _ = documents_view(admin)
     assert [row[:2] for row in rows] == [["appendix.md", "not indexed"]]
     progress = Recorder()
-    summary = json.loads(reindex(admin, TOKEN, progress))
+    *running, last = run_reindex(admin, TOKEN, progress)
+    summary = json.loads(last)
     assert summary["documents"]["added"] == ["appendix.md"] and summary["errors"] == []
-    assert {"read", "embed passages", "store"} <= {stage for stage, _ in progress.calls}
+    assert running[0].startswith("Indexing…") and all(line.startswith("Indexing…") for line in running)
+    assert progress.calls and {stage for stage, _ in progress.calls} <= {"read", "embed passages", "embed sentences", "store"}
     assert all(0 <= done <= total for _, (done, total) in progress.calls)
     rows, choices, footer = documents_view(admin)
     assert [row[:3] for row in rows] == [["appendix.md", "indexed", summary["total"]["chunks"]]]
@@ -292,7 +307,7 @@ def test_wrong_token_is_refused_and_changes_nothing(admin, corpus, tmp_path):
     for attempt in (
         lambda token: upload_documents(admin, [uploaded(tmp_path, "c.md", APPENDIX)], token),
         lambda token: delete_document(admin, "a.md", token),
-        lambda token: reindex(admin, token, Recorder()),
+        lambda token: run_reindex(admin, token)[-1],
     ):
         for token in (None, "", "not-the-admin-token"):
             assert "Admin token box" in attempt(token)
@@ -320,35 +335,37 @@ def test_delete_then_reindex_drops_the_document_and_errors_are_messages(admin, c
     rows, choices, _ = documents_view(admin)
     assert [row[:2] for row in rows] == [["a.md", "indexed"], ["b.md", "missing on disk"]]
     assert choices == ["a.md"]
-    assert json.loads(reindex(admin, TOKEN, Recorder()))["documents"]["removed"] == ["b.md"]
+    assert json.loads(run_reindex(admin, TOKEN)[-1])["documents"]["removed"] == ["b.md"]
     assert "no document '../a.md'" in delete_document(admin, "../a.md", TOKEN)
     assert delete_document(admin, None, TOKEN) == "Choose a document to delete."
     delete_document(admin, "a.md", TOKEN)
-    assert "No readable documents" in reindex(admin, TOKEN, Recorder())
+    shown: list[str] = []
+    with pytest.raises(gr.Error, match="No readable documents"):
+        shown.extend(reindex(IndexJobs(admin.index), admin.settings.server, TOKEN, Recorder()))
+    assert "No readable documents" in shown[-1]  # the box says it too, beside the error notice
 
 
-def test_chat_answers_while_a_reindex_runs_and_a_second_one_is_told_to_wait(admin, corpus, tmp_path):
+def test_chat_answers_while_a_reindex_runs_and_a_second_one_joins_it(admin, corpus, tmp_path):
     (corpus / "a.md").write_text(BASE, encoding="utf-8")
     admin.index()
     upload_documents(admin, [uploaded(tmp_path, "appendix.md", APPENDIX)], TOKEN)
-    started, release = threading.Event(), threading.Event()
-
-    def slow_progress(value: tuple[int, int], desc: str) -> None:
-        started.set()
-        release.wait(30)
-
-    results: list[str] = []
-    worker = threading.Thread(target=lambda: results.append(reindex(admin, TOKEN, slow_progress)))
-    worker.start()
+    indexer = GatedIndexer(admin)
+    jobs = IndexJobs(indexer)
+    results: list[list[str]] = []
+    workers = [threading.Thread(target=lambda: results.append(run_reindex(admin, TOKEN, jobs=jobs))) for _ in range(2)]
+    workers[0].start()
     try:
-        assert started.wait(30)
+        assert indexer.reached.wait(30)
         reply, _ = final_reply(list(respond(admin, "微软对OpenAI的投资金额是多少？", [])))
         assert "100亿美元" in reply
-        assert "Another indexing run" in reindex(admin, TOKEN, Recorder())
+        workers[1].start()
     finally:
-        release.set()
-        worker.join(60)
-    assert json.loads(results[0])["documents"]["added"] == ["appendix.md"]
+        indexer.open()
+        for worker in workers:
+            worker.join(60)
+    first, second = sorted(results, key=lambda lines: lines[0])
+    assert first[0].startswith("Following the indexing run already in progress") and second[0].startswith("Indexing…")
+    assert first[-1] == second[-1] and json.loads(first[-1])["documents"]["added"] == ["appendix.md"]  # one job, one report
 
 
 def test_footer_names_the_models_and_the_index(report_assistant, admin):
@@ -385,3 +402,41 @@ def test_served_chat_answers_with_a_citation_from_the_corpus(served):
     assert "100亿美元" in text
     assert 'id="cite-1"' in sources and "<mark>" in sources
     assert cleared == ""
+
+
+@pytest.mark.slow
+def test_served_reindex_button_follows_the_job_the_api_started(private_served):
+    # Enough new sentences to embed that the job still runs when the button's event arrives.
+    branches = "# 分部\n\n" + "\n".join(f"示例公司第{i}号分部设在{i % 37}号园区，有员工{i * 7}人。" for i in range(200))
+    (private_served.corpus_dir / "branches.md").write_text(branches, encoding="utf-8")
+    admin = {"Authorization": f"Bearer {private_served.admin_token}"}
+    with httpx.Client(base_url=private_served.url, timeout=60) as http:
+        started = http.post("/api/index", headers=admin)
+        assert started.status_code == 202
+        shown = gradio_event(private_served.url, "click", [private_served.admin_token], elem_id="reindex", timeout=600)
+        job = finished_job(http, started, admin)
+    assert job["state"] == "done" and job["report"]["documents"]["added"] == ["branches.md"]
+    assert json.loads(shown["output"]["data"][0]) == job["report"]  # the button joined the API's job: one report
+
+
+def logged_since(log: Path, offset: int, expected: str) -> str:
+    """What the server wrote to its log after ``offset``, once ``expected`` is in it (or after 10 s)."""
+    deadline = time.time() + 10
+    while True:
+        text = log.read_bytes()[offset:].decode(errors="replace")
+        if expected in text or time.time() > deadline:
+            return text
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_user_error_logs_one_line_and_a_bug_still_logs_its_traceback(served):
+    offset = served.log.stat().st_size
+    refused = gradio_event(served.url, "submit", ["   ", []], elem_id="question")
+    assert refused["success"] is False and "Please type a question" in refused["output"]["error"]
+    logged = logged_since(served.log, offset, "Please type a question")
+    assert logged.count("Please type a question") == 1 and "Traceback" not in logged, logged
+    offset = served.log.stat().st_size
+    broken = gradio_event(served.url, "submit", ["微软对OpenAI的投资金额是多少？", {"not": "a chat"}], elem_id="question")
+    assert broken["success"] is False
+    assert "Traceback" in logged_since(served.log, offset, "Traceback")  # not a user error: the details are kept

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from assistant.answering.extractive import REFUSAL
 from assistant.answering.verify import parse_markers, strip_markers
+from assistant.answering.windows import estimate_tokens
 from assistant.language import detect_language
 from assistant.types import Chunk, Turn
 
@@ -21,6 +22,8 @@ Message = tuple[str, str]
 """``(role, content)`` with role ``system``, ``user`` or ``assistant``."""
 
 HISTORY_ANSWER_CHARS = 400
+CONDENSE_MAX_TOKENS = 150  # the whole condense prompt: on a CPU model each token is ~25 ms before the answer starts
+TEMPLATE_TOKENS = 14  # the chat template's role markers around two messages and the reply's start
 REFUSAL_MAX_CHARS = 240  # a longer reply is an answer that mentions a gap, not a refusal
 
 SYSTEM = {  # the refusal rule comes last: placed earlier, small models refuse questions the sources do answer
@@ -117,15 +120,42 @@ def build_messages(
     return [("system", system), *history_messages(history), ("user", user)]
 
 
+def fit_tokens(text: str, budget: int) -> str:
+    """The longest prefix of ``text`` within ``budget`` estimated tokens ("…" marks a cut)."""
+    if estimate_tokens(text) <= budget:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if estimate_tokens(text[:middle]) + 1 <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low] + "…" if low else ""
+
+
 def build_condense_messages(question: str, history: Sequence[Turn]) -> list[Message]:
-    """Ask for the follow-up as a standalone question in the follow-up's language, so retrieval needs no history."""
+    """Ask for the follow-up as a standalone question in the follow-up's language, so retrieval needs no history.
+
+    The prompt stays within ``CONDENSE_MAX_TOKENS``: the newest turn comes first into the budget
+    (its question whole, then as much of its answer as fits) and older turns only while room is left.
+    """
     language = detect_language(question)
     heading, user_label, assistant_label, follow_up = CONDENSE_LABELS[language]
-    transcript = "\n".join(
-        f"{user_label}{neutralise(q)}\n{assistant_label}{previous_answer(a)}" for q, a in history
-    )
-    user = f"{heading}\n{transcript}\n\n{follow_up}{neutralise(question)}"
-    return [("system", CONDENSE_SYSTEM[language]), ("user", user)]
+    system = CONDENSE_SYSTEM[language]
+    tail = f"\n\n{follow_up}{neutralise(question)}"
+    budget = CONDENSE_MAX_TOKENS - TEMPLATE_TOKENS - estimate_tokens(system) - estimate_tokens(heading + tail)
+    lines: list[str] = []
+    for asked, answer in reversed(history):
+        asked_line = f"{user_label}{neutralise(asked)}"
+        cost = estimate_tokens(asked_line)
+        if cost > budget:
+            break
+        answer_line = fit_tokens(f"{assistant_label}{previous_answer(answer)}", budget - cost)
+        lines[:0] = [asked_line, answer_line] if answer_line else [asked_line]
+        budget -= cost + (estimate_tokens(answer_line) if answer_line else 0)
+    user = heading + "\n" + "\n".join(lines) + tail
+    return [("system", system), ("user", user)]
 
 
 def is_model_refusal(text: str, language: str) -> bool:

@@ -60,7 +60,7 @@ def _print_index_report(report: IndexReport, as_json: bool) -> None:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    if not (args.rebuild or args.check or args.watch):
+    if not (args.rebuild or args.check or args.watch or args.digests):
         from assistant.indexing.manifest import up_to_date
 
         current = up_to_date(settings, settings.index_fingerprint(settings.embed.identity()))
@@ -86,6 +86,16 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         progress.close()
     _print_index_report(report, args.json)
+    if args.digests:
+        progress = ConsoleProgress()
+        try:
+            counts = assistant.write_digests(progress=progress)
+        finally:
+            progress.close()
+        print(
+            f"Section digests: {counts['written']} written, {counts['kept']} kept, {counts['failed']} not verifiable (quoted instead).",
+            file=sys.stderr,  # stdout stays the index report, JSON with --json
+        )
     if args.watch:
         from assistant.serving.watch import watch_corpus
 
@@ -225,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="build from scratch even if up to date")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--check", action="store_true", help="verify that the manifest and Chroma agree (exit 1 on drift)")
+    p.add_argument("--digests", action="store_true", help="also have the language model write (or keep) each section's digest")
     p.add_argument("--watch", action="store_true", help="keep running and re-index when files in corpus/ change")
     p.set_defaults(func=cmd_index)
 

@@ -32,7 +32,7 @@ from assistant.serving.api.ratelimit import RateLimiter, rate_limit
 from assistant.serving.api.responses import (
     AnswerOut,
     DocumentOut,
-    IndexReportOut,
+    IndexJobOut,
     PassageOut,
 )
 from assistant.serving.api.schemas import (
@@ -42,6 +42,7 @@ from assistant.serving.api.schemas import (
     RetrieveRequest,
 )
 from assistant.serving.api.sse import EVENT_STREAM, event_stream
+from assistant.serving.jobs import IndexJob, IndexJobs
 from assistant.serving.metrics import ApiMetrics, MetricsMiddleware
 from assistant.serving.status import index_bytes, index_size, list_documents
 from assistant.settings import LimitSettings, ServerSettings
@@ -95,8 +96,20 @@ def read_upload(file: UploadFile, max_mb: float) -> bytes:
     return file.file.read()
 
 
-def create_app(assistant: Assistant) -> FastAPI:
-    """The API for one shared ``Assistant``; mount the chat UI on it afterwards (its catch-all mount goes last)."""
+def job_out(job: IndexJob) -> dict[str, object]:
+    """The job as ``IndexJobOut``: its error also carries the HTTP status the synchronous route used to answer."""
+    body = job.to_dict()
+    if isinstance(body["error"], dict):
+        body["error"]["status"] = status_for(job.error) if isinstance(job.error, AssistantError) else 500
+    return body
+
+
+def create_app(assistant: Assistant, jobs: IndexJobs | None = None) -> FastAPI:
+    """The API for one shared ``Assistant``; mount the chat UI on it afterwards (its catch-all mount goes last).
+
+    ``jobs`` runs index jobs; pass the Documents tab's, so both follow the same job.
+    """
+    jobs = jobs or IndexJobs(assistant.index)
     app = FastAPI(
         title="Report assistant API",
         description="Cited answers, in Chinese or English, about the documents in the corpus.",
@@ -181,13 +194,26 @@ def create_app(assistant: Assistant) -> FastAPI:
 
     @app.post(
         "/api/index",
-        response_model=IndexReportOut,
+        response_model=IndexJobOut,
+        status_code=202,
+        responses={200: {"model": IndexJobOut, "description": "An indexing job was already running: that job."}},
         dependencies=[Depends(require_admin), Depends(json_only)],
         max_body_size=MAX_JSON_BYTES,
     )
-    def index(body: IndexRequest | None = None) -> dict[str, object]:
-        """Bring the index up to date (from scratch with rebuild); admin only; 409 while another run holds it."""
-        return assistant.index(rebuild=body is not None and body.rebuild).to_dict()
+    def index(response: Response, body: IndexRequest | None = None) -> dict[str, object]:
+        """Start bringing the index up to date (from scratch with rebuild) in the background; admin only.
+
+        202 with the new job, or 200 with the running one (whatever its rebuild flag); poll the Location header.
+        """
+        job, started = jobs.start(rebuild=body is not None and body.rebuild)
+        response.status_code = 202 if started else 200
+        response.headers["Location"] = f"/api/index/{job.id}"
+        return job_out(job)
+
+    @app.get("/api/index/{job_id}", response_model=IndexJobOut, dependencies=[Depends(require_admin)])
+    def index_job(job_id: str) -> dict[str, object]:
+        """An indexing job's state, stage and progress; when done the `index --json` summary, or why it failed."""
+        return job_out(jobs.get(job_id))
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

@@ -6,6 +6,8 @@ fields, so a test that validates real responses against them fails as soon as th
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -87,6 +89,28 @@ class IndexReportOut(_Strict):
     seconds: float
     total: IndexTotals
     errors: list[str]
+
+
+class JobErrorOut(_Strict):
+    message: str = Field(description="What went wrong and what to do, as `assistant index` would print it.")
+    kind: str = Field(description="The error's class, e.g. StorageUnavailable, IndexBusy; InternalError for a bug.")
+    status: int = Field(description="The HTTP status the synchronous call would have answered with, e.g. 409, 503.")
+
+
+class IndexJobOut(_Strict):
+    """An indexing job: POST /api/index starts (202) or joins (200) one; GET /api/index/{id} polls it."""
+
+    id: str
+    state: Literal["queued", "running", "done", "failed"]
+    rebuild: bool = Field(description="Whether the job builds from scratch (a joined job keeps its own value).")
+    stage: str = Field(description="The current stage: read, embed passages, embed sentences, store; empty before the first.")
+    done: int = Field(description="Items of the current stage done so far.")
+    total: int = Field(description="Items of the current stage.")
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    report: IndexReportOut | None = Field(description="The `index --json` summary once the job is done.")
+    error: JobErrorOut | None = Field(description="Why the job failed; the previous index keeps serving.")
 
 
 class DocumentOut(BaseModel):

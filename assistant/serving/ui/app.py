@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from assistant.service import Assistant
 from assistant.serving.api import create_app
 from assistant.serving.guard import RequestGuard
+from assistant.serving.jobs import IndexJobs
 from assistant.serving.progress import ConsoleProgress
 from assistant.serving.ui.handlers import (
     delete_document,
@@ -42,7 +43,9 @@ CSS = """
 """
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
+def build_app(assistant: Assistant, jobs: IndexJobs | None = None) -> gr.Blocks:
+    """The chat and the Documents tab; ``jobs`` runs the Re-index button's jobs (pass the API's to share them)."""
+    jobs = jobs or IndexJobs(assistant.index)
     with gr.Blocks(title="Report assistant · 报告助手") as app:
         gr.Markdown("## 生成式AI对企业的影响和意义 — ask in Chinese or English · 中英文提问")
         with gr.Tab("Chat · 问答"):
@@ -79,8 +82,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         def remove(doc_id: str | None, given: str) -> str:
             return delete_document(assistant, doc_id, given)
 
-        def run_index(given: str, progress: gr.Progress = gr.Progress()) -> str:
-            return reindex(assistant, given, progress)
+        def run_index(given: str, progress: gr.Progress = gr.Progress()) -> Iterator[str]:
+            yield from reindex(jobs, assistant.settings.server, given, progress)
 
         def show() -> tuple[list[list[object]], gr.Dropdown, str]:
             rows, deletable, footer_line = documents_view(assistant)
@@ -103,10 +106,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
 def web_app(assistant: Assistant) -> FastAPI:
     """The REST API with the chat mounted at "/": one process, so both share the models and the index."""
-    blocks = build_app(assistant).queue(default_concurrency_limit=4)
+    jobs = IndexJobs(assistant.index)  # one runner: the API and the Re-index button start or join the same job
+    blocks = build_app(assistant, jobs).queue(default_concurrency_limit=4)
     server = assistant.settings.server
     app = gr.mount_gradio_app(
-        create_app(assistant), blocks, path="/", server_name=server.host, server_port=server.port, show_error=False, css=CSS
+        create_app(assistant, jobs), blocks, path="/", server_name=server.host, server_port=server.port, show_error=False, css=CSS
     )
     # Gradio refuses event inputs that name files outside its upload folder only once an app "has launched";
     # ``mount_gradio_app`` never sets that, so without this any server file could be passed as an upload.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from assistant.errors import AdminRequired, AssistantError, BadUpload
 from assistant.ingest.documents import remove_document, save_uploads
 from assistant.service import Assistant
 from assistant.serving.admin import check_admin
+from assistant.serving.jobs import IndexJob, IndexJobs
 from assistant.serving.status import index_size, list_documents
 from assistant.serving.ui.render import (
     CHECKING_SOURCES,
@@ -28,9 +30,11 @@ from assistant.serving.ui.render import (
 from assistant.settings import ServerSettings
 from assistant.types import EventKind
 
+log = logging.getLogger(__name__)
 UI_TOKEN_ADVICE = "enter it in the Admin token box"
 WRITING = "writing… · 撰写中"
 LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+POLL_S = 0.25  # the longest the Re-index box waits before it looks at its job again
 ProgressBar = Callable[..., object]
 """``gr.Progress`` or anything called like it: ``progress((done, total), desc=stage)``."""
 
@@ -62,7 +66,14 @@ def respond(assistant: Assistant, message: str, chat: Sequence[Mapping[str, obje
                 sources = render_sources(draft) if draft is not None else CHECKING_SOURCES
             yield [*asked, {"role": "assistant", "content": reply}], sources, ""
     except AssistantError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(str(exc)) from exc
+
+
+def user_error(message: str) -> gr.Error:
+    """A failure the user can act on, for the UI: one log line and no traceback (Gradio prints a traceback for
+    every gr.Error unless told not to); anything else a handler raises is a bug and keeps its traceback."""
+    log.warning("shown to the user: %s", message)
+    return gr.Error(message, print_exception=False)
 
 
 def require_admin(server: ServerSettings, token: str | None) -> None:
@@ -114,14 +125,33 @@ def delete_document(assistant: Assistant, doc_id: str | None, token: str | None)
     return f"Deleted {doc_id}. Click Re-index to remove it from the index."
 
 
-def reindex(assistant: Assistant, token: str | None, progress: ProgressBar) -> str:
-    """Bring the index up to date (admin only), reporting each stage; the summary is ``assistant index --json``'s."""
+def reindex(jobs: IndexJobs, server: ServerSettings, token: str | None, progress: ProgressBar) -> Iterator[str]:
+    """Start an index job, or join the one running (admin only), and follow it to the ``index --json`` summary."""
     try:
-        require_admin(assistant.settings.server, token)
-        report = assistant.index(progress=lambda stage, done, total: progress((done, total), desc=stage))
-    except AssistantError as exc:
-        return str(exc)
-    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
+        require_admin(server, token)
+    except AdminRequired as exc:
+        yield str(exc)
+        return
+    job, started = jobs.start()
+    yield from follow_job(job, progress, "Indexing" if started else "Following the indexing run already in progress")
+
+
+def follow_job(job: IndexJob, progress: ProgressBar, doing: str) -> Iterator[str]:
+    """The job's stage and count while it runs (on the progress bar too), then its summary; a failure is a gr.Error."""
+    seen, shown = -1, ""
+    while not job.finished:
+        seen = job.wait(seen, POLL_S)
+        stage, done, total = job.stage, job.done, job.total
+        if total:
+            progress((done, total), desc=stage)
+        line = f"{doing}… {stage} {done}/{total}" if stage else f"{doing}…"
+        if line != shown and not job.finished:
+            shown = line
+            yield line
+    if job.report is None:
+        yield job.message
+        raise user_error(job.message)
+    yield json.dumps(job.report.to_dict(), ensure_ascii=False, indent=2)
 
 
 def footer_text(assistant: Assistant) -> str:

@@ -1,0 +1,155 @@
+"""Model-written section digests: sources from the whole section, verified, cached by content."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fake_openai import FakeOpenAI, Reply
+
+from assistant.answering.summaries import (
+    CACHE_FILE,
+    DigestCache,
+    plan_digest,
+    summary_requests,
+)
+from assistant.errors import NoLanguageModel
+from assistant.service import Assistant
+from assistant.settings import LlmSettings, PathSettings, Settings
+from assistant.types import AnswerMode
+
+SECTION_THREE = "请总结第三节的主要观点"
+
+
+@pytest.fixture
+def digest_assistant(report_assistant: Assistant, fake_llm: FakeOpenAI, tmp_path: Path) -> Assistant:
+    """The report on a private copy of its corpus and index (digests are written there), answered by the scripted model."""
+    paths = report_assistant.settings.paths
+    shutil.copytree(paths.corpus_dir, tmp_path / "corpus", dirs_exist_ok=True)
+    shutil.copytree(paths.index_dir, tmp_path / "index")
+    settings = Settings(
+        paths=PathSettings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index"),
+        llm=LlmSettings(provider="openai", base_url=fake_llm.base_url, model="scripted", retries=0, timeout_s=5),
+    )
+    return Assistant(settings, embedder=report_assistant.embedder)
+
+
+def plan(assistant: Assistant, question: str, language: str = "zh"):
+    retriever = assistant.retriever()
+    llm = assistant.settings.llm
+    return plan_digest(
+        list(retriever.chunks.values()), retriever.sentences, question, language, llm.describe(), budget_tokens=llm.context_tokens
+    )
+
+
+def faithful_reply(assistant: Assistant, question: str) -> Reply:
+    """What a faithful model writes: the first two sources' sentences, each cited."""
+    windows = plan(assistant, question).windows
+    return Reply("".join(f"{w.sentences[0].text}[{n}]" for n, w in enumerate(windows[:2], start=1)))
+
+
+def test_a_named_section_is_summarised_from_that_section_only(report_assistant):
+    digest = plan(report_assistant, SECTION_THREE)
+    assert digest.scope == "第三节" and len(digest.windows) >= 3
+    assert all(w.source.section.startswith("第三节") for w in digest.windows)
+    assert sum(w.tokens for w in digest.windows) <= report_assistant.settings.llm.context_tokens
+
+
+def test_a_report_summary_draws_on_several_sections(report_assistant):
+    digest = plan(report_assistant, "Summarize the report's key points", "en")
+    assert digest.scope == "report"
+    assert len({w.source.section for w in digest.windows}) >= 4
+
+
+def test_the_key_depends_on_the_section_content_language_and_model(report_assistant):
+    retriever = report_assistant.retriever()
+    chunks = list(retriever.chunks.values())
+
+    def key(chunks, question, language="zh", model="m"):
+        return plan_digest(chunks, retriever.sentences, question, language, model, budget_tokens=450).key
+
+    first = next(c for c in chunks if c.section.startswith("第三节"))
+    edited = [replace(c, id=c.id + "-edited") if c is first else c for c in chunks]
+    assert key(chunks, SECTION_THREE) == key(list(reversed(chunks)), SECTION_THREE)  # order of the store does not matter
+    assert key(edited, SECTION_THREE) != key(chunks, SECTION_THREE)
+    assert key(edited, "请总结第二节") == key(chunks, "请总结第二节")  # another section's edit keeps this digest
+    assert key(chunks, SECTION_THREE, "en") != key(chunks, SECTION_THREE)
+    assert key(chunks, SECTION_THREE, model="other") != key(chunks, SECTION_THREE)
+
+
+def test_a_verified_digest_is_cached_and_served_without_the_model(digest_assistant, fake_llm):
+    fake_llm.script(faithful_reply(digest_assistant, SECTION_THREE))
+    first = digest_assistant.ask(SECTION_THREE)
+    assert first.mode is AnswerMode.GENERATED and first.verified_share == 1.0
+    assert all(c.section.startswith("第三节") for c in first.citations)
+    assert len(fake_llm.requests) == 1
+    again = digest_assistant.ask("概括一下第三节")  # another phrasing of the same request
+    assert len(fake_llm.requests) == 1
+    assert again.text == first.text and again.citations == first.citations and again.mode is AnswerMode.GENERATED
+    assert again.checks == first.checks
+
+
+def test_an_unverifiable_digest_is_not_cached(digest_assistant, fake_llm):
+    fake_llm.script(Reply("这一节讲的是火星上的农业。[1]"))
+    assert digest_assistant.ask(SECTION_THREE).notice  # fell back to the quoted digest
+    assert not (digest_assistant.settings.paths.index_dir / CACHE_FILE).exists()
+
+
+@pytest.mark.slow
+def test_unchanged_reindex_keeps_digests_and_an_edit_rebuilds_only_its_section(digest_assistant, fake_llm):
+    for question in (SECTION_THREE, "请总结第二节"):
+        fake_llm.script(faithful_reply(digest_assistant, question))
+        assert digest_assistant.ask(question).mode is AnswerMode.GENERATED
+    assert len(fake_llm.requests) == 2
+    assert digest_assistant.index().embedded == 0
+    digest_assistant.ask(SECTION_THREE)
+    assert len(fake_llm.requests) == 2  # unchanged re-index: both digests still served from the cache
+
+    report = next(digest_assistant.settings.paths.corpus_dir.iterdir())
+    text = report.read_text(encoding="utf-8")
+    anchor = "另一种不太被考虑的盈利路径"  # in 第三节
+    assert text.count(anchor) == 1
+    report.write_text(text.replace(anchor, "许可收入在早期通常很小。" + anchor), encoding="utf-8")
+    assert digest_assistant.index().embedded > 0
+    fake_llm.script(faithful_reply(digest_assistant, SECTION_THREE))
+    assert digest_assistant.ask(SECTION_THREE).mode is AnswerMode.GENERATED
+    assert len(fake_llm.requests) == 3  # the edited section was written again
+    digest_assistant.ask("请总结第二节")
+    assert len(fake_llm.requests) == 3  # the untouched one was not
+
+
+def test_a_damaged_cache_is_ignored_and_rewritten(digest_assistant, fake_llm):
+    cache = digest_assistant.settings.paths.index_dir / CACHE_FILE
+    cache.write_text("{ not json", encoding="utf-8")
+    fake_llm.script(faithful_reply(digest_assistant, SECTION_THREE))
+    assert digest_assistant.ask(SECTION_THREE).mode is AnswerMode.GENERATED
+    assert len(json.loads(cache.read_text(encoding="utf-8"))) == 1
+
+
+def test_the_cache_keeps_its_newest_entries(tmp_path, report_assistant, monkeypatch):
+    monkeypatch.setattr("assistant.answering.summaries.MAX_ENTRIES", 3)
+    cache = DigestCache(tmp_path)
+    answer = report_assistant.ask("微软对OpenAI的投资金额是多少？")
+    for n in range(5):
+        cache.put(f"key{n}", answer)
+    assert [k for k in ("key0", "key1", "key2", "key3", "key4") if cache.get(k)] == ["key2", "key3", "key4"]
+    assert cache.get("key4")["citations"][0]["quote"] == answer.citations[0].quote
+
+
+def test_writing_digests_needs_a_model(tmp_path):
+    offline = Assistant(Settings(paths=PathSettings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index"), llm=LlmSettings(provider="none")))
+    with pytest.raises(NoLanguageModel, match="make model"):
+        offline.write_digests()
+
+
+def test_digests_written_ahead_are_kept_on_the_next_run_and_answer_users(digest_assistant, fake_llm):
+    questions = summary_requests(digest_assistant.retriever().main_sections, "zh")
+    assert questions[0] == "请总结摘要" and questions[1] == "请总结第一节" and questions[-1] == "请总结这份报告的主要观点"
+    fake_llm.script(*(faithful_reply(digest_assistant, q) for q in questions))
+    assert digest_assistant.write_digests(languages=("zh",)) == {"written": len(questions), "kept": 0, "failed": 0}
+    assert digest_assistant.write_digests(languages=("zh",)) == {"written": 0, "kept": len(questions), "failed": 0}
+    assert digest_assistant.ask("第二节的要点是什么？").mode is AnswerMode.GENERATED
+    assert len(fake_llm.requests) == len(questions)
