@@ -131,24 +131,35 @@ class Assistant:
         with self._lock:
             if self._loaded and self._loaded[0] == live:
                 return self._loaded[2]
-            manifest = self.store.check(self.fingerprint)
-            if manifest.version not in self.store.published and not (self._loaded and self._loaded[1].version == manifest.version):
-                self.store.refresh()  # written by another process: this one's Chroma instance may not see its rows
-            stored = self.store.load_chunks(manifest)
-            chunks = [s.chunk for s in stored]
-            lexical = cached_lexical_index(
-                Path(self.settings.paths.index_dir), manifest.version, [c.id for c in chunks], [c.text for c in chunks]
-            )
-            live = {s.row: s.chunk.id for s in stored}  # dense search sees only this generation's rows
-            retriever = HybridRetriever(
-                chunks,
-                lexical,
-                SentenceIndex(stored, self.store.sentence_vectors(manifest)),
-                lambda vector, n: self.store.dense_search(manifest, vector, n, live),
-                self.settings.retrieve,
-            )
-            self._loaded = (live, manifest, retriever)
-            return retriever
+            try:
+                return self._load(live)
+            except IndexCorrupt:
+                if self.store.live_version() == live:
+                    raise
+                return self._load(self.store.live_version())  # switched, and the old generation dropped, meanwhile
+
+    def _load(self, live: str) -> HybridRetriever:
+        manifest = self.store.check(self.fingerprint)
+        if manifest.version not in self.store.published and not (self._loaded and self._loaded[1].version == manifest.version):
+            self.store.refresh()  # written by another process: this one's Chroma instance may not see its rows
+        vectors = self.store.sentence_vectors(manifest)  # first: it holds the generation while it is read and used
+        stored = self.store.load_chunks(manifest)
+        chunks = [s.chunk for s in stored]
+        lexical = cached_lexical_index(
+            Path(self.settings.paths.index_dir), manifest.version, [c.id for c in chunks], [s.row for s in stored],
+            {s.row: s.chunk.text for s in stored},
+        )
+        assert lexical is not None  # every row's text is at hand
+        rows = {s.row: s.chunk.id for s in stored}  # dense search sees only this generation's rows
+        retriever = HybridRetriever(
+            chunks,
+            lexical,
+            SentenceIndex(stored, vectors),
+            lambda vector, n: self.store.dense_search(manifest, vector, n, rows),
+            self.settings.retrieve,
+        )
+        self._loaded = (live, manifest, retriever)
+        return retriever
 
     def validate(self, question: str) -> str:
         """The question without control and invisible characters (a lone surrogate would break JSON output later)."""

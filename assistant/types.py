@@ -259,6 +259,7 @@ class IndexReport:
     chunks_unchanged: int = 0
     embedded: int = 0
     errors: tuple[str, ...] = field(default_factory=tuple)
+    index_bytes: int | None = None  # the local index folder on disk after the run; None in server mode
 
     @property
     def changed(self) -> bool:
@@ -277,4 +278,5 @@ class IndexReport:
             "seconds": round(self.seconds, 3),
             "total": {"documents": self.documents, "chunks": self.chunks, "sentences": self.sentences},
             "errors": list(self.errors),
+            "index_bytes": self.index_bytes,
         }

@@ -169,11 +169,14 @@ def test_documents_and_health_describe_the_loaded_index(client, report_assistant
     assert [(d["doc_id"], d["status"], d["chunks"]) for d in documents] == [(name, "indexed", chunks)]
     health = client.get("/healthz")
     assert health.status_code == 200
-    assert health.json() | {"built_at": 0} == {
+    on_disk = sum(p.stat().st_blocks * 512 for p in report_settings.paths.index_dir.rglob("*") if p.is_file())
+    assert health.json()["index_bytes"] == on_disk > 1_000_000
+    assert health.json() | {"built_at": 0, "index_bytes": 0} == {
         "status": "ok",
         "index_loaded": True,
         "documents": 1,
         "chunks": chunks,
+        "index_bytes": 0,
         "built_at": 0,
         "stale_reason": None,
         "embedding_model": report_assistant.embedder.identity,

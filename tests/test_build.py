@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import shutil
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ import pytest
 
 from assistant.errors import IndexBusy, IndexMismatch
 from assistant.indexing.build import exclusive
+from assistant.indexing.lexical import LexicalIndex, tokenize
 from assistant.indexing.manifest import DocumentRecord
 from assistant.indexing.store import ChunkStore
 from assistant.service import Assistant
@@ -62,6 +66,21 @@ def test_one_paragraph_edit_reembeds_only_the_changed_chunks(copy, tmp_path):
     assert copy.check() == []
     answer = copy.ask("青松资本向示例公司投资了多少？")
     assert answer.answerable and any("77亿元" in c.quote for c in answer.citations)
+
+
+def test_the_new_generation_s_bm25_is_built_at_index_time_from_cached_tokens(copy, tmp_path):
+    for old in (tmp_path / "index").glob("bm25-*"):
+        shutil.rmtree(old)
+    copy.retriever()  # the first open tokenises every chunk and keeps the tokens per row
+    edit_report(tmp_path / "corpus")
+    copy.index()
+    assert (tmp_path / "index" / f"bm25-{copy.manifest().version}" / "ids.json").exists()  # before any reader opened it
+    retriever = Assistant(Settings(), embedder=copy.embedder).retriever()
+    chunks = list(retriever.chunks.values())
+    fresh = LexicalIndex.build([c.id for c in chunks], [c.text for c in chunks])
+    assert retriever.lexical.ids == fresh.ids
+    for question in ("青松资本投资了多少", "生成式人工智能的企业应用", "2023年 市场规模"):
+        assert retriever.lexical.search(tokenize(question), 10) == fresh.search(tokenize(question), 10)
 
 
 def test_added_renamed_and_removed_documents(copy, tmp_path):
@@ -113,20 +132,17 @@ def test_check_reports_drift(copy):
     assert "in the manifest but not in Chroma" in problems[0] and "sentences in Chroma but no chunk row" in problems[1]
 
 
-def test_questions_during_a_reindex_see_one_complete_state(copy, tmp_path):
-    question = "青松资本向示例公司投资了多少？"
-    old_chunks = {c.id for c in copy.retriever().chunks.values()}
-    edit_report(tmp_path / "corpus")
-    reader = Assistant(Settings(), embedder=copy.embedder)
-    failures: list[BaseException] = []
+@contextmanager
+def readers_asking(reader: Assistant, question: str) -> Iterator[tuple[list[set[str]], list[BaseException]]]:
+    """Three threads retrieving ``question`` until the block ends: each answer's chunk ids, and every failure."""
     seen: list[set[str]] = []
+    failures: list[BaseException] = []
     done = threading.Event()
 
     def ask_until_done() -> None:
         while not done.is_set():
             try:
-                hits = reader.retrieve(question)
-                seen.append({h.chunk.id for h in hits})
+                seen.append({h.chunk.id for h in reader.retrieve(question)})
             except BaseException as exc:  # noqa: BLE001 - any failure is the finding
                 failures.append(exc)
 
@@ -134,17 +150,51 @@ def test_questions_during_a_reindex_see_one_complete_state(copy, tmp_path):
     for t in threads:
         t.start()
     try:
-        copy.index()
-        time.sleep(0.3)
+        yield seen, failures
     finally:
         done.set()
         for t in threads:
             t.join()
+
+
+def test_questions_during_a_reindex_see_one_complete_state(copy, tmp_path):
+    question = "青松资本向示例公司投资了多少？"
+    old_chunks = {c.id for c in copy.retriever().chunks.values()}
+    edit_report(tmp_path / "corpus")
+    reader = Assistant(Settings(), embedder=copy.embedder)
+    with readers_asking(reader, question) as (seen, failures):
+        copy.index()
+        time.sleep(0.3)
     new_chunks = {c.id for c in reader.retriever().chunks.values()}
     assert failures == []
     assert len(seen) > 3
     assert all(ids <= old_chunks or ids <= new_chunks for ids in seen)  # never a mixture of generations
     assert any(not ids <= old_chunks for ids in seen)  # and the new state was picked up
+
+
+def collection_names(assistant: Assistant) -> set[str]:
+    return {c.name for c in assistant.store.client.list_collections()}
+
+
+def test_readers_during_garbage_collection_see_no_errors(copy, tmp_path):
+    """Readers ask throughout a run that compacts dead rows away and one that drops the generation they held."""
+    _ghost_rows(copy, 3000)
+    first = copy.manifest()
+    reader = Assistant(Settings(), embedder=copy.embedder)
+    reader.retriever()  # holds the first generation's collections
+    edit_report(tmp_path / "corpus")
+    with readers_asking(reader, "青松资本向示例公司投资了多少？") as (seen, failures):
+        copy.index()  # compacts the ghost rows away first, then adds the edit
+        time.sleep(0.5)
+        gc.collect()  # the readers' earlier retrievers let go of the first generation
+        copy.index()  # unchanged: drops what nobody holds, sweeps folders and pages while the readers read
+        time.sleep(0.3)
+    edited = {c.id for c in reader.retriever().chunks.values() if "77亿元" in c.text}
+    assert failures == [] and len(seen) > 3 and seen[-1] & edited
+    live = copy.manifest()
+    assert first.chunks_collection not in collection_names(copy)
+    assert collection_names(copy) == {live.chunks_collection, live.sentences_collection}
+    assert copy.check() == []
 
 
 @pytest.mark.slow
@@ -189,11 +239,12 @@ def _ghost_rows(copy: Assistant, count: int) -> None:
 
 @pytest.mark.slow
 def test_sigkill_during_garbage_collection_loses_nothing(copy, tmp_path):
-    """Kill the collector (compacting the live rows into fresh collections) at random moments: nothing is lost."""
+    """Kill the collector (compacting the live rows into fresh collections, dropping the old ones, sweeping their
+    folders and free pages) at random moments: nothing is lost, and the next run leaves only the live generation."""
     _ghost_rows(copy, 3000)
     documents = copy.manifest().documents
     store = f"ChunkStore({str(tmp_path / 'index')!r})"
-    collect = [sys.executable, "-c", f"from assistant.indexing.store import ChunkStore; s = {store}; s.garbage.collect(s.read())"]
+    collect = [sys.executable, "-c", f"from assistant.indexing.store import ChunkStore; s = {store}; s.garbage.settle(s.read())"]
     rng = random.Random(11)
     for _ in range(4):
         process = subprocess.Popen(collect, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -203,12 +254,17 @@ def test_sigkill_during_garbage_collection_loses_nothing(copy, tmp_path):
         reader = Assistant(Settings(), embedder=copy.embedder)
         assert reader.manifest().documents == documents and reader.check() == []  # dead rows are not drift
         assert reader.ask("微软对OpenAI的投资金额是多少？").answerable
+    del reader
+    gc.collect()  # the last reader lets go of its generation
     edit_report(tmp_path / "corpus")
     env = {**os.environ, "ASSISTANT_PATHS__CORPUS_DIR": str(tmp_path / "corpus"), "ASSISTANT_PATHS__INDEX_DIR": str(tmp_path / "index")}
     finished = subprocess.run([sys.executable, "-m", "assistant", "index"], env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     fresh = Assistant(Settings(), embedder=copy.embedder)
     assert fresh.check() == []
+    live = fresh.manifest()
+    assert collection_names(fresh) == {live.chunks_collection, live.sentences_collection}
+    assert len([p for p in (tmp_path / "index" / "chroma").iterdir() if p.is_dir()]) == 2  # no orphaned folders
     collection = fresh.store.client.get_collection(fresh.manifest().chunks_collection)
     assert collection.get(where={"doc_id": "ghost.txt"})["ids"] == []
     assert any("77亿元" in c.quote for c in fresh.ask("青松资本向示例公司投资了多少？").citations)

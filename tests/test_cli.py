@@ -60,6 +60,8 @@ def test_index_ask_retrieve_end_to_end(project):
     assert summary["documents"]["added"] == [REPORT.name] and summary["chunks"]["added"] > 20 and summary["seconds"] > 0
     again = json.loads(run("index", "--json", cwd=project).stdout)
     assert again["documents"]["unchanged"] == [REPORT.name] and again["embedded"] == 0
+    on_disk = sum(p.stat().st_blocks * 512 for p in (project / "index").rglob("*") if p.is_file())
+    assert summary["index_bytes"] > 1_000_000 and again["index_bytes"] == on_disk
     checked = run("index", "--check", cwd=project)
     assert checked.returncode == 0 and "agree" in checked.stdout
 

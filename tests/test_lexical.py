@@ -1,6 +1,7 @@
 """Tokenizer and BM25 index."""
 
 from assistant.indexing.lexical import LexicalIndex, cached_lexical_index, tokenize
+from assistant.indexing.tokens import load_tokens, row_tokens
 
 
 def test_chinese_is_segmented_and_stopwords_dropped():
@@ -27,9 +28,36 @@ def test_bm25_ranks_the_matching_chunk_first(tmp_path):
 
 
 def test_cache_is_keyed_by_index_version(tmp_path):
-    first = cached_lexical_index(tmp_path, "v1", ["a"], ["微软投资"])
+    first = cached_lexical_index(tmp_path, "v1", ["a"], ["ra"], {"ra": "微软投资"})
     assert (tmp_path / "bm25-v1" / "ids.json").exists()
-    again = cached_lexical_index(tmp_path, "v1", ["ignored"], ["ignored"])
+    again = cached_lexical_index(tmp_path, "v1", ["ignored"], ["ignored"], {})
     assert again.ids == first.ids == ["a"]
-    cached_lexical_index(tmp_path, "v2", ["b"], ["谷歌"])
+    cached_lexical_index(tmp_path, "v2", ["b"], ["rb"], {"rb": "谷歌"})
     assert not (tmp_path / "bm25-v1").exists()
+
+
+def test_a_new_generation_tokenises_only_rows_it_has_not_seen(tmp_path):
+    texts = {"r1": "微软投资了OpenAI。", "r2": "谷歌投资了Anthropic。", "r3": "芯片供应商。"}
+    seen: list[str] = []
+
+    def counting(text: str) -> list[str]:
+        seen.append(text)
+        return tokenize(text)
+
+    assert row_tokens(tmp_path, ["r1", "r2"], texts, counting) == [tokenize(texts["r1"]), tokenize(texts["r2"])]
+    assert len(seen) == 2
+    assert row_tokens(tmp_path, ["r2", "r3"], texts, counting) == [tokenize(texts["r2"]), tokenize(texts["r3"])]
+    assert seen[2:] == [texts["r3"]]  # r2 came from the cache
+    assert set(load_tokens(tmp_path)) == {"r2", "r3"}  # only the live rows are kept
+    assert row_tokens(tmp_path, ["r2", "r4"], texts, counting) is None  # r4: neither cached nor given
+
+
+def test_bm25_from_cached_tokens_scores_as_one_built_from_text(tmp_path):
+    ids, rows = ["a", "b", "c"], ["ra", "rb", "rc"]
+    texts = dict(zip(rows, ["微软投资了OpenAI。", "谷歌投资了Anthropic，2023年。", "。"]))
+    cached_lexical_index(tmp_path, "v1", ids[:2], rows[:2], texts)  # tokens of ra and rb cached
+    reused = cached_lexical_index(tmp_path, "v2", ids, rows, {"rc": texts["rc"]})
+    fresh = LexicalIndex.build(ids, list(texts.values()))
+    for question in ("微软的投资", "2023年谷歌", "芯片"):
+        assert reused.search(tokenize(question), 3) == fresh.search(tokenize(question), 3)
+    assert reused.search(tokenize("微软的投资"), 1)[0][0] == "a"

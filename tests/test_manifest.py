@@ -1,5 +1,6 @@
 """The manifest alone answers "is the index current?" — without Chroma or a model."""
 
+import gc
 import json
 import subprocess
 import sys
@@ -72,3 +73,21 @@ def test_the_manifest_round_trips_through_its_json(tmp_path):
     write_atomic(tmp_path / "manifest.json", manifest.to_json())
     assert read_manifest(tmp_path) == manifest
     assert "error" not in json.loads(manifest.to_json())["documents"]["a.md"]
+
+
+def test_a_retired_generation_nobody_holds_sends_the_no_change_run_to_the_collector(corpus):
+    settings = Settings()
+    fingerprint = settings.index_fingerprint(settings.embed.identity())
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    indexer = Assistant(settings)
+    indexer.index()
+    reader = Assistant(settings, embedder=indexer.embedder)
+    old = reader.retriever() and reader.manifest()
+    indexer.index(rebuild=True)  # fresh collections; the reader still holds the old pair
+    assert up_to_date(settings, fingerprint) is not None  # nothing the collector could take
+    del reader
+    gc.collect()
+    assert up_to_date(settings, fingerprint) is None  # the old pair is free now: the full path collects it
+    assert not indexer.index().changed
+    assert old.chunks_collection not in {c.name for c in indexer.store.client.list_collections()}
+    assert up_to_date(settings, fingerprint) is not None

@@ -1,5 +1,6 @@
 """Real Chroma in a temp dir: round trip, fingerprint checks, atomic switch, garbage collection, clear errors."""
 
+import gc
 from dataclasses import replace
 
 import numpy as np
@@ -59,20 +60,56 @@ def test_corrupt_manifest_is_a_clear_error(tmp_path):
         store.manifest()
 
 
+def write_many(store: ChunkStore, texts: list[str], live=None):
+    """One document of ``len(texts)`` one-sentence chunks, vectors distinct per text."""
+    chunks = [Chunk(id=f"c{i}", doc_id="r.txt", text=t, start=10 * i, end=10 * i + len(t), ordinal=i, page=1, section="")
+              for i, t in enumerate(texts)]
+    sentences = [Sentence(chunk_id=c.id, text=c.text, start=c.start, end=c.end, page=1) for c in chunks]
+    vec = np.eye(len(texts), 384, dtype=np.float32)
+    store.counts = RowCounts()
+    record = DocumentRecord(sha256="x", chunks=len(texts), indexed_at=0)
+    return store.write(FP, {"r.txt": record}, chunks, vec, sentences, vec, live=live)
+
+
+def names(store: ChunkStore) -> set[str]:
+    return {getattr(c, "name", c) for c in store.client.list_collections()}
+
+
 def test_a_new_generation_adds_only_new_rows_and_keeps_the_previous_one_readable(tmp_path):
     store = ChunkStore(tmp_path / "index")
-    first = write(store, text="旧文本。")
-    second = write(store, text="新文本。", live=first)
+    texts = [f"第{i}段。" for i in range(8)]
+    first = write_many(store, texts)
+    second = write_many(store, texts[:-1] + ["新文本。"], live=first)
     assert second.chunks_collection == first.chunks_collection  # long-lived collections, no copy
     assert store.counts.written == 2  # one chunk row and its sentence
-    assert store.load_chunks(second)[0].chunk.text == "新文本。"
-    assert store.load_chunks(first)[0].chunk.text == "旧文本。"  # readers holding the old manifest still work
-    assert store.garbage.dead_rows(second) == 2  # the first generation's chunk and sentence
-    third = write(store, text="第三版。", live=second)  # half the rows dead: compacted into fresh collections first
-    assert store.counts.collected == 2 and third.chunks_collection != second.chunks_collection
-    assert store.count_rows(third) == (2, 2) and store.garbage.dead_rows(third) == 1 + 1
-    assert store.load_chunks(second)[0].chunk.text == "新文本。"  # the old collections stay for one more write
-    assert verify(store, third) == []
+    assert store.load_chunks(second)[-1].chunk.text == "新文本。"
+    assert store.load_chunks(first)[-1].chunk.text == "第7段。"  # readers holding the old manifest still work
+    assert store.garbage.dead_rows(second) == 2  # the first generation's chunk and sentence: 2 of 18, kept
+    assert verify(store, second) == []
+
+
+def test_a_switch_that_leaves_many_dead_rows_compacts_and_drops_the_old_collections_at_once(tmp_path):
+    store = ChunkStore(tmp_path / "index")
+    first = write(store, text="旧文本。")
+    second = write(store, text="新文本。", live=first)  # half the rows dead after the switch: compacted right away
+    assert store.counts.collected == 2 and second.chunks_collection != first.chunks_collection
+    assert store.count_rows(second) == (1, 1) and store.garbage.dead_rows(second) == 0
+    assert names(store) == {second.chunks_collection, second.sentences_collection}  # no reader held the old ones
+    assert verify(store, second) == []
+
+
+def test_a_reader_keeps_its_generation_until_it_lets_go(tmp_path):
+    store = ChunkStore(tmp_path / "index")
+    first = write(store, text="旧文本。")
+    reader = store.sentence_vectors(first)  # what a retriever holds for its whole life
+    second = write(store, text="新文本。", live=first)
+    assert first.chunks_collection in names(store)
+    assert store.load_chunks(first)[0].chunk.text == "旧文本。" and reader.count() == 2  # and the new rows
+    del reader
+    gc.collect()
+    third = write(store, text="新文本。", live=second)  # unchanged: nothing written, and nothing held any more
+    assert store.counts.written == 0
+    assert names(store) == {third.chunks_collection, third.sentences_collection}
 
 
 def test_placement_lives_in_the_manifest_so_a_moved_chunk_keeps_its_row(tmp_path):
@@ -103,14 +140,13 @@ def test_a_write_killed_before_the_switch_leaves_rows_that_compaction_removes(tm
     assert store.read() == first and verify(store, first) == []  # rows no generation references are not drift
     assert store.count_rows(first) == (2, 2)
     third = write(store, text="完成。", live=first)
-    assert store.counts.collected == 2 and store.count_rows(third) == (2, 2)
+    assert store.counts.collected >= 2 and store.count_rows(third) == (1, 1)
+    assert verify(store, third) == []
 
 
-def test_a_rebuild_writes_fresh_collections_and_drops_the_old_ones_a_write_later(tmp_path):
+def test_a_rebuild_writes_fresh_collections_and_drops_the_old_ones_no_reader_holds(tmp_path):
     store = ChunkStore(tmp_path / "index")
     first = write(store)
     second = write(store, text="重建。")  # no live generation given: fresh collections
     assert second.chunks_collection != first.chunks_collection
-    write(store, text="再来。", live=second)
-    names = {getattr(c, "name", c) for c in store.client.list_collections()}
-    assert first.chunks_collection not in names and second.chunks_collection in names
+    assert names(store) == {second.chunks_collection, second.sentences_collection}

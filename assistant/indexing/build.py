@@ -22,8 +22,10 @@ import numpy as np
 
 from assistant.errors import BadDocument, EmptyCorpus, IndexBusy
 from assistant.indexing.embed import VectorEmbeddings
+from assistant.indexing.lexical import cached_lexical_index
 from assistant.indexing.manifest import (
     DocumentRecord,
+    Manifest,
     file_hash,
     indexed_hashes,
     report_for,
@@ -104,6 +106,15 @@ def _read_changed(
     return chunks, sentences
 
 
+def prepare_lexical(index_dir: Path, manifest: Manifest, texts: dict[str, str]) -> None:
+    """Build the new generation's BM25 cache now, from cached tokens plus the new rows' ``texts``, so a reader's
+    first open after the switch is a memory-mapped load (a row with neither is left for the reader to build)."""
+    names = sorted(manifest.documents)
+    ids = [cid for doc_id in names for cid in manifest.documents[doc_id].chunk_ids]
+    rows = [row for doc_id in names for row in manifest.documents[doc_id].chunk_rows]
+    cached_lexical_index(index_dir, manifest.version, ids, rows, texts)
+
+
 def build_index(
     settings: Settings,
     *,
@@ -131,7 +142,9 @@ def build_index(
     removed = sorted(set(before) - set(on_disk))
     if live is not None and not changed and not removed:
         store.require_collections(live)  # "up to date" only if Chroma still holds the live generation
-        return report_for(live, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started)
+        live = store.garbage.settle(live)  # generations that readers held at the last switch may be free now
+        return report_for(live, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started,
+                          index_bytes=store.disk_bytes())
 
     store.counts = RowCounts()
     documents = {d: live.documents[d] for d in unchanged} if live else {}
@@ -156,6 +169,7 @@ def build_index(
         fingerprint, documents, fresh_chunks, chunk_vectors, fresh_sentences, sentence_vectors, live=live
     )
     report("store", 1, 1)
+    prepare_lexical(Path(settings.paths.index_dir), manifest, {row: c.text for c, (row, _) in zip(fresh_chunks, placed)})
     added = [d for d in changed if d not in before]
     updated = [d for d in changed if d in before]
     old_ids = {cid for record in live.documents.values() for cid in record.chunk_ids} if live else set()
@@ -170,4 +184,5 @@ def build_index(
         chunks_removed=len(old_ids - new_ids),
         started=started,
         chunks_added=len({c.id for c in fresh_chunks} - old_ids),
+        index_bytes=store.disk_bytes(),
     )

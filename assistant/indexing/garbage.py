@@ -2,26 +2,37 @@
 
 Rows no generation references (those of replaced text, and those of a run killed before its
 switch) are harmless: every read filters by the live set, and dense search over-fetches by the
-dead share. When that share passes ``COMPACT_SHARE``, the next write first copies the live rows
-(vectors included, nothing re-embedded) into fresh collections and switches the manifest to them;
-the run after drops the old collections, so readers still holding the previous manifest keep
-working until then. Live collections are only ever added to: deleting rows would be cheaper per
-run, but Chroma 1.5 does not survive a SIGKILL during a delete (replaying the delete on the next
-open fails with "Failed to apply logs to the hnsw segment writer" and the collection stays
-unreadable), while a killed copy into fresh collections leaves only collections that the next run
-drops. (Files Chroma leaves behind for dropped collections are a separate, filesystem-level sweep.)
+dead share. Right after a switch (``settle``), and before a write for a killed run's rows, when
+that share passes ``COMPACT_SHARE`` the live rows are copied (vectors included, nothing
+re-embedded) into fresh collections and the manifest switches to them. Collections no manifest
+names are dropped as soon as no reader holds them (holds.py): a reader keeps its generation for
+as long as its retriever lives, and the OS releases a killed reader's hold. Then the files Chroma
+leaves behind for dropped collections, and SQLite's free pages, go back to the disk (reclaim.py).
+Live collections are only ever added to: deleting rows would be cheaper per run, but Chroma 1.5
+does not survive a SIGKILL during a delete (replaying the delete on the next open fails with
+"Failed to apply logs to the hnsw segment writer" and the collection stays unreadable), while a
+killed copy into fresh collections leaves only collections that the next run drops.
+
+Server mode (``store.chroma_url``) has no folder to hold generations in: there a generation's
+collections are dropped by the write after the one that retired them, and the server owns its files.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
+from chromadb.errors import ChromaError
+
 from assistant.errors import IndexCorrupt
+from assistant.indexing.holds import forget, generation_of, unheld
 from assistant.indexing.manifest import Manifest
+from assistant.indexing.reclaim import reclaim
 
 if TYPE_CHECKING:
     from assistant.indexing.store import ChunkStore
 
+log = logging.getLogger(__name__)
 COMPACT_SHARE = 0.25  # compact when more than this share of the stored rows is dead
 
 
@@ -34,19 +45,67 @@ class Garbage:
         return max(0, chunks - len(live.rows())) + max(0, sentences - live.sentences)
 
     def collect(self, live: Manifest | None) -> Manifest | None:
-        """Drop other builds' collections, compact the live ones if dead rows pile up; the live manifest after."""
-        store = self.store
+        """Before a write: drop other builds' collections, compact the live ones if dead rows pile up."""
         try:
-            current = store.read()
+            current = self.store.read()
         except IndexCorrupt:
             return live  # without the live generation nothing is safe to drop
-        store.drop_unused({current.chunks_collection, current.sentences_collection} if current else set())
+        self.drop(current)
         if live is None or current is None or current.version != live.version:
             return live
+        return self.compact(live)
+
+    def settle(self, live: Manifest) -> Manifest:
+        """After a switch (local index): compact if it left many dead rows, drop what no reader holds, give the
+        space back. The live manifest after."""
+        if self.store.url:
+            return live
+        live = self.compact(live)
+        if self.drop(live):
+            reclaim(self.store.index_dir / "chroma")
+        return live
+
+    def compact(self, live: Manifest) -> Manifest:
         dead = self.dead_rows(live)
-        chunks, sentences = store.count_rows(live)
+        chunks, sentences = self.store.count_rows(live)
         if dead <= COMPACT_SHARE * (chunks + sentences):
             return live
-        compacted = store.copy_generation(live)
-        store.counts.collected += dead
+        compacted = self.store.copy_generation(live)
+        self.store.counts.collected += dead
         return compacted
+
+    def retired(self, current: Manifest | None) -> dict[str, list[str]]:
+        """Collections of this prefix that ``current`` does not name, by generation."""
+        store = self.store
+        keep = {current.chunks_collection, current.sentences_collection} if current else set()
+        generations: dict[str, list[str]] = {}
+        for name in store.client.list_collections():
+            name = getattr(name, "name", name)
+            if name.startswith(store.prefix + "-") and name not in keep and name != f"{store.prefix}-manifest":
+                generations.setdefault(generation_of(name), []).append(name)
+        return generations
+
+    def drop(self, current: Manifest | None) -> int:
+        """Drop the collections ``current`` does not name and no reader holds; how many were dropped."""
+        dropped = 0
+        for generation, names in sorted(self.retired(current).items()):
+            if self.store.url:
+                dropped += self._delete(names)
+                continue
+            with unheld(self.store.index_dir, generation) as free:
+                if not free:
+                    log.info("keeping %s: a reader still holds it", generation)
+                    continue
+                dropped += self._delete(names)
+                forget(self.store.index_dir, generation)
+        return dropped
+
+    def _delete(self, names: list[str]) -> int:
+        deleted = 0
+        for name in names:
+            try:
+                self.store.client.delete_collection(name)
+                deleted += 1
+            except (ChromaError, ValueError) as exc:
+                log.warning("could not delete old collection %s: %s", name, exc)
+        return deleted

@@ -1,4 +1,4 @@
-"""BM25 over jieba tokens, derived from the chunks stored in Chroma and cached under ``index/``."""
+"""BM25 over jieba tokens, derived from the chunks stored in Chroma and cached under ``index/`` (tokens per row too)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import bm25s
 import jieba
 import numpy as np
 
+from assistant.indexing.tokens import row_tokens
 from assistant.language import CJK
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,12 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str]) -> "LexicalIndex":
+        return cls.from_tokens(ids, [tokenize(t) for t in texts])
+
+    @classmethod
+    def from_tokens(cls, ids: Sequence[str], tokens: Sequence[list[str]]) -> "LexicalIndex":
         model = bm25s.BM25()
-        model.index([tokenize(t) or ["\u0000"] for t in texts], show_progress=False)
+        model.index([row or ["\u0000"] for row in tokens], show_progress=False)
         return cls(ids, model)
 
     def search(self, tokens: list[str], n: int) -> list[tuple[str, float]]:
@@ -81,15 +86,25 @@ class LexicalIndex:
         return cls(ids, bm25s.BM25.load(str(folder), mmap=True))
 
 
-def cached_lexical_index(cache_dir: Path, version: str, ids: Sequence[str], texts: Sequence[str]) -> LexicalIndex:
-    """Load the BM25 index for this index version, or build and save it (a stale version is never reused)."""
+def cached_lexical_index(
+    cache_dir: Path, version: str, ids: Sequence[str], rows: Sequence[str], texts: Mapping[str, str]
+) -> LexicalIndex | None:
+    """The BM25 index of this index version (``ids`` and their Chroma ``rows`` in order), memory-mapped from its
+    cache, or built and cached; a stale version is never reused.
+
+    Building tokenises only rows that no earlier generation had (tokens.py). None when a row's tokens are
+    neither cached nor in ``texts``: the indexer, which knows only the new rows' text, then leaves it to the reader.
+    """
     folder = cache_dir / f"bm25-{version}"
     if (folder / "ids.json").exists():
         try:
             return LexicalIndex.load(folder)
         except (OSError, ValueError, KeyError) as exc:
             log.warning("rebuilding unreadable BM25 cache %s: %s", folder, exc)
-    index = LexicalIndex.build(ids, texts)
+    tokens = row_tokens(cache_dir, rows, texts, tokenize)
+    if tokens is None:
+        return None
+    index = LexicalIndex.from_tokens(ids, tokens)
     try:
         index.save(folder)
         for old in cache_dir.glob("bm25-*"):

@@ -19,6 +19,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.errors import IndexCorrupt
+from assistant.indexing.holds import generation_of, unheld
+from assistant.indexing.reclaim import disk_bytes
 from assistant.ingest.load import discover, file_digest
 from assistant.settings import Settings
 from assistant.types import IndexReport
@@ -151,6 +153,7 @@ def report_for(
     chunks_removed: int,
     started: float,
     chunks_added: int = 0,
+    index_bytes: int | None = None,
 ) -> IndexReport:
     total_chunks = sum(record.chunks for record in manifest.documents.values())
     seconds = time.perf_counter() - started
@@ -168,35 +171,57 @@ def report_for(
         chunks_unchanged=total_chunks - chunks_added,
         embedded=embedded,
         sentences=manifest.sentences,
+        index_bytes=index_bytes,
         errors=tuple(f"{doc_id}: {record.error}" for doc_id, record in sorted(manifest.documents.items()) if record.error),
     )
 
 
-def live_collections_exist(index_dir: Path, manifest: Manifest) -> bool:
-    """Whether Chroma's own database still lists the manifest's collections: one read-only SQLite query, no Chroma.
+def stored_collections(index_dir: Path) -> set[str] | None:
+    """The collections Chroma's own database lists: one read-only SQLite query, no Chroma; None if unreadable.
 
-    A deleted, damaged or emptied ``chroma/`` folder (or a dropped collection) must not be reported "up to date".
+    Only for a process that has not opened Chroma (reclaim.py says why).
     """
     database = index_dir / "chroma" / "chroma.sqlite3"
     if not database.is_file():
-        return False
+        return None
     try:
         with closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as connection:
-            names = {row[0] for row in connection.execute("SELECT name FROM collections")}
+            return {row[0] for row in connection.execute("SELECT name FROM collections")}
     except sqlite3.Error:
-        return False
-    return {manifest.chunks_collection, manifest.sentences_collection} <= names
+        return None
+
+
+def droppable(index_dir: Path, names: set[str], prefix: str, manifest: Manifest) -> bool:
+    """Whether a generation other than the live one is stored that no reader holds: the collector has work."""
+    live = {manifest.chunks_collection, manifest.sentences_collection, f"{prefix}-manifest"}
+    for name in names - live:
+        if name.startswith(prefix + "-"):
+            try:
+                with unheld(index_dir, generation_of(name)) as free:
+                    if free:
+                        return True
+            except OSError:
+                continue  # a read-only folder: no collector could drop it either
+    return False
 
 
 def up_to_date(settings: Settings, fingerprint: dict[str, str]) -> IndexReport | None:
-    """The no-change summary when the local index matches the corpus and settings, else None: no Chroma client needed."""
+    """The no-change summary when the local index matches the corpus and settings, else None: no Chroma client needed.
+
+    A deleted, damaged or emptied ``chroma/`` folder (or a dropped collection) must not be reported "up to date",
+    and neither is an index with a retired generation to drop (the full path collects it).
+    """
     started = time.perf_counter()
     index_dir = Path(settings.paths.index_dir)
     manifest = read_manifest(index_dir)
     if settings.store.chroma_url or stale_reason(settings, manifest, fingerprint) is not None:
         return None
     assert manifest is not None  # not stale implies a manifest
-    if not live_collections_exist(index_dir, manifest):
+    names = stored_collections(index_dir)
+    if names is None or not {manifest.chunks_collection, manifest.sentences_collection} <= names:
         return None  # the full path opens Chroma and says what is wrong
+    if droppable(index_dir, names, settings.store.collection, manifest):
+        return None
     unchanged = sorted(manifest.documents)
-    return report_for(manifest, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started)
+    return report_for(manifest, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started,
+                      index_bytes=disk_bytes(index_dir))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 
@@ -106,10 +107,14 @@ def placed_records(
 
 
 class SentenceVectors:
-    """The sentence collection as a retriever sees it: approximate nearest rows (Chroma's HNSW) and rows by id."""
+    """The sentence collection as a retriever sees it: approximate nearest rows (Chroma's HNSW) and rows by id.
 
-    def __init__(self, collection) -> None:
+    ``hold`` is the reader's lock on the generation (holds.py), released when this object is collected.
+    """
+
+    def __init__(self, collection, hold: IO[bytes] | None = None) -> None:
         self.collection = collection
+        self.hold = hold
 
     def count(self) -> int:
         return self.collection.count()

@@ -5,7 +5,8 @@ generation is the manifest's set of live rows per document, and a re-index adds 
 the rows of new text before it switches the manifest (replaced atomically). Readers
 see only the live rows of the manifest they hold, so they see the old index or the new
 one, and a build that fails or is killed leaves the previous index serving. Rows that no
-generation references are compacted away, never deleted in place (garbage.py).
+generation references are compacted away, never deleted in place, and collections no reader holds are
+dropped and their files given back to the disk (garbage.py, holds.py, reclaim.py).
 ``--rebuild`` writes fresh collections.
 
 Local mode keeps the manifest in ``index/manifest.json`` next to a Chroma
@@ -41,6 +42,8 @@ from assistant.errors import (
 )
 from assistant.indexing.diskfull import disk_failure
 from assistant.indexing.garbage import Garbage
+from assistant.indexing.holds import hold
+from assistant.indexing.reclaim import disk_bytes
 from assistant.indexing.manifest import (
     MANIFEST,
     Manifest,
@@ -115,6 +118,10 @@ class ChunkStore(GenerationWriter):
                 folder.is_dir() and tempfile.TemporaryFile(dir=folder).close()
             except OSError as exc:
                 raise StorageUnavailable(folder, exc.strerror or exc) from exc
+
+    def disk_bytes(self) -> int | None:
+        """Bytes the local index folder takes on disk; None in server mode, where the server owns the files."""
+        return None if self.url else disk_bytes(self.index_dir)
 
     def connect(self) -> chromadb.ClientAPI:
         """Open the store now, so an unreadable one is reported before any indexing work starts."""
@@ -289,4 +296,7 @@ class ChunkStore(GenerationWriter):
         return self.collection(manifest.chunks_collection).count(), self.collection(manifest.sentences_collection).count()
 
     def sentence_vectors(self, manifest: Manifest) -> SentenceVectors:
-        return SentenceVectors(self.collection(manifest.sentences_collection))
+        """The generation's sentence rows; a local reader holds the generation for as long as this object lives
+        (holds.py), so take it before reading anything else of the generation."""
+        held = None if self.url else hold(self.index_dir, manifest.chunks_collection)
+        return SentenceVectors(self.collection(manifest.sentences_collection), held)

@@ -7,12 +7,10 @@ publishing and its garbage collector, and keep the write path apart from the rea
 from __future__ import annotations
 
 import json
-import logging
 import time
 import uuid
 
 import numpy as np
-from chromadb.errors import ChromaError
 
 from assistant.indexing.manifest import DocumentRecord, Manifest
 from assistant.indexing.rows import (
@@ -25,7 +23,6 @@ from assistant.indexing.rows import (
 )
 from assistant.types import Chunk, Sentence
 
-log = logging.getLogger(__name__)
 BATCH = 5000  # rows per add: Chroma 1.5 local accepts up to 5461 per request, and larger adds are faster per row
 
 
@@ -62,7 +59,7 @@ class GenerationWriter:
         else:
             chunk_col, sent_col = self.collection(live.chunks_collection), self.collection(live.sentences_collection)
         self._add(chunk_col, sent_col, new_rows, chunks, chunk_vectors, sentences, sentence_vectors)
-        return self._switch(chunk_col.name, sent_col.name, fingerprint, documents)
+        return self.garbage.settle(self._switch(chunk_col.name, sent_col.name, fingerprint, documents))
 
     def _switch(self, chunks: str, sentences: str, fingerprint: dict[str, str], documents: dict[str, DocumentRecord]) -> Manifest:
         manifest = Manifest(
@@ -119,13 +116,3 @@ class GenerationWriter:
         for i in range(0, len(ids), BATCH):
             sent_col.add(ids=ids[i : i + BATCH], embeddings=sentence_vectors[rows[i : i + BATCH]])  # ids and vectors only
         self.counts.written += len(items) + len(ids)
-
-    def drop_unused(self, keep: set[str]) -> None:
-        """Remove collections of earlier or interrupted builds."""
-        for name in self.client.list_collections():
-            name = getattr(name, "name", name)
-            if name.startswith(self.prefix + "-") and name not in keep and name != f"{self.prefix}-manifest":
-                try:
-                    self.client.delete_collection(name)
-                except (ChromaError, ValueError) as exc:
-                    log.warning("could not delete old collection %s: %s", name, exc)

@@ -15,6 +15,11 @@ def index_size(manifest: Manifest) -> tuple[int, int]:
     return len(indexed), sum(record.chunks for record in indexed)
 
 
+def index_bytes(assistant: Assistant) -> int | None:
+    """Bytes the local index folder takes on disk (None in server mode): what ``/healthz`` reports."""
+    return assistant.store.disk_bytes()
+
+
 def document_status(record: DocumentRecord | None, on_disk_sha256: str | None) -> str:
     if record is None:
         return "not indexed"

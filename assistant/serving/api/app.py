@@ -44,7 +44,7 @@ from assistant.serving.api.schemas import (
 from assistant.serving.api.sse import EVENT_STREAM, event_stream
 from assistant.serving.jobs import IndexJob, IndexJobs
 from assistant.serving.metrics import ApiMetrics, MetricsMiddleware
-from assistant.serving.status import index_size, list_documents
+from assistant.serving.status import index_bytes, index_size, list_documents
 from assistant.settings import LimitSettings, ServerSettings
 
 log = logging.getLogger(__name__)
@@ -232,6 +232,7 @@ def create_app(assistant: Assistant, jobs: IndexJobs | None = None) -> FastAPI:
                 "index_loaded": True,
                 "documents": documents,
                 "chunks": chunks,
+                "index_bytes": index_bytes(assistant),
                 "built_at": manifest.built_at,
                 "stale_reason": assistant.stale_reason(),
                 **model,
