@@ -174,6 +174,19 @@ def test_a_list_intro_without_item_lines_brings_the_one_line_that_completes_it_a
     assert [s.text for _, s, _ in list_items((0.9, sentences[0], hit), [hit], index)] == ["成本| 很高。", "失业| 可能。"]
 
 
+def test_a_next_best_sentence_is_quoted_only_when_close_and_holding_question_words_no_quote_holds():
+    import numpy as np
+
+    from assistant.answering.extractive import SUPPORT_MARGIN, supporting
+    from assistant.retrieval.hybrid import Query
+
+    index, hit, sentences = lines_index(["基础设施层最成熟。", "基础设施层也很稳定。", "商业模式是按消费计费。", "定价透明。"])
+    query = Query("基础设施层有多成熟？商业模式是什么？", "zh", np.zeros(4), ["基础设施", "成熟", "商业模式", "定价"])
+    ranked = [(1.0, sentences[0], hit), (0.99, sentences[1], hit), (0.95, sentences[2], hit), (1.0 - SUPPORT_MARGIN - 0.01, sentences[3], hit)]
+    added = supporting(query, ranked, ranked[:1])
+    assert [s.text for _, s, _ in added] == ["商业模式是按消费计费。"]  # the second adds no question word; the last is too far
+
+
 def test_a_list_question_on_the_report_quotes_the_items_after_the_intro(report_assistant):
     answer = report_assistant.ask("参与生成式人工智能的各方应当管理哪些风险？")
     quotes = [c.quote for c in answer.citations]

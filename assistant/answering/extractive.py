@@ -22,6 +22,9 @@ LEXICAL_BONUS = 0.15
 SHORT_QUOTE_CHARS = 12
 SHORT_QUOTE_PENALTY = 0.05  # table cells and labels are rarely the answer on their own
 RELATIVE_CUTOFF = 0.04  # quote sentences within this margin of the best one
+SUPPORT_MARGIN = 0.10  # a further sentence this close to the best one is quoted too...
+SUPPORT_SENTENCES = 2  # ...(at most this many) when it holds question words no quote holds yet: another part of the question
+SUPPORT_WINDOW = 10  # ...looked for among the best-ranked sentences only
 LIST_ITEMS = 6  # items quoted after a sentence that announces a list ("标准包括：") when it names no count
 EVIDENCE_SENTENCES = 5
 QUANTITY_SENTENCES = 1  # a requested figure must be in the best-supported sentence
@@ -178,6 +181,7 @@ def compose_offline(
     if evidence < min_evidence:
         return Answer(question, language, REFUSAL[language], False, AnswerMode.EXTRACTIVE, (), tuple(hits), query.text, evidence)
     chosen = [item for item in ranked if item[0] >= ranked[0][0] - RELATIVE_CUTOFF][:max_quotes]
+    chosen += supporting(query, ranked, chosen)
     chosen.sort(key=lambda item: (item[2].rank, item[1].start))
     seen: set[tuple[int, str]] = set()
     chosen = [item for item in with_list_items(chosen, hits, sentences) if not (span_key(item) in seen or seen.add(span_key(item)))]
@@ -187,6 +191,27 @@ def compose_offline(
 def span_key(item: tuple[float, Sentence, Hit]) -> tuple[int, str]:
     """One quote per span of a document, whichever chunk (overlaps repeat sentences) it was found in."""
     return item[1].start, item[2].chunk.doc_id
+
+
+def supporting(query: Query, ranked: list[tuple[float, Sentence, Hit]], chosen: list[tuple[float, Sentence, Hit]]) -> list:
+    """Next-best sentences that hold question words none of the quotes holds: the other parts of a question.
+
+    "成熟度？…商业模式是什么？" is answered by two sentences; the second scores a little below the first
+    and would be cut by the relative margin alone.
+    """
+    covered = {t for t in set(query.tokens) if any(t in item[1].text.lower() for item in chosen)}
+    spans = {span_key(item) for item in chosen}
+    added: list[tuple[float, Sentence, Hit]] = []
+    for item in ranked[:SUPPORT_WINDOW]:
+        if len(added) >= SUPPORT_SENTENCES or item[0] < ranked[0][0] - SUPPORT_MARGIN:
+            break
+        if span_key(item) in spans:
+            continue
+        new = {t for t in set(query.tokens) - covered if t in item[1].text.lower()}
+        if new:
+            added.append(item)
+            covered |= new
+    return added
 
 
 def with_list_items(chosen: list[tuple[float, Sentence, Hit]], hits: list[Hit], sentences: SentenceIndex) -> list:
