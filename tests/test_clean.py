@@ -111,6 +111,32 @@ def test_the_real_report_cleans_into_every_section(report_text):
     assert "微软对OpenAI的100亿美元投资" in doc.text
 
 
+def test_a_section_title_claims_the_lines_of_its_page_that_the_pdf_order_put_before_it(report_text):
+    doc = clean(report_text, "genai-enterprise-report.zh.txt")
+
+    def section(text: str) -> str:
+        return doc.heading_at(doc.text.index(text)).section.split(" ")[0]
+
+    assert section("首先，基础设施层是生成式人工智能技术堆栈中最成熟的领域") == "第三节"  # its page opens with a side box
+    assert section("然而，我们发现有两种主要的竞争者类型") == "第三节"
+    assert section("这些应用象征着消费型应用程序的“寒武纪大爆发”") == "第二节"  # after a page number and a running header
+    assert section("随着不同市场的监管行动变化") == "第二节"  # the page before the title's page keeps its section
+    assert section("基础模型（Foundation Model）是区别生成式人工智能技术栈") == "第一节"
+    assert section("2022年是人工智能（AI）的一个分水岭") == "摘要" and section("德勤人工智能研究院帮助企业") == "关于德勤人工智能研究院"
+
+
+def test_a_page_that_continues_a_line_or_holds_a_sub_heading_is_not_claimed_by_the_next_title():
+    continued = " 标题\n\n摘要\n\n摘要正文的第一行写满了整整一行的宽度，\n\n 翻页后接着写完。\n\n第一节\n\n第一节正文。\n"
+    doc = clean(continued, "r.txt")
+    assert doc.heading_at(doc.text.index("摘要正文")).section == "摘要" == doc.heading_at(doc.text.index("翻页后")).section
+    own_page = " 标题\n\n摘要\n\n摘要正文。\n\n 侧栏里的一句话。\n\n第一节\n\n第一节正文。\n"
+    doc = clean(own_page, "r.txt")
+    assert doc.heading_at(doc.text.index("侧栏")).section == "第一节" and doc.heading_at(doc.text.index("摘要正文")).section == "摘要"
+    sub_heading = " 标题\n\n摘要\n\n摘要正文。\n\n 职业效用\n\n像写作助手这类能够为职场创造价值的产品更容易被采用。\n\n第一节\n\n第一节正文。\n"
+    doc = clean(sub_heading, "r.txt")
+    assert doc.heading_at(doc.text.index("像写作助手")).section == "摘要"
+
+
 def test_form_feeds_number_pages_for_readers_and_default_layout_follows_the_suffix():
     raw = "# 第一章\n\n第一页的句子。\f\f第三页的句子。"
     doc = clean(raw, "scan.pdf")

@@ -112,6 +112,7 @@ class _Line:
     tight: bool  # no blank line between this line and the previous content line
     markdown_heading: int = 0
     after_noise: bool = False  # a page number, running header or caption was removed just before this line
+    page_break: bool = False  # opens a page: a page mark, or right after a removed page number or running header
 
 
 def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
@@ -122,6 +123,7 @@ def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
     removed = False
     for number, page_text in enumerate([raw] if page_marks else raw.split("\f"), 1):
         blank_since_last = True
+        broke = True
         for raw_line in page_text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
             if not raw_line.strip():
                 blank_since_last = True
@@ -129,11 +131,13 @@ def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
             if page_marks and raw_line.startswith(" ") and not raw_line.startswith("  "):
                 page += 1
                 blank_since_last = True  # a new page never continues the previous line as a table row
+                broke = True
             page = max(page, number)
             line_text = raw_line.replace("\u00a0", " ").replace("\ufeff", "").strip()
             text = strip_captions(line_text)
             if not text or (page_marks and (is_noise(text) or text == title)):
                 removed = True
+                broke = broke or bool(text) and not URL_LINE_RE.match(text)  # a page's foot or head, not a footnote link
                 continue
             title = title or text  # the title line repeats on later pages as a running header
             md = MD_HEADING_RE.match(text) if not page_marks else None
@@ -144,8 +148,10 @@ def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
                     tight=not blank_since_last,
                     markdown_heading=len(md.group(1)) if md else 0,
                     after_noise=removed,
+                    page_break=broke,
                 )
             )
+            broke = False
             removed = text != line_text  # a caption cut from this line's end lies between it and the next
             blank_since_last = False
     return lines
@@ -166,6 +172,8 @@ class _Builder:
         self.paragraph_has_table_line = False
         self.table_spans: list[tuple[int, int]] = []
         self.seams: list[int] = []
+        self.page_opened: int | None = 0  # where the current page's first line starts (None: it continued a line)
+        self.title_start = -1  # where the last section title starts
 
     def close_paragraph(self) -> None:
         """Classify the paragraph just finished: prose, or a table/figure block kept apart from prose."""
@@ -185,7 +193,15 @@ class _Builder:
                 self.headings.append(Heading(offset, self.headings[-1].section))
 
     def append(
-        self, text: str, page: int, *, new_line: bool, table_line: bool = False, seam: bool = False, cells: bool = False
+        self,
+        text: str,
+        page: int,
+        *,
+        new_line: bool,
+        table_line: bool = False,
+        seam: bool = False,
+        cells: bool = False,
+        opens_page: bool = False,
     ) -> None:
         """Add a line: on a new line, or joined to the last one (as wrapped text, or as the next cell of a row)."""
         if new_line or not self.parts:
@@ -194,6 +210,8 @@ class _Builder:
                 self.parts.append("\n")
                 self.length += 1
             self.paragraph_start = self.length
+        if opens_page:
+            self.page_opened = self.length if new_line or not self.parts else None
         if seam:  # joined or not: a run of rows or a sentence across this point is not what the reader sees
             self.seams.append(self.length)
         self._record_page(page)
@@ -208,13 +226,28 @@ class _Builder:
         self.last_line = (self.last_line + addition) if not new_line else text
         self.closed = False
 
-    def heading(self, text: str, page: int, section: str, heading: str = "", *, seam: bool = False) -> None:
+    def heading(
+        self, text: str, page: int, section: str, heading: str = "", *, seam: bool = False, opens_page: bool = False
+    ) -> None:
         self.close_paragraph()
         self.paragraph_start = self.length + (1 if self.parts else 0)
         self.headings.append(Heading(self.length + (1 if self.parts else 0), section, heading))
-        self.append(text, page, new_line=True, seam=seam)
+        self.append(text, page, new_line=True, seam=seam, opens_page=opens_page)
         self.paragraph_start = self.length  # a heading is neither prose nor table
         self.closed = True
+
+    def claim_page(self, section: str) -> None:
+        """The lines of this page before a section title belong to that section: the report's sections open on a
+        new page, and its PDF order puts the opening page's side boxes before the title ("首先，基础设施层是…").
+
+        Left alone before the first section (the document's title page), when the page began mid-line, and when it
+        holds a sub-heading or another section's title before this one.
+        """
+        start = self.page_opened
+        if start is None or self.title_start < 0 or start <= self.title_start or any(h.heading for h in self.headings if h.start >= start):
+            return
+        kept = [h for h in self.headings if h.start < start]
+        self.headings = [*kept, Heading(start, section)]
 
     def continues(self) -> bool:
         """Whether the next blank-separated line is the wrapped remainder of the current one."""
@@ -262,12 +295,15 @@ def clean(raw: str, doc_id: str = "", *, layout: Layout | None = None) -> CleanD
                 title_lines.append(lines[j].text)
                 j += 1
             section = title_lines[0] + (" " + "".join(title_lines[1:]) if len(title_lines) > 1 else "")
-            out.heading(section, line.page, section, seam=line.after_noise)
+            if not line.page_break:
+                out.claim_page(section)
+            out.heading(section, line.page, section, seam=line.after_noise, opens_page=line.page_break)
+            out.title_start = out.headings[-1].start
             i = j
             continue
         continues = out.continues()
         if page_marks and not continues and is_subheading(lines, i):
-            out.heading(line.text, line.page, section, line.text, seam=line.after_noise)
+            out.heading(line.text, line.page, section, line.text, seam=line.after_noise, opens_page=line.page_break)
             i += 1
             continue
         if page_marks:
@@ -279,7 +315,7 @@ def clean(raw: str, doc_id: str = "", *, layout: Layout | None = None) -> CleanD
             new_line = not (is_single_cjk(line.text) and is_single_cjk(lines[i - 1].text))
         else:
             new_line = not continues or line.text.startswith(("•", "- ", "* ")) or "|" in line.text[:12]
-        out.append(line.text, line.page, new_line=new_line, seam=line.after_noise)
+        out.append(line.text, line.page, new_line=new_line, seam=line.after_noise, opens_page=line.page_break)
         i += 1
     out.close_paragraph()
     text = out.text()
@@ -328,4 +364,6 @@ def place_tabular(out: _Builder, lines: list[_Line], i: int) -> None:
         wrapped = previous is not None and wraps(previous.text, line.text)
         new_line = in_table or not wrapped or not out.continues() or starts_item
     table_line = row or short
-    out.append(line.text, line.page, new_line=new_line, table_line=table_line, seam=line.after_noise, cells=cells)
+    out.append(
+        line.text, line.page, new_line=new_line, table_line=table_line, seam=line.after_noise, cells=cells, opens_page=line.page_break
+    )
