@@ -211,3 +211,23 @@ def test_bullet_matrix_never_glues_onto_the_next_sentence():
     assert "促进创新 ● ● ● ●" in table_lines(doc)
     assert "考虑到这一点，对于那些对生成式人工智能有商业兴趣的企业，我们认为有五个“无悔”的行动可以开始考虑。" in doc.text.split("\n")
     assert not any("●考虑到" in line for line in doc.text.split("\n"))
+
+
+def micro_market_excerpt(report_text: str) -> str:
+    """The report's micro-market figure (use cases by capability, model names), its caption and the prose after it."""
+    start = report_text.index("自动化 创造 模拟\n\n应\n用")
+    end = report_text.index("微市场创新，从而保持其相关性。") + len("微市场创新，从而保持其相关性。\n")
+    return " " + report_text[start:end]
+
+
+def test_micro_market_table_rows_stay_rows_and_the_prose_after_the_caption_stays_whole(report_text):
+    doc = clean(micro_market_excerpt(report_text), "r.txt")
+    rows = table_lines(doc)
+    assert "自动化 创造 模拟" in rows and "应用" in rows  # the vertical label 应/用 rejoined
+    assert "OpenAI GPT-3 Facebook OPT GATO Microsoft X-CLIP" in rows and "BigScience BLOOM OpenAI Codex Tabnine" in rows
+    assert "广告视频编辑 基于自然语言处理（NLP） 的电子邮件/应用程序响应" in rows
+    lines = doc.text.split("\n")
+    assert "企业微市场抽样" in lines  # the caption on a line of its own, never glued to the sentence after it
+    prose = "这可能对模型和基础设施层产生影响。低层次的供应商可以通过创建定制基础设施、模型和服务来推动微市场创新，从而保持其相关性。"
+    assert prose in lines and not any(prose in a_row for a_row in rows)
+
