@@ -4,10 +4,9 @@ from assistant.ingest.clean import (
     LAYOUTS,
     clean,
     ends_sentence,
-    is_noise,
     join_wrapped,
-    strip_captions,
 )
+from assistant.ingest.lines import is_noise
 
 WRAPPED = "2022年是人工智能（AI）的一个分水岭，ChatGPT，DALL.E和\n\nLensa等几个面向消费者的应用程序发布了，它们的共同主题是\n\n使用生成式人工智能。\n"
 
@@ -37,11 +36,6 @@ def test_repeated_title_line_is_a_running_header():
     text = clean(raw, "r.txt").text
     assert text.count("生成式AI对企业的影响和意义") == 1
     assert "正文第二句。" in text
-
-
-def test_source_captions_are_removed():
-    assert strip_captions("过程要素：Source: Deloitte") == "过程要素："
-    assert strip_captions("Source: Deloitte") == ""
 
 
 def test_pages_are_numbered_from_single_space_marks():

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from assistant.ingest.formats import FORMATS
+from assistant.ingest.lines import Line, scan_lines
 from assistant.ingest.tables import (
     BULLETS,
     is_label_row,
@@ -29,11 +30,6 @@ from assistant.ingest.tables import (
 from assistant.types import CleanDocument, Heading, RawDocument
 
 SECTION_RE = re.compile(r"^(摘要|第[一二三四五六七八九十]+节|关于.{2,16}|附录|结论|Summary|Abstract|Section \d+)$")
-RUNNING_HEADER_RE = re.compile(r"^.{2,40}\s*\|\s*(第[一二三四五六七八九十\d]+节|摘要).*$")
-PAGE_NUMBER_RE = re.compile(r"^\d{1,3}$")
-URL_LINE_RE = re.compile(r"^(?:https?://\S+\s*)+$")  # footnote links: a reference, not content
-CAPTION_RE = re.compile(r"\s*Source:\s*Deloitte\s*")
-MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 SENTENCE_END = "。！？；!?;：:…"
 CLOSERS = "”’」』）)\"'"
 PUNCTUATION_RE = re.compile(r"[，。、；：！？,.;:!?|•“”（）()【】《》%/·\-]")
@@ -59,21 +55,12 @@ def ends_sentence(line: str, marks: str = SENTENCE_END) -> bool:
     return bool(stripped) and stripped[-1] in marks
 
 
-def is_noise(line: str) -> bool:
-    """Running headers, bare page numbers and footnote links carry no content."""
-    return bool(RUNNING_HEADER_RE.match(line) or PAGE_NUMBER_RE.match(line) or URL_LINE_RE.match(line))
-
-
-def strip_captions(line: str) -> str:
-    return CAPTION_RE.sub("", line).strip()
-
-
 def is_heading_like(line: str, max_chars: int) -> bool:
     """Short, unpunctuated text: the shape of a title or sub-heading in the report."""
     return 2 <= len(line) <= max_chars and not PUNCTUATION_RE.search(line) and not line.isdigit()
 
 
-def is_subheading(lines: list["_Line"], i: int) -> bool:
+def is_subheading(lines: list["Line"], i: int) -> bool:
     """A short standalone line followed by a full-width prose line; figure labels fail the second test."""
     line = lines[i]
     following = lines[i + 1] if i + 1 < len(lines) else None
@@ -101,60 +88,6 @@ LAYOUTS: dict[str, Layout] = {
     "docx": Layout(),
     "html": Layout(),
 }
-
-
-@dataclass
-class _Line:
-    """A content line with the layout facts cleaning needs."""
-
-    text: str
-    page: int
-    tight: bool  # no blank line between this line and the previous content line
-    markdown_heading: int = 0
-    after_noise: bool = False  # a page number, running header or caption was removed just before this line
-    page_break: bool = False  # opens a page: a page mark, or right after a removed page number or running header
-
-
-def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
-    """Drop noise, number pages (single-space marks or form feeds), remember which lines were adjacent."""
-    lines: list[_Line] = []
-    page = 0
-    title = ""
-    removed = False
-    for number, page_text in enumerate([raw] if page_marks else raw.split("\f"), 1):
-        blank_since_last = True
-        broke = True
-        for raw_line in page_text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-            if not raw_line.strip():
-                blank_since_last = True
-                continue
-            if page_marks and raw_line.startswith(" ") and not raw_line.startswith("  "):
-                page += 1
-                blank_since_last = True  # a new page never continues the previous line as a table row
-                broke = True
-            page = max(page, number)
-            line_text = raw_line.replace("\u00a0", " ").replace("\ufeff", "").strip()
-            text = strip_captions(line_text)
-            if not text or (page_marks and (is_noise(text) or text == title)):
-                removed = True
-                broke = broke or bool(text) and not URL_LINE_RE.match(text)  # a page's foot or head, not a footnote link
-                continue
-            title = title or text  # the title line repeats on later pages as a running header
-            md = MD_HEADING_RE.match(text) if not page_marks else None
-            lines.append(
-                _Line(
-                    text=md.group(2) if md else text,
-                    page=page,
-                    tight=not blank_since_last,
-                    markdown_heading=len(md.group(1)) if md else 0,
-                    after_noise=removed,
-                    page_break=broke,
-                )
-            )
-            broke = False
-            removed = text != line_text  # a caption cut from this line's end lies between it and the next
-            blank_since_last = False
-    return lines
 
 
 class _Builder:
@@ -336,7 +269,7 @@ def wraps(previous: str, line: str) -> bool:
     return width >= PROSE_LINE_MIN or (width >= NARROW_LINE_MIN and bool(WRAP_PUNCTUATION_RE.search(previous + line)))
 
 
-def place_tabular(out: _Builder, lines: list[_Line], i: int) -> None:
+def place_tabular(out: _Builder, lines: list[Line], i: int) -> None:
     """The report's layout: table cells and rows stay on lines of their own, apart from prose.
 
     Tight lines (no blank line between) join: wrapped prose as wrapped text, cells of one
