@@ -17,22 +17,20 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 
 from assistant.answering.extractive import compose_offline, rank_sentences
-from assistant.answering.generate import NOTICE, condense, fallback, generate
+from assistant.answering.generate import NOTICE, condense, generate
 from assistant.answering.summaries import (
     DigestCache,
     DigestPlan,
     cached_answer,
     plan_digest,
-    summary_requests,
 )
-from assistant.answering.turns import BUSY, EngineQueue, questions_ahead
+from assistant.answering.turns import EngineQueue, in_turn
 from assistant.answering.verify import Similarity, embedding_similarity
 from assistant.answering.windows import Window, select_windows
 from assistant.errors import (
     BadQuestion,
     IndexCorrupt,
     LlmUnavailable,
-    NoLanguageModel,
     StorageUnavailable,
 )
 from assistant.indexing.build import StageProgress, build_index, exclusive
@@ -59,7 +57,6 @@ from assistant.types import (
 )
 
 log = logging.getLogger(__name__)
-QUEUE_POLL_S = 0.5  # how often a waiting question reports its position
 
 
 class Assistant:
@@ -260,7 +257,7 @@ class Assistant:
             model_name=llm.describe(),
         )
         if llm.resolved() == "local":
-            events = self._in_turn(events, extractive)
+            events = in_turn(self.engine_queue, events, extractive, max_wait_s=llm.max_wait_s)
         for event in events:
             if event.kind is EventKind.ANSWER and event.answer is not None:
                 final = event.answer
@@ -268,53 +265,6 @@ class Assistant:
                     self.digests.put(digest.key, final)
                 event = StreamEvent(EventKind.ANSWER, answer=_timed(final, started))
             yield event
-
-    def _in_turn(self, events: Iterator[StreamEvent], extractive: Answer) -> Iterator[StreamEvent]:
-        """Run ``events`` when the local engine's turn comes, reporting the queue position meanwhile."""
-        language = extractive.language
-        ticket = self.engine_queue.join()
-        ahead = self.engine_queue.ahead(ticket)
-        if self.engine_queue.expected_wait_s(ahead) > self.settings.llm.max_wait_s:
-            self.engine_queue.leave(ticket)
-            yield from fallback(extractive, BUSY[language].format(ahead=questions_ahead(ahead, language)))
-            return
-        served: float | None = None
-        reported = 0
-        try:
-            while not self.engine_queue.wait_turn(ticket, 0 if ahead != reported else QUEUE_POLL_S):
-                if ahead != reported:
-                    yield StreamEvent(EventKind.QUEUE, questions_ahead(ahead, language))
-                    reported = ahead
-                ahead = self.engine_queue.ahead(ticket)
-            began = time.perf_counter()
-            yield from events
-            served = time.perf_counter() - began
-        finally:
-            self.engine_queue.leave(ticket, served)
-
-    def write_digests(self, languages: Sequence[str] = ("zh", "en"), progress: StageProgress | None = None) -> dict[str, int]:
-        """Have the model digest every main section and the whole report ahead of time; unchanged ones are kept.
-
-        Each digest goes through ``ask`` like a user's summary request, so it is verified the same way
-        and a user's later request for that section finds it in the cache.
-        """
-        if self.chat_model() is None:
-            raise NoLanguageModel("Writing section digests")
-        retriever = self.retriever()
-        requests = [q for language in languages for q in summary_requests(retriever.main_sections, language)]
-        counts = {"written": 0, "kept": 0, "failed": 0}
-        for done, question in enumerate(requests):
-            if progress:
-                progress("write digests", done, len(requests))
-            _, _, _, digest = self._answer_offline(question, question, None, time.perf_counter())
-            if digest is not None and self.digests.get(digest.key):
-                counts["kept"] += 1
-                continue
-            answer = self.ask(question)
-            counts["written" if answer.mode is AnswerMode.GENERATED and not answer.notice else "failed"] += 1
-        if progress:
-            progress("write digests", len(requests), len(requests))
-        return counts
 
     def similarity(self, retriever: HybridRetriever) -> Similarity:
         """Claim-to-sentence similarity seeded with the index's stored sentence vectors (no re-embedding per answer)."""
@@ -325,6 +275,23 @@ class Assistant:
         similarity = embedding_similarity(self.embedder, index.vectors_by_text())
         self._similarity = (retriever, similarity)
         return similarity
+
+    def digest_plan(
+        self, question: str, language: str | None = None, retriever: HybridRetriever | None = None
+    ) -> DigestPlan | None:
+        """The sources and cache key of a model-written digest, for a summary request while a model is configured."""
+        llm = self.settings.llm
+        if llm.resolved() == "none" or not wants_summary(question):
+            return None
+        retriever = retriever or self.retriever()
+        return plan_digest(
+            list(retriever.chunks.values()),
+            retriever.sentences,
+            question,
+            language or detect_language(question),
+            llm.describe(),
+            budget_tokens=llm.context_tokens,
+        )
 
     def _answer_offline(
         self, question: str, standalone: str, k: int | None, started: float
@@ -351,10 +318,7 @@ class Assistant:
         digest = None
         llm = self.settings.llm
         if answer.answerable and llm.resolved() != "none":
-            if wants_summary(query.text):
-                digest = plan_digest(
-                    list(retriever.chunks.values()), retriever.sentences, query.text, answer.language, llm.describe(), budget_tokens=llm.context_tokens
-                )
+            digest = self.digest_plan(query.text, answer.language, retriever)
             if digest is not None:
                 windows = digest.windows
             else:

@@ -18,6 +18,7 @@ from assistant.answering.summaries import (
 )
 from assistant.errors import NoLanguageModel
 from assistant.service import Assistant
+from assistant.serving.digests import write_digests
 from assistant.settings import LlmSettings, PathSettings, Settings
 from assistant.types import AnswerMode
 
@@ -142,14 +143,14 @@ def test_the_cache_keeps_its_newest_entries(tmp_path, report_assistant, monkeypa
 def test_writing_digests_needs_a_model(tmp_path):
     offline = Assistant(Settings(paths=PathSettings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index"), llm=LlmSettings(provider="none")))
     with pytest.raises(NoLanguageModel, match="make model"):
-        offline.write_digests()
+        write_digests(offline)
 
 
 def test_digests_written_ahead_are_kept_on_the_next_run_and_answer_users(digest_assistant, fake_llm):
     questions = summary_requests(digest_assistant.retriever().main_sections, "zh")
     assert questions[0] == "请总结摘要" and questions[1] == "请总结第一节" and questions[-1] == "请总结这份报告的主要观点"
     fake_llm.script(*(faithful_reply(digest_assistant, q) for q in questions))
-    assert digest_assistant.write_digests(languages=("zh",)) == {"written": len(questions), "kept": 0, "failed": 0}
-    assert digest_assistant.write_digests(languages=("zh",)) == {"written": 0, "kept": len(questions), "failed": 0}
+    assert write_digests(digest_assistant, languages=("zh",)) == {"written": len(questions), "kept": 0, "failed": 0}
+    assert write_digests(digest_assistant, languages=("zh",)) == {"written": 0, "kept": len(questions), "failed": 0}
     assert digest_assistant.ask("第二节的要点是什么？").mode is AnswerMode.GENERATED
     assert len(fake_llm.requests) == len(questions)

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import statistics
 import threading
+import time
 from collections import deque
+from collections.abc import Iterator
+
+from assistant.answering.generate import fallback
+from assistant.types import Answer, EventKind, StreamEvent
 
 BUSY = {
     "zh": "语言模型正忙（{ahead}），以下为报告原文摘录。",
@@ -18,6 +23,7 @@ BUSY = {
 }
 INITIAL_SERVICE_S = 8.0  # assumed generation time until the first ones are measured
 RECENT = 20
+QUEUE_POLL_S = 0.5  # how often a waiting question reports its position
 
 
 class EngineQueue:
@@ -72,3 +78,30 @@ def questions_ahead(ahead: int, language: str) -> str:
     if language == "zh":
         return f"前面还有 {ahead} 个问题"
     return f"{ahead} question{'s' if ahead != 1 else ''} ahead"
+
+
+def in_turn(queue: EngineQueue, events: Iterator[StreamEvent], extractive: Answer, *, max_wait_s: float) -> Iterator[StreamEvent]:
+    """Run ``events`` when the engine's turn comes, reporting the queue position meanwhile.
+
+    A question that would wait longer than ``max_wait_s`` gets the extractive answer at once, with a notice.
+    """
+    language = extractive.language
+    ticket = queue.join()
+    ahead = queue.ahead(ticket)
+    if queue.expected_wait_s(ahead) > max_wait_s:
+        queue.leave(ticket)
+        yield from fallback(extractive, BUSY[language].format(ahead=questions_ahead(ahead, language)))
+        return
+    served: float | None = None
+    reported = 0
+    try:
+        while not queue.wait_turn(ticket, 0 if ahead != reported else QUEUE_POLL_S):
+            if ahead != reported:
+                yield StreamEvent(EventKind.QUEUE, questions_ahead(ahead, language))
+                reported = ahead
+            ahead = queue.ahead(ticket)
+        began = time.perf_counter()
+        yield from events
+        served = time.perf_counter() - began
+    finally:
+        queue.leave(ticket, served)

@@ -89,7 +89,9 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if args.digests:
         progress = ConsoleProgress()
         try:
-            counts = assistant.write_digests(progress=progress)
+            from assistant.serving.digests import write_digests
+
+            counts = write_digests(assistant, progress=progress)
         finally:
             progress.close()
         print(
