@@ -89,6 +89,7 @@ class IndexReportOut(_Strict):
     seconds: float
     total: IndexTotals
     errors: list[str]
+    index_bytes: int | None = Field(description="Bytes the local index folder takes on disk after the run; null in server mode.")
 
 
 class JobErrorOut(_Strict):
