@@ -36,6 +36,7 @@ from assistant.errors import (
     StorageUnavailable,
 )
 from assistant.indexing.build import StageProgress, build_index, exclusive
+from assistant.indexing.diskfull import DiskGuard
 from assistant.indexing.embed import VectorEmbeddings, make_embedder
 from assistant.indexing.lexical import cached_lexical_index
 from assistant.indexing.manifest import stale_reason
@@ -75,6 +76,7 @@ class Assistant:
             self.settings.paths.index_dir, self.settings.store.collection, self.settings.store.chroma_url
         )
         self._lock = threading.Lock()
+        self._disk = DiskGuard(self.store)
         self._loaded: tuple[str, Manifest, HybridRetriever] | None = None
         self._chat_model: BaseChatModel | None = None
         self._similarity: tuple[HybridRetriever, Similarity] | None = None
@@ -94,8 +96,9 @@ class Assistant:
         """Bring the index up to date incrementally (or from scratch); raises IndexBusy if another run holds it."""
         index_dir = Path(self.settings.paths.index_dir)
         try:
-            return self._index(index_dir, rebuild, progress)
-        except OSError as exc:  # a read-only or full index folder; Chroma's own write failures arrive as this too
+            with self._disk.writing(None if self.store.url else index_dir):  # Chroma's own disk-full errors too
+                return self._index(index_dir, rebuild, progress)
+        except OSError as exc:  # a read-only or full index folder
             raise StorageUnavailable(index_dir, exc.strerror or exc) from exc
 
     def _index(self, index_dir: Path, rebuild: bool, progress: StageProgress | None) -> IndexReport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -97,6 +98,33 @@ class GatedIndexer:
         return self.assistant.index(rebuild=rebuild, progress=paused)
 
 
+SMALL_DISK = 'mount -t tmpfs -o size=4m tmpfs "$1" && cp -a "$2/." "$1/" && shift 2 && exec "$@"'
+
+
+def on_small_disk(folder: Path, contents: Path, command: list[str]) -> list[str]:
+    """``command`` run with ``folder`` a fresh 4 MB tmpfs holding a copy of ``contents``.
+
+    The mount lives in a mount namespace of the command's own (``unshare``: no root needed), so nothing else on
+    the machine sees it, and it goes away with the command.
+    """
+    return ["unshare", "--map-root-user", "--mount", "sh", "-c", SMALL_DISK, "sh", str(folder), str(contents), *command]
+
+
+def fill_disk(folder: Path, leave: int) -> Path:
+    """A file that fills the file system under ``folder`` up to ``leave`` bytes (a real ENOSPC, not a simulation)."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        while True:
+            os.write(fd, bytes(65536))
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(fd)
+    os.truncate(filler, max(0, filler.stat().st_size - leave))
+    return filler
+
+
 @contextmanager
 def read_only(*folders: Path) -> Iterator[None]:
     """Folders nobody may change, root included (chattr +i as root, chmod otherwise)."""
@@ -140,13 +168,21 @@ class Served(NamedTuple):
     admin_token: str
     corpus_dir: Path
     log: Path
+    pid: int
 
 
 @contextmanager
 def assistant_server(
-    corpus_dir: Path, index_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
+    corpus_dir: Path,
+    index_dir: Path,
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
+    wrap: Callable[[list[str]], list[str]] | None = None,
 ) -> Iterator[Served]:
-    """A real `assistant serve` subprocess (chat at /, REST API at /api) on a free loopback port, stopped on exit."""
+    """A real `assistant serve` subprocess (chat at /, REST API at /api) on a free loopback port, stopped on exit.
+
+    ``wrap`` turns the command into the one to run (e.g. ``on_small_disk``).
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -164,7 +200,7 @@ def assistant_server(
     }
     with open(log_path, "w") as log:  # a file, not a pipe: a full pipe buffer would stall the server
         server = subprocess.Popen(
-            [str(bin_dir / "assistant"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            (wrap or list)([str(bin_dir / "assistant"), "serve", "--host", "127.0.0.1", "--port", str(port)]),
             env=env | (extra_env or {}),
             cwd=index_dir.parent,
             stdout=log,
@@ -178,7 +214,7 @@ def assistant_server(
                     break
             assert server.poll() is None and time.time() < deadline, log_path.read_text()
             time.sleep(0.5)
-        yield Served(f"http://127.0.0.1:{port}", token, corpus_dir, log_path)
+        yield Served(f"http://127.0.0.1:{port}", token, corpus_dir, log_path, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)

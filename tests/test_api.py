@@ -3,12 +3,23 @@
 import json
 import threading
 from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from conftest import GatedIndexer, finished_job
+from conftest import (
+    REPORT,
+    GatedIndexer,
+    assistant_server,
+    fill_disk,
+    finished_job,
+    gradio_event,
+    on_small_disk,
+    read_only,
+)
 from pydantic import SecretStr, ValidationError
 
 from assistant.errors import IndexCorrupt
@@ -28,7 +39,7 @@ from assistant.serving.api.schemas import MAX_JSON_BYTES
 from assistant.serving.api.sse import INTERNAL_ERROR, sse_frames
 from assistant.serving.jobs import IndexJobs
 from assistant.serving.status import document_statuses
-from assistant.settings import AnswerSettings, LimitSettings, ServerSettings, Settings
+from assistant.settings import AnswerSettings, LimitSettings, PathSettings, ServerSettings, Settings
 from assistant.types import EventKind, StreamEvent
 
 ZH = "微软对OpenAI的投资金额是多少？"
@@ -459,3 +470,46 @@ def test_polling_a_job_needs_the_admin_token_when_one_is_configured(report_assis
         assert refused.status_code == 401 and "ASSISTANT_SERVER__ADMIN_TOKEN" in refused.json()["detail"]
         assert "state" not in refused.json()
     assert finished_job(client, started, admin)["state"] == "done"
+
+
+def test_a_job_on_a_read_only_index_folder_fails_with_503_and_the_old_index_keeps_serving(report_assistant, corpus, tmp_path):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    client = TestClient(create_app(small_assistant(report_assistant)))
+    assert finished_job(client, client.post("/api/index"))["state"] == "done"
+    (corpus / "a.md").write_text(DOC + "\n新增一句话：示例公司的总部位于杭州。\n", encoding="utf-8")  # the job must write
+    index = tmp_path / "index"
+    with read_only(index, index / "chroma"):
+        jobs = [IndexJobOut.model_validate(finished_job(client, client.post("/api/index"))) for _ in range(2)]
+        assert "100亿美元" in client.post("/api/ask", json={"question": ZH}).json()["answer"]
+    for job in jobs:  # the second try is refused before Chroma is touched again
+        assert job.state == "failed" and job.error is not None
+        assert (job.error.kind, job.error.status) == ("StorageUnavailable", 503)
+        assert job.error.message.startswith("Cannot write to") and "the previous index keeps serving" in job.error.message
+    assert finished_job(client, client.post("/api/index"))["report"]["documents"]["updated"] == ["a.md"]
+
+
+@pytest.mark.slow
+def test_a_full_disk_fails_the_index_job_readably_and_the_old_index_keeps_answering(report_assistant, corpus, tmp_path):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    built, index = tmp_path / "built", tmp_path / "index"
+    Assistant(Settings(paths=PathSettings(corpus_dir=corpus, index_dir=built)), embedder=report_assistant.embedder).index()
+    index.mkdir()
+    log = tmp_path / "server.log"
+    with assistant_server(corpus, index, log, wrap=partial(on_small_disk, index, built)) as server, httpx.Client(
+        base_url=server.url, timeout=120
+    ) as http:
+        admin = {"Authorization": f"Bearer {server.admin_token}"}
+        assert "100亿美元" in http.post("/api/ask", json={"question": ZH}).json()["answer"]
+        (corpus / "b.txt").write_text(REPORT.read_text(encoding="utf-8")[5000:8000], encoding="utf-8")
+        filler = fill_disk(Path(f"/proc/{server.pid}/root{index}"), leave=64 * 1024)  # the server's own tmpfs
+        job = IndexJobOut.model_validate(finished_job(http, http.post("/api/index", headers=admin), admin))
+        assert job.state == "failed" and job.error is not None, job
+        assert (job.error.kind, job.error.status) == ("StorageUnavailable", 503)
+        assert "Free disk space" in job.error.message and "Traceback" not in job.error.message
+        assert "100亿美元" in http.post("/api/ask", json={"question": ZH}).json()["answer"]
+        shown = gradio_event(server.url, "click", [server.admin_token], elem_id="reindex", timeout=300)
+        assert shown["success"] is False and "Free disk space" in shown["output"]["error"]
+        filler.unlink()
+        done = finished_job(http, http.post("/api/index", headers=admin), admin)
+        assert done["state"] == "done" and done["report"]["documents"]["added"] == ["b.txt"]
+    assert "Traceback" not in log.read_text() and "shown to the user: Cannot write to" in log.read_text()

@@ -99,6 +99,26 @@ def test_tables_become_chunks_of_their_own_quoted_by_whole_rows():
             assert all(line in lines for line in sentence.text.split("\n"))  # whole rows only
 
 
+def test_the_micro_market_table_is_chunked_apart_and_quoted_by_rows_and_whole_sentences(report_text):
+    from test_clean import micro_market_excerpt
+
+    from assistant.ingest.clean import clean as clean_text
+
+    doc = clean_text(micro_market_excerpt(report_text), "r.txt")
+    chunks = chunk_document(doc, max_chars=300, overlap_chars=60)
+    tables = [c for c in chunks if c.kind == "table"]
+    prose = [c for c in chunks if c.kind == "prose"]
+    assert tables and prose and all("低层次的供应商" not in c.text for c in tables)
+    lines = doc.text.split("\n")
+    for chunk in tables:
+        for sentence in chunk_sentences(doc, chunk):
+            assert all(line in lines for line in sentence.text.split("\n"))  # whole rows only
+    quoted = [s.text for c in prose for s in chunk_sentences(doc, c)]
+    assert quoted == ["这可能对模型和基础设施层产生影响。", "低层次的供应商可以通过创建定制基础设施、模型和服务来推动微市场创新，从而保持其相关性。"]
+    original = "".join(micro_market_excerpt(report_text).split())
+    assert all("".join(c.text.split()) in original for c in chunks)  # every chunk is a span of what the reader sees
+
+
 def test_headings_captions_and_cut_sentences_are_never_quoted():
     from assistant.ingest.clean import clean as clean_text
 

@@ -4,10 +4,9 @@ from assistant.ingest.clean import (
     LAYOUTS,
     clean,
     ends_sentence,
-    is_noise,
     join_wrapped,
-    strip_captions,
 )
+from assistant.ingest.lines import is_noise
 
 WRAPPED = "2022年是人工智能（AI）的一个分水岭，ChatGPT，DALL.E和\n\nLensa等几个面向消费者的应用程序发布了，它们的共同主题是\n\n使用生成式人工智能。\n"
 
@@ -37,11 +36,6 @@ def test_repeated_title_line_is_a_running_header():
     text = clean(raw, "r.txt").text
     assert text.count("生成式AI对企业的影响和意义") == 1
     assert "正文第二句。" in text
-
-
-def test_source_captions_are_removed():
-    assert strip_captions("过程要素：Source: Deloitte") == "过程要素："
-    assert strip_captions("Source: Deloitte") == ""
 
 
 def test_pages_are_numbered_from_single_space_marks():
@@ -109,6 +103,32 @@ def test_the_real_report_cleans_into_every_section(report_text):
     assert doc.page_starts[-1][1] >= 20
     assert "Source: Deloitte" not in doc.text
     assert "微软对OpenAI的100亿美元投资" in doc.text
+
+
+def test_a_section_title_claims_the_lines_of_its_page_that_the_pdf_order_put_before_it(report_text):
+    doc = clean(report_text, "genai-enterprise-report.zh.txt")
+
+    def section(text: str) -> str:
+        return doc.heading_at(doc.text.index(text)).section.split(" ")[0]
+
+    assert section("首先，基础设施层是生成式人工智能技术堆栈中最成熟的领域") == "第三节"  # its page opens with a side box
+    assert section("然而，我们发现有两种主要的竞争者类型") == "第三节"
+    assert section("这些应用象征着消费型应用程序的“寒武纪大爆发”") == "第二节"  # after a page number and a running header
+    assert section("随着不同市场的监管行动变化") == "第二节"  # the page before the title's page keeps its section
+    assert section("基础模型（Foundation Model）是区别生成式人工智能技术栈") == "第一节"
+    assert section("2022年是人工智能（AI）的一个分水岭") == "摘要" and section("德勤人工智能研究院帮助企业") == "关于德勤人工智能研究院"
+
+
+def test_a_page_that_continues_a_line_or_holds_a_sub_heading_is_not_claimed_by_the_next_title():
+    continued = " 标题\n\n摘要\n\n摘要正文的第一行写满了整整一行的宽度，\n\n 翻页后接着写完。\n\n第一节\n\n第一节正文。\n"
+    doc = clean(continued, "r.txt")
+    assert doc.heading_at(doc.text.index("摘要正文")).section == "摘要" == doc.heading_at(doc.text.index("翻页后")).section
+    own_page = " 标题\n\n摘要\n\n摘要正文。\n\n 侧栏里的一句话。\n\n第一节\n\n第一节正文。\n"
+    doc = clean(own_page, "r.txt")
+    assert doc.heading_at(doc.text.index("侧栏")).section == "第一节" and doc.heading_at(doc.text.index("摘要正文")).section == "摘要"
+    sub_heading = " 标题\n\n摘要\n\n摘要正文。\n\n 职业效用\n\n像写作助手这类能够为职场创造价值的产品更容易被采用。\n\n第一节\n\n第一节正文。\n"
+    doc = clean(sub_heading, "r.txt")
+    assert doc.heading_at(doc.text.index("像写作助手")).section == "摘要"
 
 
 def test_form_feeds_number_pages_for_readers_and_default_layout_follows_the_suffix():
@@ -185,3 +205,23 @@ def test_bullet_matrix_never_glues_onto_the_next_sentence():
     assert "促进创新 ● ● ● ●" in table_lines(doc)
     assert "考虑到这一点，对于那些对生成式人工智能有商业兴趣的企业，我们认为有五个“无悔”的行动可以开始考虑。" in doc.text.split("\n")
     assert not any("●考虑到" in line for line in doc.text.split("\n"))
+
+
+def micro_market_excerpt(report_text: str) -> str:
+    """The report's micro-market figure (use cases by capability, model names), its caption and the prose after it."""
+    start = report_text.index("自动化 创造 模拟\n\n应\n用")
+    end = report_text.index("微市场创新，从而保持其相关性。") + len("微市场创新，从而保持其相关性。\n")
+    return " " + report_text[start:end]
+
+
+def test_micro_market_table_rows_stay_rows_and_the_prose_after_the_caption_stays_whole(report_text):
+    doc = clean(micro_market_excerpt(report_text), "r.txt")
+    rows = table_lines(doc)
+    assert "自动化 创造 模拟" in rows and "应用" in rows  # the vertical label 应/用 rejoined
+    assert "OpenAI GPT-3 Facebook OPT GATO Microsoft X-CLIP" in rows and "BigScience BLOOM OpenAI Codex Tabnine" in rows
+    assert "广告视频编辑 基于自然语言处理（NLP） 的电子邮件/应用程序响应" in rows
+    lines = doc.text.split("\n")
+    assert "企业微市场抽样" in lines  # the caption on a line of its own, never glued to the sentence after it
+    prose = "这可能对模型和基础设施层产生影响。低层次的供应商可以通过创建定制基础设施、模型和服务来推动微市场创新，从而保持其相关性。"
+    assert prose in lines and not any(prose in a_row for a_row in rows)
+

@@ -1,13 +1,14 @@
 """The console script, run as a user would: exit codes, one-line errors, JSON shapes."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPORT
+from conftest import REPORT, on_small_disk
 
 ASSISTANT = str(Path(sys.executable).parent / "assistant")
 
@@ -151,3 +152,36 @@ def test_index_is_not_up_to_date_when_chroma_lost_the_live_collections(tmp_path,
     assert "Traceback" not in result.stderr
     assert run("index", "--rebuild", cwd=tmp_path).returncode == 0
     assert "杭州" in run("ask", "示例公司的总部在哪里？", cwd=tmp_path).stdout
+
+
+FULL_DISK_SCRIPT = """
+dd if=/dev/zero of="$0/filler" bs=64k 2>/dev/null
+truncate -s -"$1" "$0/filler"
+"$2" index 2> "$3/index.err"
+echo $? > "$3/index.rc"
+rm "$0/filler"
+cp "$0/manifest.json" "$3/manifest.json"
+"$2" ask "$4" > "$3/ask.out" 2> "$3/ask.err"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("free_kb", [16, 256])  # SQLite's own "disk is full" / a failed Chroma log compaction
+def test_a_full_disk_during_indexing_is_one_error_line_and_the_old_index_survives(tmp_path, corpus, free_kb):
+    report = REPORT.read_text(encoding="utf-8")
+    (corpus / "first.txt").write_text(report[:1500], encoding="utf-8")
+    assert run("index", cwd=tmp_path).returncode == 0
+    index, built, out = tmp_path / "index", tmp_path / "built", tmp_path / "out"
+    index.rename(built)
+    index.mkdir(), out.mkdir()
+    (corpus / "second.txt").write_text(report[5000:8000], encoding="utf-8")  # new text: Chroma must write
+    question = "2022年为什么是人工智能的分水岭？"
+    script = ["bash", "-c", FULL_DISK_SCRIPT, str(index), str(free_kb * 1024), ASSISTANT, str(out), question]
+    subprocess.run(on_small_disk(index, built, script), cwd=tmp_path, check=True, timeout=600)
+    errors = (out / "index.err").read_text()
+    last = [line for line in re.split(r"[\r\n]", errors) if line.strip()][-1]  # after the cleared progress bars
+    assert (out / "index.rc").read_text().strip() == "2", errors
+    assert last.startswith("error: Cannot write to") and "Free disk space" in last, errors
+    assert "Traceback" not in errors and "--rebuild" not in errors
+    assert (out / "manifest.json").read_text() == (built / "manifest.json").read_text()  # the old index is live
+    assert "[1]" in (out / "ask.out").read_text(), (out / "ask.err").read_text()

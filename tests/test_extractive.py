@@ -132,3 +132,63 @@ def test_a_name_punctuated_differently_is_still_mentioned():
     assert mentioned("dall-e", "在2022年，openai的dall·e2因其文本生成图像的能力")
     assert in_vocabulary("dall-e", {"dall", "e2", "openai"})
     assert not mentioned("dall-e", "openai的chatgpt")
+
+
+def lines_index(lines: list[str]):
+    """One chunk of lines (each line one or more sentences split after 。 or ：) and its sentence index."""
+    import re
+
+    import numpy as np
+
+    from assistant.retrieval.sentences import in_memory_index
+    from assistant.types import Chunk, Hit, Sentence
+
+    text = "\n".join(lines)
+    chunk = Chunk("c1", "report.txt", text, 50, 50 + len(text), 0, 1, "第二节")
+    sentences = [
+        Sentence("c1", m.group(), 50 + m.start(), 50 + m.end(), 1) for m in re.finditer(r"[^\n。：]+[。：]?", text)
+    ]
+    index = in_memory_index([chunk], sentences, np.eye(len(sentences), dtype=np.float32))
+    return index, Hit(chunk, 1.0, 1), sentences
+
+
+def test_a_quoted_list_intro_brings_its_items_up_to_the_first_line_that_is_no_item():
+    from assistant.answering.extractive import list_items, with_list_items
+
+    index, hit, sentences = lines_index(
+        ["经常采用的标准包括：", "易用性| 与现有系统集成。", "安全和隐私|符合数据安全标准。另有要求。", "透明度| 了解模型输出。", "相比之下，垂直应用案例不同。"]
+    )
+    intro = (0.9, sentences[0], hit)
+    items = [s.text for _, s, _ in list_items(intro, [hit], index)]
+    assert items == ["易用性| 与现有系统集成。", "安全和隐私|符合数据安全标准。", "透明度| 了解模型输出。"]
+    assert [s.text for _, s, _ in with_list_items([intro], [hit], index)][:2] == ["经常采用的标准包括：", "易用性| 与现有系统集成。"]
+    assert len(with_list_items([(0.9, sentences[1], hit)], [hit], index)) == 1  # not an intro: nothing added
+
+
+def test_a_list_intro_without_item_lines_brings_the_one_line_that_completes_it_and_a_named_count_caps_items():
+    from assistant.answering.extractive import list_items
+
+    index, hit, sentences = lines_index(["它由三层组成：", "基础设施、平台和应用程序。", "基础设施层最成熟。"])
+    assert [s.text for _, s, _ in list_items((0.9, sentences[0], hit), [hit], index)] == ["基础设施、平台和应用程序。"]
+    index, hit, sentences = lines_index(["有两个风险：", "成本| 很高。", "失业| 可能。", "偏见| 存在。"])
+    assert [s.text for _, s, _ in list_items((0.9, sentences[0], hit), [hit], index)] == ["成本| 很高。", "失业| 可能。"]
+
+
+def test_a_next_best_sentence_is_quoted_only_when_close_and_holding_question_words_no_quote_holds():
+    import numpy as np
+
+    from assistant.answering.extractive import SUPPORT_MARGIN, supporting
+    from assistant.retrieval.hybrid import Query
+
+    index, hit, sentences = lines_index(["基础设施层最成熟。", "基础设施层也很稳定。", "商业模式是按消费计费。", "定价透明。"])
+    query = Query("基础设施层有多成熟？商业模式是什么？", "zh", np.zeros(4), ["基础设施", "成熟", "商业模式", "定价"])
+    ranked = [(1.0, sentences[0], hit), (0.99, sentences[1], hit), (0.95, sentences[2], hit), (1.0 - SUPPORT_MARGIN - 0.01, sentences[3], hit)]
+    added = supporting(query, ranked, ranked[:1])
+    assert [s.text for _, s, _ in added] == ["商业模式是按消费计费。"]  # the second adds no question word; the last is too far
+
+
+def test_a_list_question_on_the_report_quotes_the_items_after_the_intro(report_assistant):
+    answer = report_assistant.ask("参与生成式人工智能的各方应当管理哪些风险？")
+    quotes = [c.quote for c in answer.citations]
+    intro = next(i for i, q in enumerate(quotes) if q.endswith("以下风险："))
+    assert quotes[intro + 1].startswith("信任侵蚀|") and any(q.startswith("偏见和歧视") for q in quotes[intro + 1 :])

@@ -50,9 +50,21 @@ def test_entity_only_follow_up_keeps_the_predicate_and_swaps_the_entity():
 def test_ordinals_name_an_item_of_the_previous_answer():
     assert condense_offline("那第二个呢？", [(BUYERS, ANSWER)]).startswith("安全和隐私 ")
     assert condense_offline("What about the second one?", [("Which criteria do buyers use?", ANSWER)]).startswith("安全和隐私 ")
+    listed = "根据报告原文：\n“企业买家有独特的特点。” [1]\n“经常采用的标准包括：” [2]\n" + ANSWER.split("\n", 1)[1].replace("[1]", "[3]").replace("[2]", "[4]")
+    assert condense_offline("那第二个呢？", [(BUYERS, listed)]).startswith("安全和隐私 ")  # the list's second item
     assert condense_offline("那第五个呢？", [(BUYERS, ANSWER)]).startswith("那第五个呢？")  # no fifth item: topic carried
 
 
 def test_pronouns_stand_for_the_previous_subject():
     assert condense_offline("它的成本是多少？", [("生成式AI有哪些风险？", "…")]) == "生成式AI的成本是多少？"
     assert condense_offline("What does it cost?", [("What risks does OpenAI face?", "…")]) == "What does OpenAI cost?"
+
+
+def test_the_words_that_frame_a_question_are_not_carried_into_a_follow_up():
+    from assistant.retrieval.followup import key_terms
+
+    assert key_terms("What does the report say enterprises will use customer data analysis for?") == [
+        "enterprises", "use", "customer", "data", "analysis"
+    ]
+    carried = condense_offline("Will that stay the same?", [("How much more can a generative AI query cost than an indexed search query?", "…")])
+    assert carried.endswith("(generative ai query cost indexed search)")

@@ -237,7 +237,7 @@ def test_markdown_suffixes_use_the_markdown_layout(corpus):
 
 
 def test_the_report_keeps_its_chunk_ids():
-    """The report's cleaned text must not move unnoticed: its chunk ids as recorded with cleaner/chunker v2 (tables)."""
+    """The report's cleaned text must not move unnoticed: its chunk ids as recorded with cleaner v3 (a section title claims its page) and chunker v2."""
     settings = ChunkSettings()
     raw = load_file(REPORT, REPORT.name)
     chunks = chunk_document(clean_raw(raw), max_chars=settings.max_chars, overlap_chars=settings.overlap_chars)

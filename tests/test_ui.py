@@ -3,6 +3,7 @@
 import json
 import logging
 import re
+import shutil
 import threading
 import time
 from dataclasses import replace
@@ -440,3 +441,24 @@ def test_a_user_error_logs_one_line_and_a_bug_still_logs_its_traceback(served):
     broken = gradio_event(served.url, "submit", ["微软对OpenAI的投资金额是多少？", {"not": "a chat"}], elem_id="question")
     assert broken["success"] is False
     assert "Traceback" in logged_since(served.log, offset, "Traceback")  # not a user error: the details are kept
+
+
+@pytest.mark.slow
+def test_serve_rebuilds_an_index_built_by_an_older_cleaner(report_assistant, tmp_path):
+    """After an upgrade that changes cleaning, `make run` must come up with a fresh index, not stop at advice."""
+    from conftest import assistant_server
+
+    paths = report_assistant.settings.paths
+    shutil.copytree(paths.corpus_dir, tmp_path / "old" / "corpus")
+    shutil.copytree(paths.index_dir, tmp_path / "old" / "index")
+    manifest_path = tmp_path / "old" / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["fingerprint"]["cleaner_version"] = "0"
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    log = tmp_path / "server.log"
+    with assistant_server(tmp_path / "old" / "corpus", tmp_path / "old" / "index", log) as server:
+        answer = httpx.post(f"{server.url}/api/ask", json={"question": "微软对OpenAI的投资金额是多少？"}, timeout=120).json()
+    assert "Rebuilding the index (settings changed)" in log.read_text(encoding="utf-8")
+    assert any("100亿美元" in c["quote"] for c in answer["citations"])
+    rebuilt = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert rebuilt["fingerprint"] == report_assistant.store.manifest().fingerprint

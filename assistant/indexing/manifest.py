@@ -127,12 +127,15 @@ def file_hash(path: Path) -> str:
         return ""
 
 
+SETTINGS_CHANGED = "settings changed"
+
+
 def stale_reason(settings: Settings, manifest: Manifest | None, fingerprint: dict[str, str]) -> str | None:
     """Why the index needs building, or None when it matches the corpus and settings."""
     if manifest is None:
         return "no index yet"
     if manifest.fingerprint != fingerprint:
-        return "settings changed"
+        return SETTINGS_CHANGED
     if file_hashes(settings.paths.corpus_dir) != indexed_hashes(manifest):
         return "documents changed"
     return None

@@ -40,6 +40,7 @@ from assistant.errors import (
     IndexMissing,
     StorageUnavailable,
 )
+from assistant.indexing.diskfull import disk_failure
 from assistant.indexing.garbage import Garbage
 from assistant.indexing.holds import hold
 from assistant.indexing.reclaim import disk_bytes
@@ -105,6 +106,8 @@ class ChunkStore(GenerationWriter):
                             "--port …`) or unset ASSISTANT_STORE__CHROMA_URL to use the local index."
                         ) from exc
                     self._require_writable()  # a read-only folder is not damage: --rebuild would not help
+                    if failure := disk_failure(exc, self.index_dir):  # nor is a full disk
+                        raise failure from exc
                     raise IndexCorrupt(self.index_dir, str(exc)) from exc
             return self._client
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from assistant.ingest.formats import FORMATS
+from assistant.ingest.lines import Line, scan_lines
 from assistant.ingest.tables import (
     BULLETS,
     is_label_row,
@@ -29,11 +30,6 @@ from assistant.ingest.tables import (
 from assistant.types import CleanDocument, Heading, RawDocument
 
 SECTION_RE = re.compile(r"^(摘要|第[一二三四五六七八九十]+节|关于.{2,16}|附录|结论|Summary|Abstract|Section \d+)$")
-RUNNING_HEADER_RE = re.compile(r"^.{2,40}\s*\|\s*(第[一二三四五六七八九十\d]+节|摘要).*$")
-PAGE_NUMBER_RE = re.compile(r"^\d{1,3}$")
-URL_LINE_RE = re.compile(r"^(?:https?://\S+\s*)+$")  # footnote links: a reference, not content
-CAPTION_RE = re.compile(r"\s*Source:\s*Deloitte\s*")
-MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 SENTENCE_END = "。！？；!?;：:…"
 CLOSERS = "”’」』）)\"'"
 PUNCTUATION_RE = re.compile(r"[，。、；：！？,.;:!?|•“”（）()【】《》%/·\-]")
@@ -59,21 +55,12 @@ def ends_sentence(line: str, marks: str = SENTENCE_END) -> bool:
     return bool(stripped) and stripped[-1] in marks
 
 
-def is_noise(line: str) -> bool:
-    """Running headers, bare page numbers and footnote links carry no content."""
-    return bool(RUNNING_HEADER_RE.match(line) or PAGE_NUMBER_RE.match(line) or URL_LINE_RE.match(line))
-
-
-def strip_captions(line: str) -> str:
-    return CAPTION_RE.sub("", line).strip()
-
-
 def is_heading_like(line: str, max_chars: int) -> bool:
     """Short, unpunctuated text: the shape of a title or sub-heading in the report."""
     return 2 <= len(line) <= max_chars and not PUNCTUATION_RE.search(line) and not line.isdigit()
 
 
-def is_subheading(lines: list["_Line"], i: int) -> bool:
+def is_subheading(lines: list["Line"], i: int) -> bool:
     """A short standalone line followed by a full-width prose line; figure labels fail the second test."""
     line = lines[i]
     following = lines[i + 1] if i + 1 < len(lines) else None
@@ -103,54 +90,6 @@ LAYOUTS: dict[str, Layout] = {
 }
 
 
-@dataclass
-class _Line:
-    """A content line with the layout facts cleaning needs."""
-
-    text: str
-    page: int
-    tight: bool  # no blank line between this line and the previous content line
-    markdown_heading: int = 0
-    after_noise: bool = False  # a page number, running header or caption was removed just before this line
-
-
-def scan_lines(raw: str, *, page_marks: bool) -> list[_Line]:
-    """Drop noise, number pages (single-space marks or form feeds), remember which lines were adjacent."""
-    lines: list[_Line] = []
-    page = 0
-    title = ""
-    removed = False
-    for number, page_text in enumerate([raw] if page_marks else raw.split("\f"), 1):
-        blank_since_last = True
-        for raw_line in page_text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-            if not raw_line.strip():
-                blank_since_last = True
-                continue
-            if page_marks and raw_line.startswith(" ") and not raw_line.startswith("  "):
-                page += 1
-                blank_since_last = True  # a new page never continues the previous line as a table row
-            page = max(page, number)
-            line_text = raw_line.replace("\u00a0", " ").replace("\ufeff", "").strip()
-            text = strip_captions(line_text)
-            if not text or (page_marks and (is_noise(text) or text == title)):
-                removed = True
-                continue
-            title = title or text  # the title line repeats on later pages as a running header
-            md = MD_HEADING_RE.match(text) if not page_marks else None
-            lines.append(
-                _Line(
-                    text=md.group(2) if md else text,
-                    page=page,
-                    tight=not blank_since_last,
-                    markdown_heading=len(md.group(1)) if md else 0,
-                    after_noise=removed,
-                )
-            )
-            removed = text != line_text  # a caption cut from this line's end lies between it and the next
-            blank_since_last = False
-    return lines
-
-
 class _Builder:
     """Accumulates cleaned text with the offsets of page starts and headings."""
 
@@ -166,6 +105,8 @@ class _Builder:
         self.paragraph_has_table_line = False
         self.table_spans: list[tuple[int, int]] = []
         self.seams: list[int] = []
+        self.page_opened: int | None = 0  # where the current page's first line starts (None: it continued a line)
+        self.title_start = -1  # where the last section title starts
 
     def close_paragraph(self) -> None:
         """Classify the paragraph just finished: prose, or a table/figure block kept apart from prose."""
@@ -185,7 +126,15 @@ class _Builder:
                 self.headings.append(Heading(offset, self.headings[-1].section))
 
     def append(
-        self, text: str, page: int, *, new_line: bool, table_line: bool = False, seam: bool = False, cells: bool = False
+        self,
+        text: str,
+        page: int,
+        *,
+        new_line: bool,
+        table_line: bool = False,
+        seam: bool = False,
+        cells: bool = False,
+        opens_page: bool = False,
     ) -> None:
         """Add a line: on a new line, or joined to the last one (as wrapped text, or as the next cell of a row)."""
         if new_line or not self.parts:
@@ -194,6 +143,8 @@ class _Builder:
                 self.parts.append("\n")
                 self.length += 1
             self.paragraph_start = self.length
+        if opens_page:
+            self.page_opened = self.length if new_line or not self.parts else None
         if seam:  # joined or not: a run of rows or a sentence across this point is not what the reader sees
             self.seams.append(self.length)
         self._record_page(page)
@@ -208,13 +159,28 @@ class _Builder:
         self.last_line = (self.last_line + addition) if not new_line else text
         self.closed = False
 
-    def heading(self, text: str, page: int, section: str, heading: str = "", *, seam: bool = False) -> None:
+    def heading(
+        self, text: str, page: int, section: str, heading: str = "", *, seam: bool = False, opens_page: bool = False
+    ) -> None:
         self.close_paragraph()
         self.paragraph_start = self.length + (1 if self.parts else 0)
         self.headings.append(Heading(self.length + (1 if self.parts else 0), section, heading))
-        self.append(text, page, new_line=True, seam=seam)
+        self.append(text, page, new_line=True, seam=seam, opens_page=opens_page)
         self.paragraph_start = self.length  # a heading is neither prose nor table
         self.closed = True
+
+    def claim_page(self, section: str) -> None:
+        """The lines of this page before a section title belong to that section: the report's sections open on a
+        new page, and its PDF order puts the opening page's side boxes before the title ("首先，基础设施层是…").
+
+        Left alone before the first section (the document's title page), when the page began mid-line, and when it
+        holds a sub-heading or another section's title before this one.
+        """
+        start = self.page_opened
+        if start is None or self.title_start < 0 or start <= self.title_start or any(h.heading for h in self.headings if h.start >= start):
+            return
+        kept = [h for h in self.headings if h.start < start]
+        self.headings = [*kept, Heading(start, section)]
 
     def continues(self) -> bool:
         """Whether the next blank-separated line is the wrapped remainder of the current one."""
@@ -262,12 +228,15 @@ def clean(raw: str, doc_id: str = "", *, layout: Layout | None = None) -> CleanD
                 title_lines.append(lines[j].text)
                 j += 1
             section = title_lines[0] + (" " + "".join(title_lines[1:]) if len(title_lines) > 1 else "")
-            out.heading(section, line.page, section, seam=line.after_noise)
+            if not line.page_break:
+                out.claim_page(section)
+            out.heading(section, line.page, section, seam=line.after_noise, opens_page=line.page_break)
+            out.title_start = out.headings[-1].start
             i = j
             continue
         continues = out.continues()
         if page_marks and not continues and is_subheading(lines, i):
-            out.heading(line.text, line.page, section, line.text, seam=line.after_noise)
+            out.heading(line.text, line.page, section, line.text, seam=line.after_noise, opens_page=line.page_break)
             i += 1
             continue
         if page_marks:
@@ -279,7 +248,7 @@ def clean(raw: str, doc_id: str = "", *, layout: Layout | None = None) -> CleanD
             new_line = not (is_single_cjk(line.text) and is_single_cjk(lines[i - 1].text))
         else:
             new_line = not continues or line.text.startswith(("•", "- ", "* ")) or "|" in line.text[:12]
-        out.append(line.text, line.page, new_line=new_line, seam=line.after_noise)
+        out.append(line.text, line.page, new_line=new_line, seam=line.after_noise, opens_page=line.page_break)
         i += 1
     out.close_paragraph()
     text = out.text()
@@ -300,7 +269,7 @@ def wraps(previous: str, line: str) -> bool:
     return width >= PROSE_LINE_MIN or (width >= NARROW_LINE_MIN and bool(WRAP_PUNCTUATION_RE.search(previous + line)))
 
 
-def place_tabular(out: _Builder, lines: list[_Line], i: int) -> None:
+def place_tabular(out: _Builder, lines: list[Line], i: int) -> None:
     """The report's layout: table cells and rows stay on lines of their own, apart from prose.
 
     Tight lines (no blank line between) join: wrapped prose as wrapped text, cells of one
@@ -328,4 +297,6 @@ def place_tabular(out: _Builder, lines: list[_Line], i: int) -> None:
         wrapped = previous is not None and wraps(previous.text, line.text)
         new_line = in_table or not wrapped or not out.continues() or starts_item
     table_line = row or short
-    out.append(line.text, line.page, new_line=new_line, table_line=table_line, seam=line.after_noise, cells=cells)
+    out.append(
+        line.text, line.page, new_line=new_line, table_line=table_line, seam=line.after_noise, cells=cells, opens_page=line.page_break
+    )

@@ -41,6 +41,9 @@ PRONOUN_ZH = re.compile(r"它们?|(?<!尤)其(?![他它次中余实])")
 QUOTED_ITEM_RE = re.compile(r"“(.+?)” \[\d+\]", re.S)
 SHORT = {"zh": 8, "en": 4}  # content length below which a question cannot stand alone (characters / words)
 QUESTION_WORDS = frozenset("what which who whom whose when where why how much many 哪些 什么 多少 如何 为什么 是否 谁".split())
+# How a question refers to the report or hedges ("does the report say", "can … more than"), not what it is about:
+# carried into a follow-up they pull in passages about saying and comparing.
+FRAME_WORDS = frozenset("say says said mention mentions mentioned describe describes according can could will would should may might more than also".split())
 
 
 def is_elliptical(question: str, language: str) -> bool:
@@ -53,7 +56,7 @@ def is_elliptical(question: str, language: str) -> bool:
 
 def key_terms(question: str) -> list[str]:
     """Content words of a question, in order, without duplicates or question words."""
-    return list(dict.fromkeys(t for t in tokenize(question) if t not in QUESTION_WORDS and len(t) > 1))
+    return list(dict.fromkeys(t for t in tokenize(question) if t not in QUESTION_WORDS | FRAME_WORDS and len(t) > 1))
 
 
 def condense_offline(question: str, history: Sequence[Turn]) -> str:
@@ -91,8 +94,11 @@ def swap_entity(question: str, previous: str, _answer: str = "") -> str:
 
 
 def answer_items(answer: str) -> list[str]:
-    """The quoted items of a previous answer, in order (an extractive answer quotes one per line)."""
-    return [item.strip() for item in QUOTED_ITEM_RE.findall(answer)] or [line.strip() for line in answer.splitlines()[1:] if line.strip()]
+    """The quoted items of a previous answer, in order (an extractive answer quotes one per line); when it quotes a
+    list ("易用性| …" after "…标准包括："), its list items, so "the second one" is the list's second entry."""
+    quotes = [item.strip() for item in QUOTED_ITEM_RE.findall(answer)] or [line.strip() for line in answer.splitlines()[1:] if line.strip()]
+    listed = [item for item in quotes if "|" in item[:16]]
+    return listed if len(listed) >= 2 else quotes
 
 
 def resolve_ordinal(question: str, previous: str, answer: str) -> str:

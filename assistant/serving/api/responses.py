@@ -89,7 +89,9 @@ class IndexReportOut(_Strict):
     seconds: float
     total: IndexTotals
     errors: list[str]
-    index_bytes: int | None = Field(description="Bytes the local index folder takes on disk after the run; null in server mode.")
+    index_bytes: int | None = Field(
+        None, description="Bytes the local index folder takes on disk after the run; null in Chroma server mode."
+    )
 
 
 class JobErrorOut(_Strict):

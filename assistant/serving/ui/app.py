@@ -10,6 +10,7 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
+from assistant.indexing.manifest import SETTINGS_CHANGED
 from assistant.service import Assistant
 from assistant.serving.api import create_app
 from assistant.serving.guard import RequestGuard
@@ -126,10 +127,13 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     assistant = Assistant(settings)
     reason = assistant.stale_reason()
     if reason:
-        print(f"Building the index ({reason})…", file=sys.stderr)
+        # After an upgrade that changes how text is cleaned or chunked the old index cannot be reused; serving
+        # must not stop at the advice to rebuild, so it rebuilds (nothing is served before it is complete).
+        rebuild = reason == SETTINGS_CHANGED
+        print(f"{'Rebuilding' if rebuild else 'Building'} the index ({reason})…", file=sys.stderr)
         progress = ConsoleProgress()
         try:
-            assistant.index(progress=progress)
+            assistant.index(rebuild=rebuild, progress=progress)
         finally:
             progress.close()
     assistant.retriever()  # load models and index before the first user waits for them
