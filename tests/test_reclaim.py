@@ -13,9 +13,11 @@ def test_orphaned_segment_folders_and_free_pages_go_back_and_the_live_index_stay
     store = ChunkStore(tmp_path / "index")
     first = document(store, "a.txt", 1500, 1)
     kept = segment_folders(store)
-    store.client.delete_collection(first.chunks_collection)  # what Chroma leaves: the folder, and free pages
-    store.client.delete_collection(first.sentences_collection)
+    reader = store.sentence_vectors(first)  # keeps the collector off the first pair while the second is written
     second = document(store, "b.txt", 300, 2)
+    del reader
+    store.client.delete_collection(first.chunks_collection)  # what Chroma leaves: the folders, and free pages
+    store.client.delete_collection(first.sentences_collection)
     assert segment_folders(store) > kept and free_pages(store) > 0
     (store.index_dir / "chroma" / "notes").mkdir()  # not a segment folder: never touched
     before = disk_bytes(store.index_dir)

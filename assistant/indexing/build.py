@@ -142,7 +142,7 @@ def build_index(
     removed = sorted(set(before) - set(on_disk))
     if live is not None and not changed and not removed:
         store.require_collections(live)  # "up to date" only if Chroma still holds the live generation
-        live = store.garbage.settle(live)  # generations that readers held at the last switch may be free now
+        live = store.garbage.settle(live, switched=False)  # generations readers held at the last switch may be free
         return report_for(live, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started,
                           index_bytes=store.disk_bytes())
 

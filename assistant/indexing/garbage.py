@@ -55,13 +55,14 @@ class Garbage:
             return live
         return self.compact(live)
 
-    def settle(self, live: Manifest) -> Manifest:
+    def settle(self, live: Manifest, *, switched: bool = True) -> Manifest:
         """After a switch (local index): compact if it left many dead rows, drop what no reader holds, give the
-        space back. The live manifest after."""
+        space back (also what a killed collector left). Without a switch, sweep only after a drop. The live
+        manifest after."""
         if self.store.url:
             return live
         live = self.compact(live)
-        if self.drop(live):
+        if self.drop(live) or switched:
             reclaim(self.store.index_dir / "chroma")
         return live
 
