@@ -185,7 +185,10 @@ def test_readers_during_garbage_collection_see_no_errors(copy, tmp_path):
     edit_report(tmp_path / "corpus")
     with readers_asking(reader, "青松资本向示例公司投资了多少？") as (seen, failures):
         copy.index()  # compacts the ghost rows away first, then adds the edit
-        time.sleep(0.5)
+        edited_now = {c.id for c in copy.retriever().chunks.values() if "77亿元" in c.text}
+        deadline = time.time() + 120
+        while not (len(seen) >= 3 and all(ids & edited_now for ids in seen[-3:])) and time.time() < deadline:
+            time.sleep(0.1)  # until every reader thread has finished an ask on the new generation
         gc.collect()  # the readers' earlier retrievers let go of the first generation
         copy.index()  # unchanged: drops what nobody holds, sweeps folders and pages while the readers read
         time.sleep(0.3)
