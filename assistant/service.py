@@ -34,7 +34,7 @@ from assistant.errors import (
     StorageUnavailable,
 )
 from assistant.indexing.build import StageProgress, build_index, exclusive
-from assistant.indexing.diskfull import DiskGuard
+from assistant.indexing.diskfull import DiskGuard, disk_errors
 from assistant.indexing.embed import VectorEmbeddings, make_embedder
 from assistant.indexing.lexical import cached_lexical_index
 from assistant.indexing.manifest import stale_reason
@@ -128,12 +128,14 @@ class Assistant:
         with self._lock:
             if self._loaded and self._loaded[0] == live:
                 return self._loaded[2]
-            try:
-                return self._load(live)
-            except IndexCorrupt:
-                if self.store.live_version() == live:
-                    raise
-                return self._load(self.store.live_version())  # switched, and the old generation dropped, meanwhile
+            # Chroma writes while it reads (it applies its log first): a full disk stops both
+            with disk_errors(None if self.store.url else Path(self.settings.paths.index_dir)):
+                try:
+                    return self._load(live)
+                except IndexCorrupt:
+                    if self.store.live_version() == live:
+                        raise
+                    return self._load(self.store.live_version())  # switched, and the old generation dropped, meanwhile
 
     def _load(self, live: str) -> HybridRetriever:
         manifest = self.store.check(self.fingerprint)

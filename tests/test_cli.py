@@ -159,6 +159,8 @@ dd if=/dev/zero of="$0/filler" bs=64k 2>/dev/null
 truncate -s -"$1" "$0/filler"
 "$2" index 2> "$3/index.err"
 echo $? > "$3/index.rc"
+"$2" ask "$4" > "$3/ask-full.out" 2> "$3/ask-full.err"
+echo $? > "$3/ask-full.rc"
 rm "$0/filler"
 cp "$0/manifest.json" "$3/manifest.json"
 "$2" ask "$4" > "$3/ask.out" 2> "$3/ask.err"
@@ -185,3 +187,10 @@ def test_a_full_disk_during_indexing_is_one_error_line_and_the_old_index_survive
     assert "Traceback" not in errors and "--rebuild" not in errors
     assert (out / "manifest.json").read_text() == (built / "manifest.json").read_text()  # the old index is live
     assert "[1]" in (out / "ask.out").read_text(), (out / "ask.err").read_text()
+    # A new process asking while the disk is still full: answered, or one line saying to free space (Chroma must
+    # apply the failed run's log before it can read), never a traceback.
+    full_rc, full_err = (out / "ask-full.rc").read_text().strip(), (out / "ask-full.err").read_text()
+    assert "Traceback" not in full_err, full_err
+    assert (full_rc == "0" and "[1]" in (out / "ask-full.out").read_text()) or (
+        full_rc == "2" and full_err.startswith("error: Cannot write to") and "Free disk space" in full_err
+    ), full_err

@@ -53,6 +53,18 @@ def disk_failure(exc: BaseException, folder: Path | None) -> StorageUnavailable 
     return None
 
 
+@contextmanager
+def disk_errors(folder: Path | None) -> Iterator[None]:
+    """Raise the Chroma errors a full or read-only disk under ``folder`` explains as StorageUnavailable."""
+    try:
+        yield
+    except ChromaError as exc:
+        failure = disk_failure(exc, folder)
+        if failure is None:
+            raise
+        raise failure from exc
+
+
 class Reopenable(Protocol):
     def refresh(self) -> None: ...
 
