@@ -5,7 +5,14 @@ import json
 import subprocess
 import sys
 
-from assistant.indexing.manifest import read_manifest, stale_reason, up_to_date
+import pytest
+
+from assistant.indexing.manifest import (
+    read_manifest,
+    stale_reason,
+    up_to_date,
+    write_atomic,
+)
 from assistant.service import Assistant
 from assistant.settings import Settings
 
@@ -91,3 +98,12 @@ def test_a_retired_generation_nobody_holds_sends_the_no_change_run_to_the_collec
     assert not indexer.index().changed
     assert old.chunks_collection not in {c.name for c in indexer.store.client.list_collections()}
     assert up_to_date(settings, fingerprint) is not None
+
+
+def test_a_failed_atomic_write_leaves_the_folder_as_it_was(tmp_path):
+    target = tmp_path / "manifest.json"
+    target.mkdir()
+    (target / "inside").write_text("x")  # a non-empty folder in the way: the final rename fails
+    with pytest.raises(OSError):
+        write_atomic(target, "{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]

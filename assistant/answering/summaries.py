@@ -14,9 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -24,6 +22,7 @@ from pathlib import Path
 
 from assistant.answering.digest import central_sentences
 from assistant.answering.windows import Window, select_windows
+from assistant.indexing.manifest import write_atomic
 from assistant.retrieval.sections import (
     CHINESE_NUMERALS,
     SectionFilter,
@@ -141,9 +140,7 @@ class DigestCache:
                 entries.pop(next(iter(entries)))
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=self.path.parent, delete=False, suffix=".tmp") as out:
-                    json.dump(entries, out, ensure_ascii=False)
-                os.replace(out.name, self.path)
+                write_atomic(self.path, json.dumps(entries, ensure_ascii=False))
             except OSError as exc:  # a cache that cannot be written costs speed, never the answer
                 log.warning("could not write the digest cache %s (%s)", self.path, exc)
 

@@ -97,12 +97,17 @@ class Manifest(BaseModel):
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` in one rename, so a reader sees the old file or the new one; a failed write leaves no temp file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_manifest(index_dir: Path) -> Manifest | None:
