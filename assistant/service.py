@@ -93,10 +93,14 @@ class Assistant:
         """Bring the index up to date incrementally (or from scratch); raises IndexBusy if another run holds it."""
         index_dir = Path(self.settings.paths.index_dir)
         try:
-            with self._disk.writing(None if self.store.url else index_dir):  # Chroma's own disk-full errors too
+            with self._disk.writing(self._local_index_dir()):  # Chroma's own disk-full errors too
                 return self._index(index_dir, rebuild, progress)
         except OSError as exc:  # a read-only or full index folder
             raise StorageUnavailable(index_dir, exc.strerror or exc) from exc
+
+    def _local_index_dir(self) -> Path | None:
+        """The folder whose disk Chroma writes to; None in server mode, where the disk is the server's to report."""
+        return None if self.store.url else Path(self.settings.paths.index_dir)
 
     def _index(self, index_dir: Path, rebuild: bool, progress: StageProgress | None) -> IndexReport:
         with exclusive(index_dir):
@@ -129,7 +133,7 @@ class Assistant:
             if self._loaded and self._loaded[0] == live:
                 return self._loaded[2]
             # Chroma writes while it reads (it applies its log first): a full disk stops both
-            with disk_errors(None if self.store.url else Path(self.settings.paths.index_dir)):
+            with disk_errors(self._local_index_dir()):
                 try:
                     return self._load(live)
                 except IndexCorrupt:

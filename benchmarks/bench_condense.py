@@ -21,8 +21,8 @@ import os
 import statistics
 from pathlib import Path
 
-from assistant.answering import prompts
 from assistant.answering.llm import load_engine
+from assistant.answering.prompts import CONDENSE_MAX_TOKENS, build_condense_messages
 from assistant.evaluate import read_golden
 from assistant.ingest.chunk import normalize
 from assistant.retrieval.followup import condense_offline
@@ -34,8 +34,7 @@ SETS = [ROOT / "eval" / "golden_followups_dev.jsonl", ROOT / "eval" / "golden_fo
 
 
 def model_rewrite(engine, question: str, history: list[tuple[str, str]], budget: int) -> dict[str, object]:
-    prompts.CONDENSE_MAX_TOKENS = budget
-    messages = [{"role": r, "content": c} for r, c in prompts.build_condense_messages(question, history)]
+    messages = [{"role": r, "content": c} for r, c in build_condense_messages(question, history, budget)]
     response = engine.handle_chat_completions({"messages": messages, "max_tokens": 60, "temperature": 0, "cache_prompt": False})
     timings = response.get("timings", {})
     text = response["choices"][0]["message"]["content"].strip()
@@ -56,7 +55,7 @@ def main() -> None:
 
     assistant = Assistant(Settings(llm=LlmSettings(provider="none")))  # history answers as an offline user saw them
     engine = load_engine(args.model, n_ctx=2048, threads=args.threads)
-    built = prompts.CONDENSE_MAX_TOKENS
+    built = CONDENSE_MAX_TOKENS
     variants = {"offline": [], f"model, budget {built}": [], "model, no budget": []}
     rows = []
     for path in SETS:
@@ -73,7 +72,6 @@ def main() -> None:
                 results.append(row[name])
             rows.append(row)
             print(json.dumps(row, ensure_ascii=False), flush=True)
-    prompts.CONDENSE_MAX_TOKENS = built
     summary = {}
     for name, results in variants.items():
         summary[name] = {"hit@5": round(sum(r["hit"] for r in results) / len(results), 3)}

@@ -134,17 +134,17 @@ def fit_tokens(text: str, budget: int) -> str:
     return text[:low] + "…" if low else ""
 
 
-def build_condense_messages(question: str, history: Sequence[Turn]) -> list[Message]:
+def build_condense_messages(question: str, history: Sequence[Turn], budget_tokens: int = CONDENSE_MAX_TOKENS) -> list[Message]:
     """Ask for the follow-up as a standalone question in the follow-up's language, so retrieval needs no history.
 
-    The prompt stays within ``CONDENSE_MAX_TOKENS``: the newest turn comes first into the budget
+    The prompt stays within ``budget_tokens``: the newest turn comes first into the budget
     (its question whole, then as much of its answer as fits) and older turns only while room is left.
     """
     language = detect_language(question)
     heading, user_label, assistant_label, follow_up = CONDENSE_LABELS[language]
     system = CONDENSE_SYSTEM[language]
     tail = f"\n\n{follow_up}{neutralise(question)}"
-    budget = CONDENSE_MAX_TOKENS - TEMPLATE_TOKENS - estimate_tokens(system) - estimate_tokens(heading + tail)
+    budget = budget_tokens - TEMPLATE_TOKENS - estimate_tokens(system) - estimate_tokens(heading + tail)
     lines: list[str] = []
     for asked, answer in reversed(history):
         asked_line = f"{user_label}{neutralise(asked)}"
