@@ -328,8 +328,13 @@ class Assistant:
             if digest is not None:
                 windows = digest.windows
             else:
-                ranked = rank_sentences(query, hits[: llm.sources], retriever.sentences)
-                windows = select_windows(ranked, retriever.sentences, budget_tokens=llm.context_tokens, query_tokens=query.tokens)
+                quoted = {c.chunk_id for c in answer.citations}  # a quote may come from a passage ranked below llm.sources
+                sources = hits[: llm.sources] + [h for h in hits[llm.sources :] if h.chunk.id in quoted]
+                ranked = rank_sentences(query, sources, retriever.sentences)
+                windows = select_windows(
+                    ranked, retriever.sentences, budget_tokens=llm.context_tokens, query_tokens=query.tokens,
+                    seeds=[(c.source, c.start, c.end) for c in answer.citations],
+                )
         return retriever, _timed(answer, started, first_token=True), windows, digest
 
 

@@ -83,6 +83,18 @@ def test_question_tokens_not_yet_covered_earn_a_place():
     assert [w.sentences[0].text for w in windows] == [TEXTS[0], TEXTS[4]]
 
 
+def test_seeds_come_first_alone_even_when_they_score_low_and_the_rest_fill_the_budget():
+    index, chunk, sentences = build(TEXTS, orthogonal(6))
+    ranked = ranked_by([0.9, 0.1, 0.1, 0.1, 0.1, 0.3], sentences, chunk)
+    seeds = [("report.txt", sentences[5].start, sentences[5].end)]  # the extractive answer quoted the last sentence
+    windows = select_windows(ranked, index, budget_tokens=55, seeds=seeds)
+    assert [s.text for s in windows[-1].sentences] == [TEXTS[5]]  # a seed is centred alone: more seeds fit
+    assert [s.text for w in windows for s in w.sentences] == [TEXTS[0], TEXTS[5]]  # the best one still has a window
+    assert sum(w.tokens for w in windows) <= 55
+    unseeded = select_windows(ranked, index, budget_tokens=55)
+    assert TEXTS[5] not in [s.text for w in unseeded for s in w.sentences]
+
+
 def test_token_estimates_count_chinese_digits_and_latin_text_differently():
     assert estimate_tokens("微软" * 10) < estimate_tokens("1234567890" * 2)
     assert 12 <= estimate_tokens("The report does not appear to cover this question at all, sadly.") <= 20

@@ -7,14 +7,17 @@ after it, windows that touch or overlap merge into one, and the whole set fits a
 budget. Sentences are chosen greedily for coverage, not only score (maximal marginal
 relevance): a candidate's support, minus its similarity to what was already chosen, plus
 a bonus for question tokens no chosen window contains yet, so a two-part question gets
-evidence for both parts. Every window is a verbatim span of the cleaned document and
-keeps its real sentences, so citations verify against the sentences the user sees.
+evidence for both parts. The extractive answer's quotes, when given as seeds, are centred
+first: they were chosen with the list items and second-part sentences that a score alone
+misses, so the prompt holds at least what the offline answer would show. Every window is a
+verbatim span of the cleaned document and keeps its real sentences, so citations verify
+against the sentences the user sees.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,6 +28,8 @@ from assistant.types import Chunk, Hit, Sentence
 
 Ranked = Sequence[tuple[float, Sentence, Hit]]
 """Sentences with their support score and the hit they came from, best first (``extractive.rank_sentences``)."""
+Span = tuple[str, int, int]
+"""A sentence's document id, start and end: the same sentence whichever (overlapping) chunk it was found in."""
 
 CANDIDATES = 24  # best-supported sentences considered; lower ones rarely help and only cost budget
 MIN_CENTRE_CHARS = 12  # table cells and labels are poor centres: they bring their neighbouring cells, not a statement
@@ -121,17 +126,22 @@ def select_windows(
     budget_tokens: int,
     query_tokens: Sequence[str] = (),
     reach: int = 1,
+    seeds: Sequence[Span] = (),
 ) -> list[Window]:
-    """Windows around the best and most complementary sentences, best first, within ``budget_tokens``.
+    """Windows around the seeds, then the best and most complementary sentences, best first, within ``budget_tokens``.
 
     A window that does not fit with its neighbours is tried as its sentence alone; the first
     window is always kept (cut to its sentence) so a tiny budget still yields a source.
     """
     if not ranked:
         return []
-    pool = [
+    seeded = _seeded(ranked, seeds)
+    taken = {id(item) for item in seeded}
+    pool = seeded + [
         item for item in ranked[:CANDIDATES]
-        if item[0] >= ranked[0][0] - SCORE_FLOOR and (len(item[1].text) >= MIN_CENTRE_CHARS or item is ranked[0])
+        if id(item) not in taken
+        and item[0] >= ranked[0][0] - SCORE_FLOOR
+        and (len(item[1].text) >= MIN_CENTRE_CHARS or item is ranked[0])
     ]
     vectors = _vectors(pool, index)
     chunks = {hit.chunk.id: hit.chunk for _, _, hit in ranked}
@@ -153,14 +163,15 @@ def select_windows(
             fresh = NEW_PASSAGE_BONUS / pool[i][2].rank if pool[i][2].chunk.id not in represented else 0.0
             return pool[i][0] - REDUNDANCY * max(redundancy, 0.0) + COVERAGE_BONUS * new + fresh
 
-        best = max(remaining, key=gain)
+        best = remaining[0] if remaining[0] < len(seeded) else max(remaining, key=gain)
         remaining.remove(best)
         score, sentence, hit = pool[best]
         document = documents[hit.chunk.doc_id]
         at = document.position[(sentence.start, sentence.end)]
         if any(first <= at <= last for first, last, _ in spans.get(hit.chunk.doc_id, [])):
             continue  # already inside a chosen window
-        for first, last in (document.neighbours(at, at, reach), (at, at)):
+        wide = document.neighbours(at, at, 0 if best < len(seeded) else reach)
+        for first, last in (wide, (at, at)):
             trial = _merge(spans.get(hit.chunk.doc_id, []), first, last, score)
             alone = first == last == at
             if _cost({**spans, hit.chunk.doc_id: trial}, documents) <= budget_tokens or (alone and not spans):
@@ -171,6 +182,14 @@ def select_windows(
                 break
     windows = [_window(documents[doc_id], first, last, score) for doc_id, runs in spans.items() for first, last, score in runs]
     return sorted(windows, key=lambda w: w.score, reverse=True)
+
+
+def _seeded(ranked: Ranked, seeds: Collection[Span]) -> list[tuple[float, Sentence, Hit]]:
+    """The ranked items of the seed sentences, in seed order (each span once)."""
+    by_span = {}
+    for item in ranked:
+        by_span.setdefault((item[2].chunk.doc_id, item[1].start, item[1].end), item)
+    return [by_span[span] for span in dict.fromkeys(seeds) if span in by_span]
 
 
 def _merge(runs: list[tuple[int, int, float]], first: int, last: int, score: float) -> list[tuple[int, int, float]]:
