@@ -45,6 +45,7 @@ REQUEST_TIMEOUT_S = 120
 class Tally:
     latencies: list[float] = field(default_factory=list)  # seconds, successful requests only
     errors: Counter[str] = field(default_factory=Counter)  # HTTP status or exception name -> count
+    answers: Counter[str] = field(default_factory=Counter)  # "generated" / "extractive" / "extractive with notice"
 
 
 def bounded(low: int, high: int) -> Callable[[str], int]:
@@ -115,6 +116,12 @@ def spawned_server(log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         server.wait(timeout=30)
 
 
+def answer_kind(body: dict[str, object]) -> str:
+    """How an answer was made: a local model under load answers some and hands the rest to the extractive path."""
+    mode = str(body.get("mode", "?"))
+    return f"{mode} with notice" if mode == "extractive" and body.get("notice") else mode
+
+
 async def client(http: httpx.AsyncClient, questions: Iterator[str], deadline: float, tally: Tally) -> None:
     while time.perf_counter() < deadline:
         question = next(questions)
@@ -126,6 +133,7 @@ async def client(http: httpx.AsyncClient, questions: Iterator[str], deadline: fl
             continue
         if response.status_code == 200:
             tally.latencies.append(time.perf_counter() - started)
+            tally.answers[answer_kind(response.json())] += 1
         else:
             tally.errors[str(response.status_code)] += 1
 
@@ -158,6 +166,7 @@ def summarise(tally: Tally, seconds: float) -> dict[str, object]:
         "requests": len(tally.latencies) + errors,
         "errors": errors,
         "error_kinds": dict(tally.errors),
+        "answers": dict(tally.answers),
         "seconds": round(seconds, 2),
         "throughput_rps": round(len(tally.latencies) / seconds, 2),
         "latency_s": latency_summary(tally.latencies),
