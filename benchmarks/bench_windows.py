@@ -50,7 +50,6 @@ def main() -> None:
             rows[key]["evidence"].append(float(any(normalize(e) in text for e in q.evidence)))
             rows[key]["keywords"].append(keyword_recall(text, q.answer_keywords))
             rows[key]["tokens"].append(float(sum(w.tokens for w in windows)))
-            rows[key]["answerable"].append(float(extractive.answerable))
     summary = {
         key: {
             "questions": len(values["evidence"]),

@@ -148,6 +148,11 @@ def load_engine(model_path: Path, *, n_ctx: int, threads: int, batch: int = 512)
     prompt caching (the engine's default) keeps the last prompt's KV cache, so the fixed system
     prompt at its start is not read again by the next question in the same language.
     """
+    return start_engine(engine_params(model_path, n_ctx=n_ctx, threads=threads, batch=batch))
+
+
+def engine_params(model_path: Path, *, n_ctx: int, threads: int, batch: int = 512) -> xllamacpp.CommonParams:
+    """The engine's settings for this machine (``benchmarks/bench_engine.py`` varies them)."""
     params = xllamacpp.CommonParams()
     params.model.path = str(model_path)
     params.n_ctx = n_ctx
@@ -158,10 +163,14 @@ def load_engine(model_path: Path, *, n_ctx: int, threads: int, batch: int = 512)
     params.hostnames = ["127.0.0.1"]
     params.port = 0
     params.verbosity = -1
+    return params
+
+
+def start_engine(params: xllamacpp.CommonParams) -> xllamacpp.Server:
     try:
         return xllamacpp.Server(params)
     except RuntimeError as exc:
-        raise LlmUnavailable("local", str(model_path), "llama.cpp could not load the file", FETCH_HINT) from exc
+        raise LlmUnavailable("local", params.model.path, "llama.cpp could not load the file", FETCH_HINT) from exc
 
 
 class LocalChatModel(BaseChatModel):
