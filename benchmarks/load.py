@@ -45,7 +45,7 @@ REQUEST_TIMEOUT_S = 120
 class Tally:
     latencies: list[float] = field(default_factory=list)  # seconds, successful requests only
     errors: Counter[str] = field(default_factory=Counter)  # HTTP status or exception name -> count
-    answers: Counter[str] = field(default_factory=Counter)  # "generated" / "extractive" / "extractive with notice"
+    answers: Counter[str] = field(default_factory=Counter)  # answer_kind -> count
 
 
 def bounded(low: int, high: int) -> Callable[[str], int]:
@@ -117,9 +117,14 @@ def spawned_server(log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 
 def answer_kind(body: dict[str, object]) -> str:
-    """How an answer was made: a local model under load answers some and hands the rest to the extractive path."""
+    """How an answer was made: a local model under load answers some and hands the rest to the extractive path.
+
+    Weak evidence is refused without asking the model, so "refused" is no sign of load.
+    """
     mode = str(body.get("mode", "?"))
-    return f"{mode} with notice" if mode == "extractive" and body.get("notice") else mode
+    if not body.get("answerable"):
+        return f"{mode} refusal"
+    return f"{mode} with notice" if body.get("notice") else mode
 
 
 async def client(http: httpx.AsyncClient, questions: Iterator[str], deadline: float, tally: Tally) -> None:

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from assistant.answering.turns import EngineQueue, questions_ahead
+from assistant.answering.turns import QUEUE_POLL_S, EngineQueue, in_turn, questions_ahead
 from assistant.service import Assistant
 from assistant.settings import LlmSettings, Settings
-from assistant.types import AnswerMode, EventKind
+from assistant.types import Answer, AnswerMode, EventKind, StreamEvent
 
 
 def test_tickets_are_served_in_arrival_order_and_know_how_many_are_ahead():
@@ -89,3 +89,33 @@ def test_the_real_local_model_drafts_first_and_a_second_question_waits_its_turn(
     second_token = next(at for e, at in second if e.kind is EventKind.TOKEN)
     assert second_token >= first[-1][1]  # its model text starts only after the first answer is complete
     assert all(events[-1][0].answer.citations for events in (first, second))  # checked against the windows
+
+
+def test_an_answer_running_longer_than_the_history_says_raises_the_expected_wait():
+    now = [100.0]
+    queue = EngineQueue(initial_service_s=5, clock=lambda: now[0])
+    first, second = queue.join(), queue.join()
+    queue.begin()
+    now[0] += 2
+    assert queue.expected_wait_s(queue.ahead(second)) == 5  # still within the median
+    now[0] += 10
+    assert queue.expected_wait_s(queue.ahead(second)) == 12  # the answer being written has taken 12 s already
+    queue.leave(first, served_s=12.0)
+    assert queue.expected_wait_s(1) == pytest.approx(8.5)  # nothing generating: the median of 5 and 12
+
+
+def test_a_question_already_waiting_leaves_with_the_extractive_answer_once_its_wait_would_pass_max_wait():
+    queue = EngineQueue(initial_service_s=0.2)  # the history promises a short wait...
+    slow = queue.join()
+    queue.begin()  # ...but the answer ahead never finishes
+    extractive = Answer("q", "en", "quoted [1]", True, AnswerMode.EXTRACTIVE)
+    never = iter([StreamEvent(EventKind.TOKEN, "must not run")])
+    started = time.monotonic()
+    events = list(in_turn(queue, never, extractive, max_wait_s=1.0))
+    waited = time.monotonic() - started
+    assert [e.kind for e in events] == [EventKind.QUEUE, EventKind.NOTICE, EventKind.ANSWER]
+    assert events[0].text == "1 question ahead" and "busy" in events[-1].answer.notice
+    assert events[-1].answer.mode is AnswerMode.EXTRACTIVE and events[-1].answer.text == "quoted [1]"
+    assert 0.4 <= waited < 1.0 + 3 * QUEUE_POLL_S  # admitted at first (0.2 s expected), gone once waited + elapsed > 1 s
+    assert queue.ahead(queue.join()) == 1  # it left the queue: a new arrival has only the slow one ahead
+    queue.leave(slow)

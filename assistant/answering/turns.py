@@ -2,8 +2,12 @@
 
 A CPU model answers one question at a time (two in parallel would each run at half speed
 and both users would wait for the slower one). The expected wait is the number of
-questions ahead times the running median of recent generation times, so the service can
-give the extractive answer at once instead of a wait longer than ``llm.max_wait_s``.
+questions ahead times the running median of recent generation times, or the time the
+answer now being written has already taken when that is longer (a machine that just got
+busy is slower than its history says), so the service can give the extractive answer at
+once instead of a wait longer than ``llm.max_wait_s``. A waiting question checks again at
+every poll, counting the time it has already waited, and leaves with the extractive
+answer as soon as its wait would pass the limit: no one waits much longer than it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from assistant.answering.generate import fallback
 from assistant.types import Answer, EventKind, StreamEvent
@@ -29,10 +33,12 @@ QUEUE_POLL_S = 0.5  # how often a waiting question reports its position
 class EngineQueue:
     """Tickets served strictly in order; ``ahead`` counts the question being answered plus those waiting before."""
 
-    def __init__(self, initial_service_s: float = INITIAL_SERVICE_S) -> None:
+    def __init__(self, initial_service_s: float = INITIAL_SERVICE_S, clock: Callable[[], float] = time.monotonic) -> None:
         self._condition = threading.Condition()
+        self._clock = clock
         self._next = 0  # the ticket the next arrival gets
         self._serving = 0  # the ticket whose turn it is
+        self._began: float | None = None  # when the serving ticket's generation began
         self._left: set[int] = set()  # tickets abandoned before their turn came
         self._durations: deque[float] = deque([initial_service_s], maxlen=RECENT)
 
@@ -54,7 +60,15 @@ class EngineQueue:
 
     def expected_wait_s(self, ahead: int) -> float:
         with self._condition:
-            return ahead * statistics.median(self._durations)
+            per_question = statistics.median(self._durations)
+            if self._began is not None:
+                per_question = max(per_question, self._clock() - self._began)
+            return ahead * per_question
+
+    def begin(self) -> None:
+        """The serving ticket starts generating now (its elapsed time bounds the estimate from below)."""
+        with self._condition:
+            self._began = self._clock()
 
     def wait_turn(self, ticket: int, timeout_s: float) -> bool:
         """True once it is the ticket's turn; False after ``timeout_s`` (to report a new position)."""
@@ -66,6 +80,8 @@ class EngineQueue:
         with self._condition:
             if served_s is not None:
                 self._durations.append(served_s)
+            if ticket == self._serving:
+                self._began = None
             self._left.add(ticket)
             while self._serving in self._left:
                 self._left.discard(self._serving)
@@ -80,26 +96,33 @@ def questions_ahead(ahead: int, language: str) -> str:
     return f"{ahead} question{'s' if ahead != 1 else ''} ahead"
 
 
-def in_turn(queue: EngineQueue, events: Iterator[StreamEvent], extractive: Answer, *, max_wait_s: float) -> Iterator[StreamEvent]:
+def in_turn(
+    queue: EngineQueue,
+    events: Iterator[StreamEvent],
+    extractive: Answer,
+    *,
+    max_wait_s: float,
+) -> Iterator[StreamEvent]:
     """Run ``events`` when the engine's turn comes, reporting the queue position meanwhile.
 
-    A question that would wait longer than ``max_wait_s`` gets the extractive answer at once, with a notice.
+    A question whose wait so far plus its expected wait passes ``max_wait_s`` gets the
+    extractive answer with a notice: at once on arrival, or as soon as a slow answer ahead makes it so.
     """
     language = extractive.language
     ticket = queue.join()
-    ahead = queue.ahead(ticket)
-    if queue.expected_wait_s(ahead) > max_wait_s:
-        queue.leave(ticket)
-        yield from fallback(extractive, BUSY[language].format(ahead=questions_ahead(ahead, language)))
-        return
+    joined = time.monotonic()
     served: float | None = None
     reported = 0
     try:
-        while not queue.wait_turn(ticket, 0 if ahead != reported else QUEUE_POLL_S):
+        while (ahead := queue.ahead(ticket)) > 0:
+            if time.monotonic() - joined + queue.expected_wait_s(ahead) > max_wait_s:
+                yield from fallback(extractive, BUSY[language].format(ahead=questions_ahead(ahead, language)))
+                return
             if ahead != reported:
                 yield StreamEvent(EventKind.QUEUE, questions_ahead(ahead, language))
                 reported = ahead
-            ahead = queue.ahead(ticket)
+            queue.wait_turn(ticket, QUEUE_POLL_S)
+        queue.begin()
         began = time.perf_counter()
         yield from events
         served = time.perf_counter() - began
