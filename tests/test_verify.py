@@ -369,3 +369,10 @@ def test_to_dict_is_json_ready(check) -> None:
     data = check(f"微软对OpenAI投资了100亿美元[{MICROSOFT}]。").to_dict()
     assert data["verified_share"] == 1.0 and data["dropped_markers"] == 0
     assert data["sentences"][0]["reason"] == "supported" and data["citations"][0]["verified"] is True
+
+
+def test_a_closing_label_with_only_markers_after_it_is_framing_and_dropped(check) -> None:
+    result = check(f"微软对OpenAI的投资金额是100亿美元[{MICROSOFT}]。来源编号：[{MICROSOFT}]")  # the 1.5B echoes the prompt's cue
+    claim, label = result.sentences
+    assert claim.reason is Reason.SUPPORTED and label.reason is Reason.FRAMING
+    assert result.text == "微软对OpenAI的投资金额是100亿美元[1]。" and result.verified_share == 1.0

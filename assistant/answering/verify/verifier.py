@@ -120,13 +120,21 @@ def verify(
     checks: list[SentenceCheck] = []
     pieces: list[str] = []
     cursor = 0
-    for start, end in split_answer_sentences(answer_text):
+    spans = split_answer_sentences(answer_text)
+    for i, (start, end) in enumerate(spans):
         check = verifier.check(answer_text[start:end])
-        pieces.append(answer_text[cursor:start] + check.text)
         checks.append(check)
+        if i == len(spans) - 1 and _introduces_nothing(check):
+            end = len(answer_text)  # a closing label ("来源编号：[1]", an echo of the prompt's cue) is dropped
+        else:
+            pieces.append(answer_text[cursor:start] + check.text)
         cursor = end
     pieces.append(answer_text[cursor:])
-    return VerifiedAnswer("".join(pieces), verifier.numbering.citations(), tuple(checks), verifier.dropped)
+    return VerifiedAnswer("".join(pieces).rstrip(), verifier.numbering.citations(), tuple(checks), verifier.dropped)
+
+
+def _introduces_nothing(check: SentenceCheck) -> bool:
+    return check.reason is Reason.FRAMING and check.text.rstrip().endswith((":", "："))
 
 
 class _Verifier:
@@ -147,7 +155,7 @@ class _Verifier:
         cited = list(dict.fromkeys(n for n in numbers if 1 <= n <= self.sources))
         self.dropped += len(numbers) - sum(1 for n in numbers if 1 <= n <= self.sources)
         claim = LIST_PREFIX_RE.sub("", strip_markers(raw)).strip()
-        if not CONTENT_RE.search(claim) or (not cited and claim.endswith((":", "："))):
+        if not CONTENT_RE.search(claim) or claim.endswith((":", "：")):  # a label with markers after it states nothing
             return SentenceCheck(strip_markers(raw), (), True, 0.0, Reason.FRAMING)
         segments = {
             words: kept_numbers
