@@ -14,7 +14,6 @@ import numpy as np
 
 from assistant.answering.extractive import quoted_answer
 from assistant.retrieval.hybrid import Query
-from assistant.retrieval.sections import section_reference
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import Answer, Hit, Sentence
 
@@ -52,7 +51,7 @@ def compose_digest(question: str, query: Query, hits: list[Hit], sentences: Sent
     ranked = central_sentences(hits, sentences)
     if not ranked:
         ranked = {"": []}
-    if section_reference(query.text) is not None or len(ranked) == 1:
+    if query.scope.parts or len(ranked) == 1:
         chosen = [item for items in ranked.values() for item in items]
         chosen = sorted(chosen, key=lambda item: -item[0])[:max_quotes]
     else:
