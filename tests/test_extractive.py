@@ -1,6 +1,7 @@
 """Offline extractive answers: verbatim quotes, numbered citations, framing language, refusals."""
 
 import pytest
+from sentence_rows import lines_index
 
 from assistant.answering.extractive import (
     REFUSAL,
@@ -134,46 +135,6 @@ def test_a_name_punctuated_differently_is_still_mentioned():
     assert not mentioned("dall-e", "openai的chatgpt")
 
 
-def lines_index(lines: list[str]):
-    """One chunk of lines (each line one or more sentences split after 。 or ：) and its sentence index."""
-    import re
-
-    import numpy as np
-
-    from assistant.retrieval.sentences import in_memory_index
-    from assistant.types import Chunk, Hit, Sentence
-
-    text = "\n".join(lines)
-    chunk = Chunk("c1", "report.txt", text, 50, 50 + len(text), 0, 1, "第二节")
-    sentences = [
-        Sentence("c1", m.group(), 50 + m.start(), 50 + m.end(), 1) for m in re.finditer(r"[^\n。：]+[。：]?", text)
-    ]
-    index = in_memory_index([chunk], sentences, np.eye(len(sentences), dtype=np.float32))
-    return index, Hit(chunk, 1.0, 1), sentences
-
-
-def test_a_quoted_list_intro_brings_its_items_up_to_the_first_line_that_is_no_item():
-    from assistant.answering.extractive import list_items, with_list_items
-
-    index, hit, sentences = lines_index(
-        ["经常采用的标准包括：", "易用性| 与现有系统集成。", "安全和隐私|符合数据安全标准。另有要求。", "透明度| 了解模型输出。", "相比之下，垂直应用案例不同。"]
-    )
-    intro = (0.9, sentences[0], hit)
-    items = [s.text for _, s, _ in list_items(intro, [hit], index)]
-    assert items == ["易用性| 与现有系统集成。", "安全和隐私|符合数据安全标准。", "透明度| 了解模型输出。"]
-    assert [s.text for _, s, _ in with_list_items([intro], [hit], index)][:2] == ["经常采用的标准包括：", "易用性| 与现有系统集成。"]
-    assert len(with_list_items([(0.9, sentences[1], hit)], [hit], index)) == 1  # not an intro: nothing added
-
-
-def test_a_list_intro_without_item_lines_brings_the_one_line_that_completes_it_and_a_named_count_caps_items():
-    from assistant.answering.extractive import list_items
-
-    index, hit, sentences = lines_index(["它由三层组成：", "基础设施、平台和应用程序。", "基础设施层最成熟。"])
-    assert [s.text for _, s, _ in list_items((0.9, sentences[0], hit), [hit], index)] == ["基础设施、平台和应用程序。"]
-    index, hit, sentences = lines_index(["有两个风险：", "成本| 很高。", "失业| 可能。", "偏见| 存在。"])
-    assert [s.text for _, s, _ in list_items((0.9, sentences[0], hit), [hit], index)] == ["成本| 很高。", "失业| 可能。"]
-
-
 def test_a_next_best_sentence_is_quoted_only_when_close_and_holding_question_words_no_quote_holds():
     import numpy as np
 
@@ -187,8 +148,17 @@ def test_a_next_best_sentence_is_quoted_only_when_close_and_holding_question_wor
     assert [s.text for _, s, _ in added] == ["商业模式是按消费计费。"]  # the second adds no question word; the last is too far
 
 
-def test_a_list_question_on_the_report_quotes_the_items_after_the_intro(report_assistant):
-    answer = report_assistant.ask("参与生成式人工智能的各方应当管理哪些风险？")
-    quotes = [c.quote for c in answer.citations]
-    intro = next(i for i, q in enumerate(quotes) if q.endswith("以下风险："))
-    assert quotes[intro + 1].startswith("信任侵蚀|") and any(q.startswith("偏见和歧视") for q in quotes[intro + 1 :])
+def test_a_question_naming_several_parts_quotes_the_best_sentence_of_each_part_not_yet_quoted():
+    from assistant.answering.extractive import from_each_part
+    from assistant.retrieval.sections import SectionScope, section_references
+    from assistant.types import Chunk, Hit, Sentence
+
+    def item(score: float, section: str, n: int):
+        chunk = Chunk(f"c{n}", "r.txt", "句子。", n, n + 3, n, 1, section)
+        return score, Sentence(chunk.id, "句子。", n, n + 3, 1), Hit(chunk, score, n)
+
+    ranked = [item(0.9, "摘要", 0), item(0.85, "摘要", 1), item(0.7, "第三节 商机", 2), item(0.6, "第三节 商机", 3), item(0.5, "第二节", 4)]
+    scope = SectionScope(section_references("摘要和第三节"), ("第二节", "第三节 商机"))
+    assert from_each_part(ranked[:2], ranked, scope) == [ranked[2]]
+    assert from_each_part([ranked[0], ranked[3]], ranked, scope) == []  # both parts quoted already
+    assert from_each_part(ranked[:1], ranked, SectionScope(section_references("第三节"), ())) == []  # one part: scoped already

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from assistant.answering.extractive import quoted_answer
+from assistant.answering.extractive import from_each_part, quoted_answer
 from assistant.retrieval.hybrid import Query
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import Answer, Hit, Sentence
@@ -52,8 +52,9 @@ def compose_digest(question: str, query: Query, hits: list[Hit], sentences: Sent
     if not ranked:
         ranked = {"": []}
     if query.scope.parts or len(ranked) == 1:
-        chosen = [item for items in ranked.values() for item in items]
-        chosen = sorted(chosen, key=lambda item: -item[0])[:max_quotes]
+        pool = sorted((item for items in ranked.values() for item in items), key=lambda item: -item[0])
+        chosen = pool[:max_quotes]
+        chosen += from_each_part(chosen, pool, query.scope)
     else:
         chosen = [items[0] for items in ranked.values() if items]
     chosen.sort(key=lambda item: (item[1].start, item[2].chunk.doc_id))

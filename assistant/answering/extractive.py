@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from assistant.answering.verify.quantities import asks_for_quantity, chinese_numeral, states_quantity
+from assistant.answering.listitems import with_list_items
+from assistant.answering.verify.quantities import asks_for_quantity, states_quantity
 from assistant.language import detect_language, is_question
 from assistant.retrieval.crosslingual import english_to_chinese_terms
 from assistant.retrieval.hybrid import Query
-from assistant.retrieval.sections import wants_summary
+from assistant.retrieval.sections import SectionScope, wants_summary
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import Answer, AnswerMode, Citation, Hit, Sentence
 
@@ -25,13 +26,9 @@ RELATIVE_CUTOFF = 0.04  # quote sentences within this margin of the best one
 SUPPORT_MARGIN = 0.10  # a further sentence this close to the best one is quoted too...
 SUPPORT_SENTENCES = 2  # ...(at most this many) when it holds question words no quote holds yet: another part of the question
 SUPPORT_WINDOW = 15  # ...looked for among the best-ranked sentences only (English scores are flat: 10 is too few)
-LIST_ITEMS = 6  # items quoted after a sentence that announces a list ("标准包括：") when it names no count
 EVIDENCE_SENTENCES = 5
 QUANTITY_SENTENCES = 1  # a requested figure must be in the best-supported sentence
 UNSUPPORTED_PENALTY = 0.25
-LIST_INTRO_RE = re.compile(r"[:：]\s*$")
-ITEM_RE = re.compile(r"^\s*(?:[^\s|｜，。]{1,20}\s*[|｜]|[•●·\-]\s|\d{1,2}[.、)）])")  # "易用性| …", "• …", "1. …"
-ITEM_COUNT_RE = re.compile(r"([两二三四五六七八九十]|\d{1,2})\s*(?:个|种|层|项|大|点|类|步|阶段|方面|条)")
 ANCHOR_RE = re.compile(r"\d[\d,.]*%?|[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
 
 REFUSAL = {
@@ -182,6 +179,7 @@ def compose_offline(
         return Answer(question, language, REFUSAL[language], False, AnswerMode.EXTRACTIVE, (), tuple(hits), query.text, evidence)
     chosen = [item for item in ranked if item[0] >= ranked[0][0] - RELATIVE_CUTOFF][:max_quotes]
     chosen += supporting(query, ranked, chosen)
+    chosen += from_each_part(chosen, ranked, query.scope)
     chosen.sort(key=lambda item: (item[2].rank, item[1].start))
     seen: set[tuple[int, str]] = set()
     chosen = [item for item in with_list_items(chosen, hits, sentences) if not (span_key(item) in seen or seen.add(span_key(item)))]
@@ -214,47 +212,19 @@ def supporting(query: Query, ranked: list[tuple[float, Sentence, Hit]], chosen: 
     return added
 
 
-def with_list_items(chosen: list[tuple[float, Sentence, Hit]], hits: list[Hit], sentences: SentenceIndex) -> list:
-    """A quoted sentence that announces a list ("…标准包括：") says nothing without its items: quote them after it."""
-    result = []
-    for item in chosen:
-        result.append(item)
-        if LIST_INTRO_RE.search(item[1].text):
-            result += list_items(item, hits, sentences)
-    return result
-
-
-def list_items(item: tuple[float, Sentence, Hit], hits: list[Hit], sentences: SentenceIndex) -> list:
-    """The lines right after a list intro, in a retrieved chunk: the one line that completes it, or each item of a
-    run of item-shaped lines ("易用性| …", "• …"), up to the count the intro names ("三层", "六种") or LIST_ITEMS."""
-    score, intro, hit = item
-    covering = [h for h in hits if h.chunk.doc_id == hit.chunk.doc_id and h.chunk.start <= intro.start < intro.end <= h.chunk.end]
-    owner = max(covering or [hit], key=lambda h: h.chunk.end)  # the chunk that runs furthest past the intro
-    chunk = owner.chunk
-    count = ITEM_COUNT_RE.search(intro.text)
-    named = count.group(1) if count else ""
-    limit = min(LIST_ITEMS, int(named) if named.isdigit() else int(chinese_numeral(named))) if named else LIST_ITEMS
-    items: list[tuple[float, Sentence, Hit]] = []
-    shaped: bool | None = None
-    previous_end = intro.end
-    for row in sentences.by_chunk.get(chunk.id, []):
-        sentence = sentences.sentences[row]
-        if sentence.start < intro.end:
-            continue
-        if chunk.text[previous_end - chunk.start : sentence.start - chunk.start].strip():
-            break  # not contiguous
-        previous_end = sentence.end
-        if sentence.start != chunk.start and chunk.text[sentence.start - chunk.start - 1] != "\n":
-            continue  # the rest of an item: its first sentence is quoted
-        is_item = bool(ITEM_RE.match(sentence.text))
-        if shaped is None:
-            shaped = is_item
-        elif not (shaped and is_item):
-            break
-        items.append((score, sentence, owner))
-        if not shaped or len(items) >= limit:
-            break
-    return items
+def from_each_part(chosen: list[tuple[float, Sentence, Hit]], ranked: list[tuple[float, Sentence, Hit]], scope: SectionScope) -> list:
+    """A question that names several parts ("摘要和第三节") is answered from each of them: the best-ranked sentence
+    of every named part that no quote comes from yet. (With one part named, retrieval holds nothing else.)"""
+    if len(scope.parts) < 2:
+        return []
+    quoted = {scope.part_of(item[2].chunk) for item in chosen}
+    added = []
+    for item in ranked:
+        part = scope.part_of(item[2].chunk)
+        if part is not None and part not in quoted:
+            quoted.add(part)
+            added.append(item)
+    return added
 
 
 def quoted_answer(
