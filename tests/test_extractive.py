@@ -144,7 +144,7 @@ def test_a_next_best_sentence_is_quoted_only_when_close_and_holding_question_wor
     index, hit, sentences = lines_index(["基础设施层最成熟。", "基础设施层也很稳定。", "商业模式是按消费计费。", "定价透明。"])
     query = Query("基础设施层有多成熟？商业模式是什么？", "zh", np.zeros(4), ["基础设施", "成熟", "商业模式", "定价"])
     ranked = [(1.0, sentences[0], hit), (0.99, sentences[1], hit), (0.95, sentences[2], hit), (1.0 - SUPPORT_MARGIN - 0.01, sentences[3], hit)]
-    added = supporting(query, ranked, ranked[:1])
+    added = supporting(query, ranked, ranked[:1], ranked[0][0])
     assert [s.text for _, s, _ in added] == ["商业模式是按消费计费。"]  # the second adds no question word; the last is too far
 
 
@@ -162,3 +162,39 @@ def test_a_question_naming_several_parts_quotes_the_best_sentence_of_each_part_n
     assert from_each_part(ranked[:2], ranked, scope) == [ranked[2]]
     assert from_each_part([ranked[0], ranked[3]], ranked, scope) == []  # both parts quoted already
     assert from_each_part(ranked[:1], ranked, SectionScope(section_references("第三节"), ())) == []  # one part: scoped already
+
+
+def test_anchor_share_counts_the_names_and_figures_a_sentence_states_in_either_language():
+    from assistant.answering.extractive import anchor_share
+    from assistant.answering.verify.quantities import quantities
+
+    assert anchor_share(["microsoft", "openai"], [], "微软对OpenAI的100亿美元投资") == 1.0
+    assert anchor_share(["microsoft", "google"], [], "微软对OpenAI的投资") == 0.5
+    figures = quantities("Will the market reach 200 billion dollars by 2032?")
+    assert anchor_share([], figures, "到2032年，市场规模将达到2,000亿美元。") == 1.0
+    assert anchor_share([], figures, "市场规模将达到2,000美元。") == 0.0  # 2,000 is not 200 billion, no year
+    assert anchor_share([], [], "任何句子。") == 0.0
+
+
+def test_the_anchor_bonus_reorders_quotes_by_the_names_they_state_but_is_no_evidence():
+    import numpy as np
+
+    from assistant.answering.extractive import ANCHOR_BONUS, with_anchor_bonus
+    from assistant.retrieval.hybrid import Query
+
+    index, hit, sentences = lines_index(["芯片供应商按组件计价。", "AMD NVIDIA 一次性租赁。"])
+    query = Query("芯片供应商（如AMD、NVIDIA）如何计价？", "zh", np.zeros(2), ["芯片"])
+    ranked = [(0.95, sentences[0], hit), (0.90, sentences[1], hit)]
+    boosted = with_anchor_bonus(query, ranked)
+    assert [s.text for _, s, _ in boosted] == ["AMD NVIDIA 一次性租赁。", "芯片供应商按组件计价。"]
+    assert boosted[0][0] == pytest.approx(0.90 + ANCHOR_BONUS)
+    common = with_anchor_bonus(query, ranked, is_common=lambda word: True)  # names as common as "AI" anchor nothing
+    assert [item[0] for item in common] == [0.95, 0.90]
+
+
+def test_a_figure_the_question_gives_is_not_the_figure_it_asks_for():
+    from assistant.answering.extractive import states_new_quantity
+
+    assert not states_new_quantity("2022年是人工智能的一个分水岭。", "How much revenue did Jasper generate in 2022?")
+    assert states_new_quantity("2022年收入为5,000万美元。", "How much revenue did Jasper generate in 2022?")
+    assert states_new_quantity("投资了100亿美元。", "微软投资了多少？")
