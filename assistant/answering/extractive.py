@@ -3,6 +3,8 @@
 Sentence support = cosine similarity of the question and the sentence (E5 works across
 languages) plus a bonus for the question's lexical tokens found in it. The strongest
 support is the evidence score; below one calibrated threshold the answer is a refusal.
+Which sentences are quoted also weighs the question's names and figures (the anchor bonus),
+which never raises the evidence score.
 """
 
 from __future__ import annotations
@@ -228,7 +230,7 @@ def supporting(query: Query, ranked: list[tuple[float, Sentence, Hit]], chosen: 
     """Next-best sentences that hold question words none of the quotes holds: the other parts of a question.
 
     "成熟度？…商业模式是什么？" is answered by two sentences; the second scores a little below the first
-    and would be cut by the relative margin alone.
+    and would be cut by the relative margin alone. The margin is measured from ``best``, the plain support.
     """
     covered = {t for t in set(query.tokens) if any(t in item[1].text.lower() for item in chosen)}
     spans = {span_key(item) for item in chosen}
