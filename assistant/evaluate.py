@@ -21,7 +21,7 @@ from assistant.ingest.clean import (
     is_heading_like,
 )
 from assistant.ingest.load import load_corpus
-from assistant.retrieval.sections import section_reference
+from assistant.retrieval.sections import section_references
 from assistant.types import Answer, CleanDocument, Turn
 
 ENGLISH_LATIN_SHARE = 0.8
@@ -260,6 +260,11 @@ def check_quotes(tally: "Tally", answer: Answer, checker: QuoteChecker) -> None:
         tally.headings += checker.is_heading(c.source, c.quote, kind)
 
 
+def in_named_section(section: str, golden: str) -> bool:
+    """Whether a quote's section is one of the golden line's sections ("摘要+第三节": either part)."""
+    return any(part and section.startswith(part) for part in golden.split("+"))
+
+
 def ask_in_conversation(ask: Callable[..., Answer], q: GoldenQuestion) -> Answer:
     """Answer the earlier questions first, each with the turns before it, then the follow-up with all of them."""
     turns: list[Turn] = []
@@ -285,9 +290,9 @@ def evaluate(
         for tally in (tallies[group] for group in groups):
             tally.add_answer(answer)
             check_quotes(tally, answer, checker)
-            if q.section and section_reference(q.question) is not None:
+            if q.section and section_references(q.question):
                 tally.section_quotes += len(answer.citations)
-                tally.in_section += sum(1 for c in answer.citations if c.section.startswith(q.section))
+                tally.in_section += sum(1 for c in answer.citations if in_named_section(c.section, q.section))
             if q.answerable:
                 tally.answerable += 1
                 rank = first_hit_rank(answer, q.evidence)

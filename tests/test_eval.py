@@ -7,6 +7,7 @@ from assistant.evaluate import (
     GoldenQuestion,
     QuoteChecker,
     evaluate,
+    in_named_section,
     keyword_recall,
     read_golden,
 )
@@ -15,6 +16,13 @@ from assistant.evaluate import (
 def test_keyword_recall_handles_alternatives():
     assert keyword_recall("ARM和高通", ["ARM", "Qualcomm | 高通"]) == 1.0
     assert keyword_recall("ARM", ["ARM", "Qualcomm | 高通"]) == 0.5
+
+
+def test_a_golden_line_naming_several_sections_accepts_a_quote_from_any_of_them():
+    assert in_named_section("第三节 生成式人工智能中的商机和竞争", "摘要+第三节")
+    assert in_named_section("摘要", "摘要+第三节")
+    assert not in_named_section("第二节 应用案例", "摘要+第三节")
+    assert in_named_section("第三节 商机", "第三节") and not in_named_section("摘要", "第三节")
 
 
 def test_bad_golden_file_is_a_clear_error(tmp_path):

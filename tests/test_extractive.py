@@ -1,6 +1,7 @@
 """Offline extractive answers: verbatim quotes, numbered citations, framing language, refusals."""
 
 import pytest
+from sentence_rows import lines_index
 
 from assistant.answering.extractive import (
     REFUSAL,
@@ -134,46 +135,6 @@ def test_a_name_punctuated_differently_is_still_mentioned():
     assert not mentioned("dall-e", "openai的chatgpt")
 
 
-def lines_index(lines: list[str]):
-    """One chunk of lines (each line one or more sentences split after 。 or ：) and its sentence index."""
-    import re
-
-    import numpy as np
-
-    from assistant.retrieval.sentences import in_memory_index
-    from assistant.types import Chunk, Hit, Sentence
-
-    text = "\n".join(lines)
-    chunk = Chunk("c1", "report.txt", text, 50, 50 + len(text), 0, 1, "第二节")
-    sentences = [
-        Sentence("c1", m.group(), 50 + m.start(), 50 + m.end(), 1) for m in re.finditer(r"[^\n。：]+[。：]?", text)
-    ]
-    index = in_memory_index([chunk], sentences, np.eye(len(sentences), dtype=np.float32))
-    return index, Hit(chunk, 1.0, 1), sentences
-
-
-def test_a_quoted_list_intro_brings_its_items_up_to_the_first_line_that_is_no_item():
-    from assistant.answering.extractive import list_items, with_list_items
-
-    index, hit, sentences = lines_index(
-        ["经常采用的标准包括：", "易用性| 与现有系统集成。", "安全和隐私|符合数据安全标准。另有要求。", "透明度| 了解模型输出。", "相比之下，垂直应用案例不同。"]
-    )
-    intro = (0.9, sentences[0], hit)
-    items = [s.text for _, s, _ in list_items(intro, [hit], index)]
-    assert items == ["易用性| 与现有系统集成。", "安全和隐私|符合数据安全标准。", "透明度| 了解模型输出。"]
-    assert [s.text for _, s, _ in with_list_items([intro], [hit], index)][:2] == ["经常采用的标准包括：", "易用性| 与现有系统集成。"]
-    assert len(with_list_items([(0.9, sentences[1], hit)], [hit], index)) == 1  # not an intro: nothing added
-
-
-def test_a_list_intro_without_item_lines_brings_the_one_line_that_completes_it_and_a_named_count_caps_items():
-    from assistant.answering.extractive import list_items
-
-    index, hit, sentences = lines_index(["它由三层组成：", "基础设施、平台和应用程序。", "基础设施层最成熟。"])
-    assert [s.text for _, s, _ in list_items((0.9, sentences[0], hit), [hit], index)] == ["基础设施、平台和应用程序。"]
-    index, hit, sentences = lines_index(["有两个风险：", "成本| 很高。", "失业| 可能。", "偏见| 存在。"])
-    assert [s.text for _, s, _ in list_items((0.9, sentences[0], hit), [hit], index)] == ["成本| 很高。", "失业| 可能。"]
-
-
 def test_a_next_best_sentence_is_quoted_only_when_close_and_holding_question_words_no_quote_holds():
     import numpy as np
 
@@ -183,12 +144,57 @@ def test_a_next_best_sentence_is_quoted_only_when_close_and_holding_question_wor
     index, hit, sentences = lines_index(["基础设施层最成熟。", "基础设施层也很稳定。", "商业模式是按消费计费。", "定价透明。"])
     query = Query("基础设施层有多成熟？商业模式是什么？", "zh", np.zeros(4), ["基础设施", "成熟", "商业模式", "定价"])
     ranked = [(1.0, sentences[0], hit), (0.99, sentences[1], hit), (0.95, sentences[2], hit), (1.0 - SUPPORT_MARGIN - 0.01, sentences[3], hit)]
-    added = supporting(query, ranked, ranked[:1])
+    added = supporting(query, ranked, ranked[:1], ranked[0][0])
     assert [s.text for _, s, _ in added] == ["商业模式是按消费计费。"]  # the second adds no question word; the last is too far
 
 
-def test_a_list_question_on_the_report_quotes_the_items_after_the_intro(report_assistant):
-    answer = report_assistant.ask("参与生成式人工智能的各方应当管理哪些风险？")
-    quotes = [c.quote for c in answer.citations]
-    intro = next(i for i, q in enumerate(quotes) if q.endswith("以下风险："))
-    assert quotes[intro + 1].startswith("信任侵蚀|") and any(q.startswith("偏见和歧视") for q in quotes[intro + 1 :])
+def test_a_question_naming_several_parts_quotes_the_best_sentence_of_each_part_not_yet_quoted():
+    from assistant.answering.extractive import from_each_part
+    from assistant.retrieval.sections import SectionScope, section_references
+    from assistant.types import Chunk, Hit, Sentence
+
+    def item(score: float, section: str, n: int):
+        chunk = Chunk(f"c{n}", "r.txt", "句子。", n, n + 3, n, 1, section)
+        return score, Sentence(chunk.id, "句子。", n, n + 3, 1), Hit(chunk, score, n)
+
+    ranked = [item(0.9, "摘要", 0), item(0.85, "摘要", 1), item(0.7, "第三节 商机", 2), item(0.6, "第三节 商机", 3), item(0.5, "第二节", 4)]
+    scope = SectionScope(section_references("摘要和第三节"), ("第二节", "第三节 商机"))
+    assert from_each_part(ranked[:2], ranked, scope) == [ranked[2]]
+    assert from_each_part([ranked[0], ranked[3]], ranked, scope) == []  # both parts quoted already
+    assert from_each_part(ranked[:1], ranked, SectionScope(section_references("第三节"), ())) == []  # one part: scoped already
+
+
+def test_anchor_share_counts_the_names_and_figures_a_sentence_states_in_either_language():
+    from assistant.answering.extractive import anchor_share
+    from assistant.answering.verify.quantities import quantities
+
+    assert anchor_share(["microsoft", "openai"], [], "微软对OpenAI的100亿美元投资") == 1.0
+    assert anchor_share(["microsoft", "google"], [], "微软对OpenAI的投资") == 0.5
+    figures = quantities("Will the market reach 200 billion dollars by 2032?")
+    assert anchor_share([], figures, "到2032年，市场规模将达到2,000亿美元。") == 1.0
+    assert anchor_share([], figures, "市场规模将达到2,000美元。") == 0.0  # 2,000 is not 200 billion, no year
+    assert anchor_share([], [], "任何句子。") == 0.0
+
+
+def test_the_anchor_bonus_reorders_quotes_by_the_names_they_state_but_is_no_evidence():
+    import numpy as np
+
+    from assistant.answering.extractive import ANCHOR_BONUS, with_anchor_bonus
+    from assistant.retrieval.hybrid import Query
+
+    index, hit, sentences = lines_index(["芯片供应商按组件计价。", "AMD NVIDIA 一次性租赁。"])
+    query = Query("芯片供应商（如AMD、NVIDIA）如何计价？", "zh", np.zeros(2), ["芯片"])
+    ranked = [(0.95, sentences[0], hit), (0.90, sentences[1], hit)]
+    boosted = with_anchor_bonus(query, ranked)
+    assert [s.text for _, s, _ in boosted] == ["AMD NVIDIA 一次性租赁。", "芯片供应商按组件计价。"]
+    assert boosted[0][0] == pytest.approx(0.90 + ANCHOR_BONUS)
+    common = with_anchor_bonus(query, ranked, is_common=lambda word: True)  # names as common as "AI" anchor nothing
+    assert [item[0] for item in common] == [0.95, 0.90]
+
+
+def test_a_figure_the_question_gives_is_not_the_figure_it_asks_for():
+    from assistant.answering.extractive import states_new_quantity
+
+    assert not states_new_quantity("2022年是人工智能的一个分水岭。", "How much revenue did Jasper generate in 2022?")
+    assert states_new_quantity("2022年收入为5,000万美元。", "How much revenue did Jasper generate in 2022?")
+    assert states_new_quantity("投资了100亿美元。", "微软投资了多少？")

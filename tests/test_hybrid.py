@@ -9,7 +9,7 @@ from matrix_vectors import MatrixVectors
 
 from assistant.indexing.lexical import LexicalIndex
 from assistant.ingest.chunk import normalize
-from assistant.retrieval.hybrid import COMMON_SHARE, HybridRetriever, rrf
+from assistant.retrieval.hybrid import COMMON_SHARE, HybridRetriever, Query, rrf
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.settings import RetrieveSettings
 from assistant.types import Chunk
@@ -50,8 +50,9 @@ def test_hits_carry_metadata_for_citations(report_assistant):
     assert hit.chunk.section and hit.chunk.page >= 1
 
 
-def _retriever(texts: list[str], sentences: SentenceIndex | None = None) -> HybridRetriever:
-    chunks = [Chunk(f"c{i}", "doc.txt", text, 0, len(text), i, 1, "s") for i, text in enumerate(texts)]
+def _retriever(texts: list[str], sentences: SentenceIndex | None = None, sections: list[str] | None = None) -> HybridRetriever:
+    sections = sections or ["s"] * len(texts)
+    chunks = [Chunk(f"c{i}", "doc.txt", text, 10 * i, 10 * i + len(text), i, 1, sections[i]) for i, text in enumerate(texts)]
     lexical = LexicalIndex.build([c.id for c in chunks], texts)
     empty = SentenceIndex([], MatrixVectors([], np.zeros((0, 2), np.float32)))
     return HybridRetriever(chunks, lexical, sentences or empty, lambda vector, n: [], RetrieveSettings())
@@ -72,3 +73,22 @@ def test_is_common_agrees_with_a_scan_of_the_report(report_assistant):
     common = {w for w in words if retriever.is_common(w)}
     assert "ai" in common
     assert common == {w for w in words if sum(w in t for t in texts) > COMMON_SHARE * len(texts)}
+
+
+def _scoped(question: str, ranked: list[str]) -> list[str]:
+    sections = ["摘要", "第一节 解密", "第三节 商机", "第三节 商机", "第四节 采用", "第四节 采用", "第四节 采用"]
+    retriever = _retriever([f"句子{i}。" for i in range(len(sections))], sections=sections)
+    return retriever.scope(retriever.prepare(question, "zh", np.zeros(2)), ranked)
+
+
+def test_a_question_naming_two_parts_is_scoped_to_both_with_the_best_of_each_first():
+    ranked = ["c3", "c2", "c1", "c0", "c4"]
+    assert _scoped("摘要和第三节讲了什么？", ranked) == ["c0", "c3", "c2"]
+    assert _scoped("第三节讲了什么？", ranked) == ["c3", "c2"]
+    assert _scoped("摘要和第二节讲了什么？", ranked) == ["c0"]  # a part with no chunk adds nothing
+
+
+def test_the_conclusion_part_is_the_close_of_the_last_section():
+    ranked = ["c4", "c6", "c1", "c0", "c5"]
+    assert _scoped("报告在开头和结尾都提到了什么？", ranked) == ["c0", "c6", "c5"]
+    assert _scoped("微软投资了多少？", ranked) == ranked  # no part named: no scope

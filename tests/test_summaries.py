@@ -59,6 +59,13 @@ def test_a_named_section_is_summarised_from_that_section_only(report_assistant):
     assert sum(w.tokens for w in digest.windows) <= report_assistant.settings.llm.context_tokens
 
 
+def test_a_summary_of_two_named_parts_is_written_from_both(report_assistant):
+    digest = plan(report_assistant, "请总结摘要和第三节")
+    assert digest.scope == "摘要+第三节"
+    assert {w.source.section[:3] for w in digest.windows} <= {"摘要", "第三节"}
+    assert any(w.source.section.startswith("第三节") for w in digest.windows)
+
+
 def test_a_report_summary_draws_on_several_sections(report_assistant):
     digest = plan(report_assistant, "Summarize the report's key points", "en")
     assert digest.scope == "report"

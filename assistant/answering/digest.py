@@ -12,13 +12,21 @@ from collections import defaultdict
 
 import numpy as np
 
-from assistant.answering.extractive import quoted_answer
+from assistant.answering.extractive import from_each_part, quoted_answer
+from assistant.ingest.clean import ends_sentence
+from assistant.ingest.tables import is_cell_row
 from assistant.retrieval.hybrid import Query
-from assistant.retrieval.sections import section_reference
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import Answer, Hit, Sentence
 
 MIN_DIGEST_CHARS = 20  # a digest sentence says something on its own
+
+
+def is_prose(text: str) -> bool:
+    """A sentence that can stand for its section: long enough and no line of it a table cell or row, which a
+    document without table blocks (plain text, a page the cleaner read as prose) can still hold."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return len(text) >= MIN_DIGEST_CHARS and not any(is_cell_row(line, finished=ends_sentence(line)) for line in lines)
 
 
 def central_sentences(hits: list[Hit], sentences: SentenceIndex) -> dict[str, list[tuple[float, Sentence, Hit]]]:
@@ -28,7 +36,7 @@ def central_sentences(hits: list[Hit], sentences: SentenceIndex) -> dict[str, li
         if hit.chunk.kind == "table":
             continue
         for i in sentences.by_chunk.get(hit.chunk.id, []):
-            if len(sentences.sentences[i].text) >= MIN_DIGEST_CHARS:
+            if is_prose(sentences.sentences[i].text):
                 rows[hit.chunk.section].append((i, hit))
     ranked: dict[str, list[tuple[float, Sentence, Hit]]] = {}
     for section, members in rows.items():
@@ -52,9 +60,10 @@ def compose_digest(question: str, query: Query, hits: list[Hit], sentences: Sent
     ranked = central_sentences(hits, sentences)
     if not ranked:
         ranked = {"": []}
-    if section_reference(query.text) is not None or len(ranked) == 1:
-        chosen = [item for items in ranked.values() for item in items]
-        chosen = sorted(chosen, key=lambda item: -item[0])[:max_quotes]
+    if query.scope.parts or len(ranked) == 1:
+        pool = sorted((item for items in ranked.values() for item in items), key=lambda item: -item[0])
+        chosen = pool[:max_quotes]
+        chosen += from_each_part(chosen, pool, query.scope)
     else:
         chosen = [items[0] for items in ranked.values() if items]
     chosen.sort(key=lambda item: (item[1].start, item[2].chunk.doc_id))

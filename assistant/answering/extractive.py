@@ -3,6 +3,8 @@
 Sentence support = cosine similarity of the question and the sentence (E5 works across
 languages) plus a bonus for the question's lexical tokens found in it. The strongest
 support is the evidence score; below one calibrated threshold the answer is a refusal.
+Which sentences are quoted also weighs the question's names and figures (the anchor bonus),
+which never raises the evidence score.
 """
 
 from __future__ import annotations
@@ -10,28 +12,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from assistant.answering.verify.quantities import asks_for_quantity, chinese_numeral, states_quantity
+from assistant.answering.listitems import with_list_items
+from assistant.answering.verify.quantities import Quantity, asks_for_quantity, quantities, same_quantity, states_quantity
 from assistant.language import detect_language, is_question
 from assistant.retrieval.crosslingual import english_to_chinese_terms
 from assistant.retrieval.hybrid import Query
-from assistant.retrieval.sections import wants_summary
+from assistant.retrieval.sections import SectionScope, wants_summary
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import Answer, AnswerMode, Citation, Hit, Sentence
 
 LEXICAL_BONUS = 0.15
+ANCHOR_BONUS = 0.10  # times the share of the question's names and figures the sentence states
 SHORT_QUOTE_CHARS = 12
 SHORT_QUOTE_PENALTY = 0.05  # table cells and labels are rarely the answer on their own
 RELATIVE_CUTOFF = 0.04  # quote sentences within this margin of the best one
 SUPPORT_MARGIN = 0.10  # a further sentence this close to the best one is quoted too...
 SUPPORT_SENTENCES = 2  # ...(at most this many) when it holds question words no quote holds yet: another part of the question
 SUPPORT_WINDOW = 15  # ...looked for among the best-ranked sentences only (English scores are flat: 10 is too few)
-LIST_ITEMS = 6  # items quoted after a sentence that announces a list ("标准包括：") when it names no count
 EVIDENCE_SENTENCES = 5
 QUANTITY_SENTENCES = 1  # a requested figure must be in the best-supported sentence
 UNSUPPORTED_PENALTY = 0.25
-LIST_INTRO_RE = re.compile(r"[:：]\s*$")
-ITEM_RE = re.compile(r"^\s*(?:[^\s|｜，。]{1,20}\s*[|｜]|[•●·\-]\s|\d{1,2}[.、)）])")  # "易用性| …", "• …", "1. …"
-ITEM_COUNT_RE = re.compile(r"([两二三四五六七八九十]|\d{1,2})\s*(?:个|种|层|项|大|点|类|步|阶段|方面|条)")
+FIGURE_RE = re.compile(r"\d[\d,.]*\d|\d")
 ANCHOR_RE = re.compile(r"\d[\d,.]*%?|[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
 
 REFUSAL = {
@@ -108,6 +109,13 @@ def missing_anchors(question: str, corpus_vocabulary: set[str]) -> list[str]:
     return [a for a in anchors(question) if not in_vocabulary(a, corpus_vocabulary)]
 
 
+def states_new_quantity(text: str, question: str) -> bool:
+    """Whether the text states a figure other than those the question gives: "2022年…" answers no "revenue in 2022?"."""
+    for figure in FIGURE_RE.findall(question):
+        text = text.replace(figure, " ")
+    return states_quantity(text)
+
+
 def unsupported_specifics(
     question: str,
     quotes: list[str],
@@ -125,8 +133,30 @@ def unsupported_specifics(
     missing = missing_anchors(question, vocabulary)
     joined = " ".join(quotes).lower()
     absent = [a for a in named if a not in missing and a.isalpha() and not is_common(a) and not mentioned(a, joined)]
-    no_quantity = asks_for_quantity(question) and not any(states_quantity(q) for q in quotes[:quantity_sentences])
+    no_quantity = asks_for_quantity(question) and not any(states_new_quantity(q, question) for q in quotes[:quantity_sentences])
     return len(missing) + len(absent) + int(no_quantity)
+
+
+def anchor_share(names: list[str], figures: list[Quantity], text: str) -> float:
+    """Share of the question's names and figures that a sentence states (微软 for Microsoft, 2,000亿 for 200 billion)."""
+    if not names and not figures:
+        return 0.0
+    lowered = text.lower()
+    stated = quantities(text, loose=True) if figures else []
+    found = sum(mentioned(name, lowered) for name in names) + sum(any(same_quantity(f, s) for s in stated) for f in figures)
+    return found / (len(names) + len(figures))
+
+
+def with_anchor_bonus(
+    query: Query, ranked: list[tuple[float, Sentence, Hit]], is_common: Callable[[str], bool] = lambda _: False
+) -> list[tuple[float, Sentence, Hit]]:
+    """The ranking for quoting: a small bonus for the question's anchors, the names (not words as common as "AI")
+    and figures it asks about. Never part of the evidence score: a question about a figure the report lacks
+    ("Midjourney每月收费多少美元？") would otherwise pass on its name alone."""
+    names = list(dict.fromkeys(a for a in anchors(query.text) if not a[0].isdigit() and not (a.isalpha() and is_common(a))))
+    figures = quantities(query.text)
+    boosted = [(score + ANCHOR_BONUS * anchor_share(names, figures, sentence.text), sentence, hit) for score, sentence, hit in ranked]
+    return sorted(boosted, key=lambda item: item[0], reverse=True)
 
 
 def rank_sentences(query: Query, hits: list[Hit], sentences: SentenceIndex) -> list[tuple[float, Sentence, Hit]]:
@@ -171,17 +201,20 @@ def compose_offline(
         )
 
         return compose_digest(question, query, hits, sentences, max_quotes=max_quotes)
-    ranked = rank_sentences(query, hits, sentences)
+    plain = rank_sentences(query, hits, sentences)
+    ranked = with_anchor_bonus(query, plain, is_common)
+    best = plain[0][0] if plain else 0.0  # the evidence score; the bonus admits anchored sentences, never crowds others out
     top_quotes = [sentence.text for _, sentence, _ in ranked[:EVIDENCE_SENTENCES]]
     # A requested figure may be in any sentence that is quoted with the best one (as close to the question).
-    close = max(QUANTITY_SENTENCES, sum(1 for item in ranked[:max_quotes] if item[0] >= ranked[0][0] - RELATIVE_CUTOFF)) if ranked else 0
+    close = max(QUANTITY_SENTENCES, sum(1 for item in ranked[:max_quotes] if item[0] >= best - RELATIVE_CUTOFF)) if ranked else 0
     penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common, close)
-    evidence = (ranked[0][0] if ranked else 0.0) - penalty
+    evidence = best - penalty
     language = query.language
     if evidence < min_evidence:
         return Answer(question, language, REFUSAL[language], False, AnswerMode.EXTRACTIVE, (), tuple(hits), query.text, evidence)
-    chosen = [item for item in ranked if item[0] >= ranked[0][0] - RELATIVE_CUTOFF][:max_quotes]
-    chosen += supporting(query, ranked, chosen)
+    chosen = [item for item in ranked if item[0] >= best - RELATIVE_CUTOFF][:max_quotes]
+    chosen += supporting(query, ranked, chosen, best)
+    chosen += from_each_part(chosen, ranked, query.scope)
     chosen.sort(key=lambda item: (item[2].rank, item[1].start))
     seen: set[tuple[int, str]] = set()
     chosen = [item for item in with_list_items(chosen, hits, sentences) if not (span_key(item) in seen or seen.add(span_key(item)))]
@@ -193,17 +226,17 @@ def span_key(item: tuple[float, Sentence, Hit]) -> tuple[int, str]:
     return item[1].start, item[2].chunk.doc_id
 
 
-def supporting(query: Query, ranked: list[tuple[float, Sentence, Hit]], chosen: list[tuple[float, Sentence, Hit]]) -> list:
+def supporting(query: Query, ranked: list[tuple[float, Sentence, Hit]], chosen: list[tuple[float, Sentence, Hit]], best: float) -> list:
     """Next-best sentences that hold question words none of the quotes holds: the other parts of a question.
 
     "成熟度？…商业模式是什么？" is answered by two sentences; the second scores a little below the first
-    and would be cut by the relative margin alone.
+    and would be cut by the relative margin alone. The margin is measured from ``best``, the plain support.
     """
     covered = {t for t in set(query.tokens) if any(t in item[1].text.lower() for item in chosen)}
     spans = {span_key(item) for item in chosen}
     added: list[tuple[float, Sentence, Hit]] = []
     for item in ranked[:SUPPORT_WINDOW]:
-        if len(added) >= SUPPORT_SENTENCES or item[0] < ranked[0][0] - SUPPORT_MARGIN:
+        if len(added) >= SUPPORT_SENTENCES or item[0] < best - SUPPORT_MARGIN:
             break
         if span_key(item) in spans:
             continue
@@ -214,47 +247,19 @@ def supporting(query: Query, ranked: list[tuple[float, Sentence, Hit]], chosen: 
     return added
 
 
-def with_list_items(chosen: list[tuple[float, Sentence, Hit]], hits: list[Hit], sentences: SentenceIndex) -> list:
-    """A quoted sentence that announces a list ("…标准包括：") says nothing without its items: quote them after it."""
-    result = []
-    for item in chosen:
-        result.append(item)
-        if LIST_INTRO_RE.search(item[1].text):
-            result += list_items(item, hits, sentences)
-    return result
-
-
-def list_items(item: tuple[float, Sentence, Hit], hits: list[Hit], sentences: SentenceIndex) -> list:
-    """The lines right after a list intro, in a retrieved chunk: the one line that completes it, or each item of a
-    run of item-shaped lines ("易用性| …", "• …"), up to the count the intro names ("三层", "六种") or LIST_ITEMS."""
-    score, intro, hit = item
-    covering = [h for h in hits if h.chunk.doc_id == hit.chunk.doc_id and h.chunk.start <= intro.start < intro.end <= h.chunk.end]
-    owner = max(covering or [hit], key=lambda h: h.chunk.end)  # the chunk that runs furthest past the intro
-    chunk = owner.chunk
-    count = ITEM_COUNT_RE.search(intro.text)
-    named = count.group(1) if count else ""
-    limit = min(LIST_ITEMS, int(named) if named.isdigit() else int(chinese_numeral(named))) if named else LIST_ITEMS
-    items: list[tuple[float, Sentence, Hit]] = []
-    shaped: bool | None = None
-    previous_end = intro.end
-    for row in sentences.by_chunk.get(chunk.id, []):
-        sentence = sentences.sentences[row]
-        if sentence.start < intro.end:
-            continue
-        if chunk.text[previous_end - chunk.start : sentence.start - chunk.start].strip():
-            break  # not contiguous
-        previous_end = sentence.end
-        if sentence.start != chunk.start and chunk.text[sentence.start - chunk.start - 1] != "\n":
-            continue  # the rest of an item: its first sentence is quoted
-        is_item = bool(ITEM_RE.match(sentence.text))
-        if shaped is None:
-            shaped = is_item
-        elif not (shaped and is_item):
-            break
-        items.append((score, sentence, owner))
-        if not shaped or len(items) >= limit:
-            break
-    return items
+def from_each_part(chosen: list[tuple[float, Sentence, Hit]], ranked: list[tuple[float, Sentence, Hit]], scope: SectionScope) -> list:
+    """A question that names several parts ("摘要和第三节") is answered from each of them: the best-ranked sentence
+    of every named part that no quote comes from yet. (With one part named, retrieval holds nothing else.)"""
+    if len(scope.parts) < 2:
+        return []
+    quoted = {scope.part_of(item[2].chunk) for item in chosen}
+    added = []
+    for item in ranked:
+        part = scope.part_of(item[2].chunk)
+        if part is not None and part not in quoted:
+            quoted.add(part)
+            added.append(item)
+    return added
 
 
 def quoted_answer(

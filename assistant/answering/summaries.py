@@ -25,10 +25,10 @@ from assistant.answering.windows import Window, select_windows
 from assistant.indexing.manifest import write_atomic
 from assistant.retrieval.sections import (
     CHINESE_NUMERALS,
-    SectionFilter,
+    SectionScope,
     main_sections,
     numbered_sections,
-    section_reference,
+    section_references,
 )
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import (
@@ -60,12 +60,11 @@ class DigestPlan:
 
 
 def scope_chunks(chunks: Sequence[Chunk], question: str) -> tuple[str, list[Chunk]]:
-    """The chunks a summary question covers: the named section's, or the main sections' for the whole report."""
+    """The chunks a summary question covers: the named sections', or the main sections' for the whole report."""
     ordered = sorted(chunks, key=lambda c: (c.doc_id, c.start))
-    reference: SectionFilter | None = section_reference(question)
-    if reference is not None:
-        numbered = numbered_sections(ordered)
-        return reference.label, [c for c in ordered if reference.matches(c, numbered)]
+    scope = SectionScope(section_references(question), tuple(numbered_sections(ordered)))
+    if scope.parts:
+        return scope.label, [c for c in ordered if scope.part_of(c) is not None]
     main = set(main_sections(ordered))
     return "report", [c for c in ordered if c.section in main] or ordered
 

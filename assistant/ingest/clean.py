@@ -20,9 +20,9 @@ from assistant.ingest.formats import FORMATS
 from assistant.ingest.lines import Line, scan_lines
 from assistant.ingest.tables import (
     BULLETS,
+    is_cell_row,
     is_label_row,
     is_prose_paragraph,
-    is_short_cell,
     is_single_cjk,
     is_table_row,
     merge_spans,
@@ -279,10 +279,9 @@ def place_tabular(out: _Builder, lines: list[Line], i: int) -> None:
     """
     line = lines[i]
     finished = ends_sentence(line.text, out.layout.sentence_end)
-    row = is_table_row(line.text)
-    short = is_short_cell(line.text, finished=finished)
+    table_line = is_cell_row(line.text, finished=finished)
     previous = lines[i - 1] if i else None
-    in_table = out.paragraph_has_table_line or row or short
+    in_table = out.paragraph_has_table_line or table_line
     starts_item = line.text.startswith(tuple(BULLETS)) or "|" in line.text[:12]
     ends_row = out.last_line.rstrip().endswith(tuple(BULLETS)) or ends_sentence(out.last_line, out.layout.sentence_end)
     cells = False
@@ -296,7 +295,6 @@ def place_tabular(out: _Builder, lines: list[Line], i: int) -> None:
     else:
         wrapped = previous is not None and wraps(previous.text, line.text)
         new_line = in_table or not wrapped or not out.continues() or starts_item
-    table_line = row or short
     out.append(
         line.text, line.page, new_line=new_line, table_line=table_line, seam=line.after_noise, cells=cells, opens_page=line.page_break
     )

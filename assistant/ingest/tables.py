@@ -51,6 +51,12 @@ def is_short_cell(text: str, *, finished: bool) -> bool:
     return len("".join(text.split())) <= CELL_MAX and not finished
 
 
+def is_cell_row(text: str, *, finished: bool) -> bool:
+    """A line of a table: a row only a table holds, or a cell too short to be prose. Cleaning (which lines form table
+    blocks) and digests (which sentences may stand for a section) ask this one question, so they agree."""
+    return is_table_row(text) or is_short_cell(text, finished=finished)
+
+
 def is_prose_paragraph(text: str, *, finished: bool, has_table_line: bool) -> bool:
     """Prose ends a sentence (or is long enough to be prose cut by a page break) and holds no table-only line."""
     return not has_table_line and (finished or len("".join(text.split())) >= PROSE_PARAGRAPH_MIN)

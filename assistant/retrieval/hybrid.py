@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 
 import numpy as np
@@ -22,9 +22,10 @@ from assistant.indexing.lexical import LexicalIndex, tokenize
 from assistant.retrieval.crosslingual import english_to_chinese_terms
 from assistant.retrieval.sections import (
     CONCLUSION_CHUNKS,
+    SectionScope,
     main_sections,
     numbered_sections,
-    section_reference,
+    section_references,
     wants_summary,
 )
 from assistant.retrieval.sentences import (
@@ -39,12 +40,13 @@ LATIN_RUN_RE = re.compile(r"[a-z]+")
 
 @dataclass
 class Query:
-    """A question prepared once for every retriever: its language, vector and lexical tokens."""
+    """A question prepared once for every retriever: its language, vector, lexical tokens and the parts it names."""
 
     text: str
     language: str
     vector: np.ndarray
     tokens: list[str]
+    scope: SectionScope = field(default_factory=SectionScope)
 
 
 def lexical_tokens(text: str, language: str, vocabulary: set[str]) -> list[str]:
@@ -109,21 +111,24 @@ class HybridRetriever:
         return count > limit
 
     def prepare(self, text: str, language: str, vector: np.ndarray) -> Query:
-        return Query(text, language, vector, lexical_tokens(text, language, self.vocabulary))
+        scope = SectionScope(section_references(text), tuple(self.numbered))
+        return Query(text, language, vector, lexical_tokens(text, language, self.vocabulary), scope)
 
-    def scope(self, question: str, ranked: list[str]) -> list[str]:
-        """Only the named section's chunks (all quotes then come from it); a whole-report summary takes the best
-        chunk of each main section first, so its digest covers the report rather than one part of it."""
-        reference = section_reference(question)
-        if reference is not None:
-            named = [cid for cid in ranked if reference.matches(self.chunks[cid], self.numbered)]
-            if reference.role == "conclusion":
-                closing = sorted((c for c in named if self.chunks[c].kind != "table"), key=lambda c: self.chunks[c].start)
-                named = [cid for cid in named if cid in closing[-CONCLUSION_CHUNKS:]]
-            if reference.role == "vendors":  # a boost: a question may name the tables and another place
-                return named + [cid for cid in ranked if cid not in named]
-            return named or ranked
-        if not wants_summary(question):
+    def scope(self, query: Query, ranked: list[str]) -> list[str]:
+        """Only the named parts' chunks (all quotes then come from them), the best chunk of each part first, so a
+        question naming two places gets evidence from both; a whole-report summary likewise takes the best chunk
+        of each main section first, so its digest covers the report rather than one part of it."""
+        parts = query.scope.parts
+        if parts:
+            members = [[cid for cid in ranked if part.matches(self.chunks[cid], self.numbered)] for part in parts]
+            members = [self.closing(m) if part.role == "conclusion" else m for part, m in zip(parts, members)]
+            named = {cid for m in members for cid in m}
+            leading = list(dict.fromkeys(m[0] for m in members if m))
+            order = leading + [cid for cid in ranked if cid in named and cid not in leading]
+            if any(part.role == "vendors" for part in parts):  # a boost: a question may name the tables and another place
+                return order + [cid for cid in ranked if cid not in named]
+            return order or ranked
+        if not wants_summary(query.text):
             return ranked
         firsts = {}
         for cid in ranked:
@@ -132,6 +137,11 @@ class HybridRetriever:
                 firsts.setdefault(section, cid)
         leading = [firsts[s] for s in self.main_sections if s in firsts]
         return leading + [cid for cid in ranked if cid not in leading]
+
+    def closing(self, named: list[str]) -> list[str]:
+        """The report's outlook: the last prose chunks of its last section, in rank order."""
+        prose = sorted((c for c in named if self.chunks[c].kind != "table"), key=lambda c: self.chunks[c].start)
+        return [cid for cid in named if cid in prose[-CONCLUSION_CHUNKS:]]
 
     def search(self, query: Query, k: int) -> list[Hit]:
         n = self.settings.candidates
@@ -148,7 +158,7 @@ class HybridRetriever:
             ],
             self.settings.rrf_k,
         )
-        order = self.scope(query.text, sorted((cid for cid in fused if cid in self.chunks), key=lambda cid: fused[cid], reverse=True))[:k]
+        order = self.scope(query, sorted((cid for cid in fused if cid in self.chunks), key=lambda cid: fused[cid], reverse=True))[:k]
         return [
             Hit(
                 chunk=self.chunks[cid],
