@@ -295,7 +295,7 @@ class Assistant:
             retriever.sentences,
             question,
             language or detect_language(question),
-            llm.describe(),
+            llm.identity(),  # not describe(): a new thread count must not rewrite every digest
             budget_tokens=llm.context_tokens,
         )
 

@@ -238,7 +238,13 @@ class LlmSettings(BaseModel):
                 return f"offline extractive answers (no model file at {self.model_path}; run `make model`)"
             return "offline extractive answers (no language model)"
         if provider == "local":
-            return f"local · {self.model_path.name} · in-process, {self.threads or 'all'} threads"
+            return f"{self.identity()} · in-process, {self.threads or 'all'} threads"
+        return self.identity()
+
+    def identity(self) -> str:
+        """Which model writes the answers, without how it is run: the key a cached digest stays valid under."""
+        if self.resolved() == "local":
+            return f"local · {self.model_path.name}"
         return f"{self.provider} · {self.model} · {mask_credentials(self.endpoint())}"
 
     def endpoint(self) -> str:

@@ -34,3 +34,13 @@ def test_credentials_in_the_llm_url_are_masked_in_the_footer_line():
     assert "s3cret" not in llm.describe() and "bob" not in llm.describe() and "http://***@10.0.0.1:8000/v1" in llm.describe()
     assert mask_credentials("http://10.0.0.1:8000/v1") == "http://10.0.0.1:8000/v1"
     assert mask_credentials("https://u:p@a@host/x@y") == "https://***@host/x@y"
+
+
+def test_the_model_identity_ignores_how_it_runs_so_digests_survive_a_new_thread_count(tmp_path):
+    from assistant.settings import LlmSettings
+
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF")
+    two, one = LlmSettings(provider="local", model_path=model, threads=2), LlmSettings(provider="local", model_path=model, threads=1)
+    assert two.describe() != one.describe() and two.identity() == one.identity() == "local · m.gguf"
+    assert LlmSettings(provider="local", model_path=tmp_path / "other.gguf").identity() != two.identity()

@@ -42,7 +42,7 @@ def plan(assistant: Assistant, question: str, language: str = "zh"):
     retriever = assistant.retriever()
     llm = assistant.settings.llm
     return plan_digest(
-        list(retriever.chunks.values()), retriever.sentences, question, language, llm.describe(), budget_tokens=llm.context_tokens
+        list(retriever.chunks.values()), retriever.sentences, question, language, llm.identity(), budget_tokens=llm.context_tokens
     )
 
 
