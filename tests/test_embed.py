@@ -67,3 +67,16 @@ def test_settings_choose_the_backend():
     assert isinstance(make_embedder(EmbedSettings()), E5Embeddings)
     st = make_embedder(EmbedSettings(backend="sentence-transformers", model=str(get_model_path())))
     assert isinstance(st, SentenceTransformerEmbeddings)
+
+
+def test_a_question_embeds_alike_on_one_thread_or_all(e5):
+    """Questions run on ``query_threads`` (1) to avoid OpenMP stalls; the vector must not depend on it, nor may the
+    thread count of the next passages (restored before each call)."""
+    question = "How much did Microsoft invest in OpenAI?"
+    passages = ["微软对OpenAI的100亿美元投资", "谷歌对Anthropic的3亿美元投资"]
+    before = e5.passages(passages)
+    all_threads = E5Embeddings(query_threads=0)
+    assert np.allclose(e5.query(question), all_threads.query(question), atol=1e-5)
+    assert e5._model._lib.omp_get_max_threads() == 1
+    assert np.allclose(e5.passages(passages), before, atol=1e-5)
+    assert e5._model._lib.omp_get_max_threads() == e5._passage_threads
