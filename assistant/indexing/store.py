@@ -50,7 +50,9 @@ from assistant.indexing.manifest import (
     read_manifest,
     write_atomic,
 )
+from assistant.indexing.rowcache import load_rows, save_rows
 from assistant.indexing.rows import (
+    RowContent,
     SentenceVectors,
     StoredChunk,
     parse_layout,
@@ -249,19 +251,25 @@ class ChunkStore(GenerationWriter):
         return found
 
     def load_chunks(self, manifest: Manifest) -> list[StoredChunk]:
-        """The live chunks placed as the manifest says, in document and chunk order."""
+        """The live chunks placed as the manifest says, in document and chunk order; rows the row cache holds are
+        not read from Chroma (rowcache.py)."""
         names = sorted(manifest.documents)
         wanted = [row for doc_id in names for row in manifest.documents[doc_id].chunk_rows]
-        found = self._get(self.collection(manifest.chunks_collection), wanted, ["documents", "metadatas"])
-        missing = [row for row in wanted if row not in found]
-        if missing:
-            raise IndexCorrupt(self.where, f"{len(missing)} live chunk rows are missing from Chroma, e.g. {missing[0]}")
+        contents = load_rows(self.index_dir)
+        unread = [row for row in wanted if row not in contents]
+        if unread:
+            found = self._get(self.collection(manifest.chunks_collection), unread, ["documents", "metadatas"])
+            missing = [row for row in unread if row not in found]
+            if missing:
+                raise IndexCorrupt(self.where, f"{len(missing)} live chunk rows are missing from Chroma, e.g. {missing[0]}")
+            contents.update((row, RowContent.stored(str(got["documents"]), dict(got["metadatas"]))) for row, got in found.items())
+        if unread or len(contents) != len(set(wanted)):
+            save_rows(self.index_dir, {row: contents[row] for row in wanted})
         placed = []
         for doc_id in names:
             record = manifest.documents[doc_id]
             for ordinal, (row, start, page) in enumerate(zip(record.chunk_rows, record.chunk_starts, record.chunk_pages)):
-                got = found[row]
-                placed.append(StoredChunk.placed(row, str(got["documents"]), dict(got["metadatas"]), start, ordinal, page))
+                placed.append(StoredChunk.placed(row, doc_id, contents[row], start, ordinal, page))
         return placed
 
     def stored_vectors(self, manifest: Manifest, rows: Iterable[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

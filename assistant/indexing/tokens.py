@@ -12,13 +12,13 @@ Written whole to a temp file and renamed, so a reader and the indexer never see 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from assistant.indexing.manifest import write_atomic_with
 
 log = logging.getLogger(__name__)
 TOKENS = "tokens.npz"
@@ -104,14 +104,10 @@ def load_tokens(cache_dir: Path) -> tuple[list[str], RowTokens]:
 
 def save_tokens(cache_dir: Path, rows: Sequence[str], tokens: RowTokens) -> None:
     """Keep exactly these rows' tokens (the live set), replacing the cache in one rename."""
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=TOKENS, suffix=".tmp")
+    arrays = {"vocabulary": _joined(tokens.vocabulary), "rows": _joined(rows), "ids": tokens.ids, "offsets": tokens.offsets}
     try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, vocabulary=_joined(tokens.vocabulary), rows=_joined(rows), ids=tokens.ids,
-                     offsets=tokens.offsets)
-        os.replace(tmp, cache_dir / TOKENS)
+        write_atomic_with(cache_dir / TOKENS, lambda handle: np.savez(handle, **arrays))
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         log.warning("could not cache BM25 tokens in %s: %s", cache_dir, exc)
 
 
