@@ -114,6 +114,13 @@ class Assistant:
                 self.store.quarantine()
             return build_index(self.settings, embedder=self.embedder, store=self.store, progress=progress, rebuild=rebuild)
 
+    def close(self) -> None:
+        """Release the index's Chroma instances; a later call reopens them (retrievers taken before are done)."""
+        with self._lock:
+            self._loaded = None
+            self._similarity = None
+            self.store.close()
+
     def check(self) -> list[str]:
         """Disagreements between the manifest and Chroma (empty when they agree)."""
         return verify(self.store, self.store.manifest())

@@ -156,6 +156,18 @@ class ChunkStore(GenerationWriter):
             self._view = next(_VIEWS)
             self._client = None
 
+    def close(self) -> None:
+        """Stop this store's Chroma instances, giving back the memory of their loaded HNSW indexes (a second
+        instance for the same folder holds its own copy); the next use opens a fresh one."""
+        with self._opening:
+            for _, client in self._retired:
+                client.close()
+            self._retired.clear()
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+                self._view = next(_VIEWS)
+
     def quarantine(self) -> Path:
         """Move an unreadable local store aside (never delete it) so a rebuild can start clean."""
         target = self.index_dir / f"broken-{time.strftime('%Y%m%d%H%M%S')}"
