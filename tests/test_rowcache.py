@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from assistant.indexing.rowcache import ROWS, load_rows, save_rows
+from assistant.indexing.rowcache import ROWS, load_rows, save_rows, worth_rewriting
 from assistant.indexing.rows import layout_spans, parse_layout
 from assistant.indexing.store import ChunkStore, RowCounts
 from test_store import write
@@ -52,3 +52,9 @@ def test_layouts_parse_in_one_pass_as_one_by_one():
     with pytest.raises(ValueError, match="malformed"):
         layout_spans(["0,12"])
     assert layout_spans([""])[1].shape == (0, 3) and np.sum(layout_spans([])[0]) == 0
+
+
+def test_the_cache_is_rewritten_only_when_far_from_the_live_set():
+    assert worth_rewriting(missing=1, extra=0, live=1)  # a first build, or no cache yet
+    assert worth_rewriting(missing=0, extra=2, live=100)  # many dead rows
+    assert not worth_rewriting(missing=1, extra=1, live=100_000)  # an edit in a library: read 1 row from Chroma

@@ -13,7 +13,7 @@ import numpy as np
 from assistant.errors import IndexCorrupt
 from assistant.indexing.holds import hold
 from assistant.indexing.manifest import Manifest
-from assistant.indexing.rowcache import load_rows, save_rows
+from assistant.indexing.rowcache import load_rows, save_rows, worth_rewriting
 from assistant.indexing.rows import (
     RowContent,
     SentenceVectors,
@@ -60,7 +60,8 @@ class GenerationReader:
             if missing:
                 raise IndexCorrupt(self.where, f"{len(missing)} live chunk rows are missing from Chroma, e.g. {missing[0]}")
             contents.update((row, RowContent.stored(str(got["documents"]), dict(got["metadatas"]))) for row, got in found.items())
-        if unread or len(contents) != len(set(wanted)):
+        live = set(wanted)
+        if worth_rewriting(len(unread), len(contents.keys() - live), len(live)):
             save_rows(self.index_dir, {row: contents[row] for row in wanted})
         placed = []
         for doc_id in names:

@@ -64,7 +64,7 @@ class GenerationWriter:
                     for row, (i, own) in new_rows.items()}
         self._add(chunk_col, sent_col, new_rows, contents, chunks, chunk_vectors, sentence_vectors)
         switched = self._switch(chunk_col.name, sent_col.name, fingerprint, documents)
-        remember_rows(self.index_dir, switched.rows(), contents)  # the next open reads no row from Chroma
+        remember_rows(self.index_dir, switched.rows(), contents)  # after a first build, the first open reads none
         return self.garbage.settle(switched)
 
     def _switch(self, chunks: str, sentences: str, fingerprint: dict[str, str], documents: dict[str, DocumentRecord]) -> Manifest:
