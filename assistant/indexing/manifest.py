@@ -13,8 +13,10 @@ import sqlite3
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -98,10 +100,15 @@ class Manifest(BaseModel):
 
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` in one rename, so a reader sees the old file or the new one; a failed write leaves no temp file."""
+    write_atomic_with(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def write_atomic_with(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """``write_atomic`` for any content: ``write`` fills the temp file (e.g. ``numpy.savez``)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -23,13 +23,12 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import chromadb
-import numpy as np
 from chromadb.api.client import SharedSystemClient
 from chromadb.errors import ChromaError
 
@@ -42,7 +41,6 @@ from assistant.errors import (
 )
 from assistant.indexing.diskfull import disk_failure
 from assistant.indexing.garbage import Garbage
-from assistant.indexing.holds import hold
 from assistant.indexing.reclaim import disk_bytes
 from assistant.indexing.manifest import (
     MANIFEST,
@@ -50,16 +48,11 @@ from assistant.indexing.manifest import (
     read_manifest,
     write_atomic,
 )
-from assistant.indexing.rows import (
-    SentenceVectors,
-    StoredChunk,
-    parse_layout,
-)
+from assistant.indexing.reader import GenerationReader
 from assistant.indexing.writer import GenerationWriter
 
 log = logging.getLogger(__name__)
 POINTER_ID = "live"
-PAGE = 5000
 RETIRE_S = 600.0  # longer than any answer (a local model may generate for minutes after retrieval)
 _VIEWS = itertools.cycle(range(1, 500))  # process-wide, so no two stores share a refreshed instance; bounds the path
 
@@ -73,7 +66,7 @@ class RowCounts:
     collected: int = 0
 
 
-class ChunkStore(GenerationWriter):
+class ChunkStore(GenerationReader, GenerationWriter):
     """Opens the index under ``index_dir``; cheap to construct, Chroma is touched on first use."""
 
     def __init__(self, index_dir: Path, collection_prefix: str = "documents", chroma_url: str | None = None) -> None:
@@ -139,20 +132,43 @@ class ChunkStore(GenerationWriter):
         client.heartbeat()
         return client
 
-    def refresh(self) -> None:
+    def refresh(self, user: object | None = None) -> None:
         """A Chroma instance of our own for the next reads: a client misses vectors that another process added after
         it loaded a collection's HNSW index. Chroma shares an instance per path string, so this opens the folder under
-        a new spelling (``chroma/./.``…); earlier instances stay open ``RETIRE_S`` for readers still on them."""
+        a new spelling (``chroma/./.``…). The earlier instance, with its own copy of every loaded HNSW index, stays
+        open for readers still on it: until ``user`` (the retriever that read through it) is collected, at most
+        ``RETIRE_S``."""
         if self.url:
             return
         with self._opening:
             now = time.monotonic()
             if self._client is not None:
                 self._retired.append((now, self._client))
+                if user is not None:
+                    weakref.finalize(user, self._close_retired, self._client)
             while self._retired and self._retired[0][0] < now - RETIRE_S:
                 self._retired.pop(0)[1].close()
             self._view = next(_VIEWS)
             self._client = None
+
+    def _close_retired(self, client: chromadb.ClientAPI) -> None:
+        with self._opening:
+            for i, (_, retired) in enumerate(self._retired):
+                if retired is client:
+                    self._retired.pop(i)[1].close()
+                    return
+
+    def close(self) -> None:
+        """Stop this store's Chroma instances, giving back the memory of their loaded HNSW indexes (a second
+        instance for the same folder holds its own copy); the next use opens a fresh one."""
+        with self._opening:
+            for _, client in self._retired:
+                client.close()
+            self._retired.clear()
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+                self._view = next(_VIEWS)
 
     def quarantine(self) -> Path:
         """Move an unreadable local store aside (never delete it) so a rebuild can start clean."""
@@ -227,76 +243,3 @@ class ChunkStore(GenerationWriter):
         """Raise IndexCorrupt unless both live collections exist (two cheap lookups, no rows read)."""
         self.collection(manifest.chunks_collection)
         self.collection(manifest.sentences_collection)
-
-    def get_all(self, name: str, include: list[str]) -> dict[str, list]:
-        """Every row of a collection, fetched in pages so a large library does not hit request limits."""
-        collection = self.collection(name)
-        rows: dict[str, list] = {"ids": [], **{key: [] for key in include}}
-        for offset in range(0, collection.count(), PAGE):
-            got = collection.get(include=include, limit=PAGE, offset=offset)
-            for key in rows:
-                rows[key].extend(got[key])
-        return rows
-
-    def _get(self, collection, ids: list[str], include: list[str]) -> dict[str, dict[str, object]]:
-        """Rows by id, in pages; keyed by id because Chroma does not keep the request's order."""
-        found: dict[str, dict[str, object]] = {}
-        for i in range(0, len(ids), PAGE):
-            got = collection.get(ids=ids[i : i + PAGE], include=include)
-            for j, row in enumerate(got["ids"]):
-                found[row] = {key: got[key][j] for key in include}
-        self.counts.read += len(found)
-        return found
-
-    def load_chunks(self, manifest: Manifest) -> list[StoredChunk]:
-        """The live chunks placed as the manifest says, in document and chunk order."""
-        names = sorted(manifest.documents)
-        wanted = [row for doc_id in names for row in manifest.documents[doc_id].chunk_rows]
-        found = self._get(self.collection(manifest.chunks_collection), wanted, ["documents", "metadatas"])
-        missing = [row for row in wanted if row not in found]
-        if missing:
-            raise IndexCorrupt(self.where, f"{len(missing)} live chunk rows are missing from Chroma, e.g. {missing[0]}")
-        placed = []
-        for doc_id in names:
-            record = manifest.documents[doc_id]
-            for ordinal, (row, start, page) in enumerate(zip(record.chunk_rows, record.chunk_starts, record.chunk_pages)):
-                got = found[row]
-                placed.append(StoredChunk.placed(row, str(got["documents"]), dict(got["metadatas"]), start, ordinal, page))
-        return placed
-
-    def stored_vectors(self, manifest: Manifest, rows: Iterable[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Chunk and sentence vectors by text, of these rows only: what a re-index can reuse for moved text."""
-        chunks = self._get(self.collection(manifest.chunks_collection), sorted(rows), ["documents", "metadatas", "embeddings"])
-        texts = {
-            f"{row}:{k}": str(got["documents"])[a:b]
-            for row, got in chunks.items()
-            for k, (a, b, _) in enumerate(parse_layout(str(dict(got["metadatas"]).get("sentences", ""))))
-        }
-        sentences = self._get(self.collection(manifest.sentences_collection), list(texts), ["embeddings"])
-        return (
-            {str(got["documents"]): np.asarray(got["embeddings"], np.float32) for got in chunks.values()},
-            {texts[sid]: np.asarray(got["embeddings"], np.float32) for sid, got in sentences.items()},
-        )
-
-    def dense_search(self, manifest: Manifest, vector: np.ndarray, n: int, live: Mapping[str, str]) -> list[tuple[str, float]]:
-        """The ``n`` nearest live chunks (``live`` maps row ids to chunk ids), over-fetching as dead rows require."""
-        collection = self.collection(manifest.chunks_collection)
-        stored = collection.count()
-        want = min(stored, -(-n * stored // max(1, len(live))))  # n over the live share of the rows
-        while want:
-            got = collection.query(query_embeddings=[vector.tolist()], n_results=want, include=["distances"])
-            hits = [(live[row], 1.0 - float(d)) for row, d in zip(got["ids"][0], got["distances"][0]) if row in live]
-            if len(hits) >= n or want >= stored:
-                return hits[:n]
-            want = min(stored, 2 * want)
-        return []
-
-    def count_rows(self, manifest: Manifest) -> tuple[int, int]:
-        """Chunk and sentence rows stored, live or dead: the over-fetch factor and the benchmark read this."""
-        return self.collection(manifest.chunks_collection).count(), self.collection(manifest.sentences_collection).count()
-
-    def sentence_vectors(self, manifest: Manifest) -> SentenceVectors:
-        """The generation's sentence rows; a local reader holds the generation for as long as this object lives
-        (holds.py), so take it before reading anything else of the generation."""
-        held = None if self.url else hold(self.index_dir, manifest.chunks_collection)
-        return SentenceVectors(self.collection(manifest.sentences_collection), held)

@@ -13,7 +13,9 @@ import uuid
 import numpy as np
 
 from assistant.indexing.manifest import DocumentRecord, Manifest
+from assistant.indexing.rowcache import remember_rows
 from assistant.indexing.rows import (
+    RowContent,
     parse_layout,
     place,
     placed_records,
@@ -58,8 +60,12 @@ class GenerationWriter:
             chunk_col, sent_col = self._create(fingerprint)
         else:
             chunk_col, sent_col = self.collection(live.chunks_collection), self.collection(live.sentences_collection)
-        self._add(chunk_col, sent_col, new_rows, chunks, chunk_vectors, sentences, sentence_vectors)
-        return self.garbage.settle(self._switch(chunk_col.name, sent_col.name, fingerprint, documents))
+        contents = {row: RowContent.of(chunks[i], sentence_layout(chunks[i], [sentences[j] for j in own]))
+                    for row, (i, own) in new_rows.items()}
+        self._add(chunk_col, sent_col, new_rows, contents, chunks, chunk_vectors, sentence_vectors)
+        switched = self._switch(chunk_col.name, sent_col.name, fingerprint, documents)
+        remember_rows(self.index_dir, switched.rows(), contents)  # after a first build, the first open reads none
+        return self.garbage.settle(switched)
 
     def _switch(self, chunks: str, sentences: str, fingerprint: dict[str, str], documents: dict[str, DocumentRecord]) -> Manifest:
         manifest = Manifest(
@@ -99,17 +105,16 @@ class GenerationWriter:
         return (self.client.create_collection(f"{self.prefix}-{stamp}", **options),
                 self.client.create_collection(f"{self.prefix}-{stamp}-sentences", **options))
 
-    def _add(self, chunk_col, sent_col, new_rows, chunks, chunk_vectors, sentences, sentence_vectors) -> None:
+    def _add(self, chunk_col, sent_col, new_rows, contents, chunks, chunk_vectors, sentence_vectors) -> None:
         """Chunk rows first, then their sentences: a sentence row never exists without its chunk row (see collect)."""
         items = list(new_rows.items())
         for i in range(0, len(items), BATCH):
             part = items[i : i + BATCH]
-            picked = [chunks[c] for _, (c, _) in part]
             chunk_col.add(
                 ids=[row for row, _ in part],
                 embeddings=chunk_vectors[[c for _, (c, _) in part]],
-                documents=[c.text for c in picked],
-                metadatas=[row_metadata(c, sentence_layout(c, [sentences[j] for j in own])) for c, (_, (_, own)) in zip(picked, part)],
+                documents=[contents[row].text for row, _ in part],
+                metadatas=[row_metadata(chunks[c], contents[row].layout) for row, (c, _) in part],
             )
         ids = [sid for row, (_, own) in items for sid in sentence_ids(row, len(own))]
         rows = [j for _, (_, own) in items for j in own]

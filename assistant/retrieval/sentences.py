@@ -10,14 +10,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import accumulate
 from typing import Protocol
 
 import numpy as np
 
 from assistant.indexing.rows import (
     StoredChunk,
-    parse_layout,
+    layout_spans,
     row_id,
     sentence_ids,
     sentence_layout,
@@ -58,13 +57,13 @@ class SentenceIndex:
     def __init__(self, stored: Sequence[StoredChunk], source: SentenceVectorSource, cache_rows: int = 20_000) -> None:
         self._chunks = [s.chunk for s in stored]
         self._row_index = {s.row: i for i, s in enumerate(stored)}
-        layouts = [parse_layout(s.layout) for s in stored]
-        self._first = np.fromiter(accumulate((len(x) for x in layouts), initial=0), np.intp, len(stored) + 1)
-        spans = np.asarray([span for x in layouts for span in x], dtype=np.int32).reshape(-1, 3)
+        counts, spans = layout_spans([s.layout for s in stored])
+        self._first = np.zeros(len(stored) + 1, dtype=np.intp)
+        np.cumsum(counts, out=self._first[1:])
         self._spans = spans
         self._owner = np.repeat(np.arange(len(stored), dtype=np.int32), np.diff(self._first))
         self._rows = [s.row for s in stored]
-        self.chunk_ids = [c.id for c, x in zip(self._chunks, layouts) if x]
+        self.chunk_ids = [c.id for c, n in zip(self._chunks, counts.tolist()) if n]
         self._chunk_index = {c.id: i for i, c in enumerate(self._chunks)}
         self.sentences = _Sentences(self)
         self.by_chunk = _ChunkRows(self)
