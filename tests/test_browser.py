@@ -76,6 +76,11 @@ def snap(page: Page, request: pytest.FixtureRequest) -> Callable[..., None]:
     return save
 
 
+def loose(quote: str) -> re.Pattern[str]:
+    """The quote with any whitespace between its words, as every quote check compares: a table row's lines render as line breaks."""
+    return re.compile(r"\s*".join(map(re.escape, quote.split())))
+
+
 def ask(page: Page, question: str) -> None:
     page.locator("#question textarea").fill(question)
     page.locator("#ask").click()
@@ -103,7 +108,7 @@ def test_streamed_answer_links_its_last_citation_to_the_highlighted_passage(serv
     chat = page.locator("#chat")
     expect(chat).to_contain_text("100亿美元")
     for citation in citations:
-        expect(chat).to_contain_text(citation["quote"])
+        expect(chat).to_contain_text(loose(citation["quote"]))
     snap("answer")
 
     last = citations[-1]
@@ -111,7 +116,7 @@ def test_streamed_answer_links_its_last_citation_to_the_highlighted_passage(serv
     links.last.click()
     passage = page.locator(f"#sources #cite-{last['n']}")
     expect(passage).to_be_in_viewport()
-    expect(passage.locator("mark")).to_have_text(last["quote"])
+    expect(passage.locator("mark")).to_have_text(loose(last["quote"]))
     snap("cited-passage")
 
 
