@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 
 from assistant.answering.listitems import with_list_items
+from assistant.answering.slots import absent_slot, asked_slot, mentions_slot
 from assistant.answering.verify.quantities import Quantity, asks_for_quantity, quantities, same_quantity, states_quantity
 from assistant.language import detect_language, is_question
 from assistant.retrieval.crosslingual import english_to_chinese_terms
@@ -32,7 +33,9 @@ SUPPORT_WINDOW = 15  # ...looked for among the best-ranked sentences only (Engli
 EVIDENCE_SENTENCES = 5
 QUANTITY_SENTENCES = 1  # a requested figure must be in the best-supported sentence
 UNSUPPORTED_PENALTY = 0.25
+ABSENT_SLOT_WEIGHT = 2  # the asked-for thing in none of the passages: no evidence at all, however well the names match
 FIGURE_RE = re.compile(r"\d[\d,.]*\d|\d")
+CLAUSE_END_RE = re.compile(r"[。！？!?；;\n]")
 ANCHOR_RE = re.compile(r"\d[\d,.]*%?|[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
 
 REFUSAL = {
@@ -116,24 +119,43 @@ def states_new_quantity(text: str, question: str) -> bool:
     return states_quantity(text)
 
 
+def states_slot_figure(text: str, slot: list[str], question: str) -> bool:
+    """Whether one sentence names the asked-for slot and states a figure the question does not give."""
+    return mentions_slot(slot, text.lower()) and states_new_quantity(text, question)
+
+
 def unsupported_specifics(
     question: str,
     quotes: list[str],
     vocabulary: set[str],
     is_common: Callable[[str], bool] = lambda _: False,
     quantity_sentences: int = QUANTITY_SENTENCES,
+    passages: str = "",
 ) -> int:
     """Specifics the question asks about that the best evidence lacks; each one weakens the evidence.
 
     Counted: names/figures absent from the whole corpus, rare names present in the corpus but
     in none of the quotes, and a requested quantity (how many, price, date…) that the best
-    quote does not state.
+    quote does not state. When the question's asked-for slot (``slots.asked_slot``) is known, the
+    quantity must be stated by a quote that names the slot ("多少员工失业" is not answered by
+    "2022年…" next to a sentence on 失业), and a slot that none of the retrieved ``passages`` names
+    counts double, when the question names something specific ("多少股份" for Microsoft's 100亿).
     """
     named = anchors(question)
     missing = missing_anchors(question, vocabulary)
     joined = " ".join(quotes).lower()
     absent = [a for a in named if a not in missing and a.isalpha() and not is_common(a) and not mentioned(a, joined)]
-    no_quantity = asks_for_quantity(question) and not any(states_new_quantity(q, question) for q in quotes[:quantity_sentences])
+    slot = asked_slot(question, detect_language(question))
+    specific = any(not a.isalpha() or not is_common(a) for a in named)
+    lowered = passages.lower()
+    if slot and specific and absent_slot(slot, lowered):
+        return len(missing) + len(absent) + ABSENT_SLOT_WEIGHT
+    if slot and mentions_slot(slot, lowered) and asks_for_quantity(question):
+        if not any(states_slot_figure(part, slot, question) for part in CLAUSE_END_RE.split(passages)):
+            return len(missing) + len(absent) + ABSENT_SLOT_WEIGHT  # the passages name the slot, never with a figure
+        no_quantity = not any(states_slot_figure(q, slot, question) for q in quotes)
+    else:
+        no_quantity = asks_for_quantity(question) and not any(states_new_quantity(q, question) for q in quotes[:quantity_sentences])
     return len(missing) + len(absent) + int(no_quantity)
 
 
@@ -207,7 +229,8 @@ def compose_offline(
     top_quotes = [sentence.text for _, sentence, _ in ranked[:EVIDENCE_SENTENCES]]
     # A requested figure may be in any sentence that is quoted with the best one (as close to the question).
     close = max(QUANTITY_SENTENCES, sum(1 for item in ranked[:max_quotes] if item[0] >= best - RELATIVE_CUTOFF)) if ranked else 0
-    penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common, close)
+    passages = "\n".join(hit.chunk.text for hit in hits)
+    penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common, close, passages)
     evidence = best - penalty
     language = query.language
     if evidence < min_evidence:
