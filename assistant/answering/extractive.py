@@ -150,13 +150,28 @@ def unsupported_specifics(
     lowered = passages.lower()
     if slot and specific and absent_slot(slot, lowered):
         return len(missing) + len(absent) + ABSENT_SLOT_WEIGHT
-    if slot and mentions_slot(slot, lowered) and asks_for_quantity(question):
-        if not any(states_slot_figure(part, slot, question) for part in CLAUSE_END_RE.split(passages)):
-            return len(missing) + len(absent) + ABSENT_SLOT_WEIGHT  # the passages name the slot, never with a figure
-        no_quantity = not any(states_slot_figure(q, slot, question) for q in quotes)
-    else:
-        no_quantity = asks_for_quantity(question) and not any(states_new_quantity(q, question) for q in quotes[:quantity_sentences])
-    return len(missing) + len(absent) + int(no_quantity)
+    return len(missing) + len(absent) + quantity_gap(question, quotes, quantity_sentences, slot, passages)
+
+
+def quantity_gap(question: str, quotes: list[str], quantity_sentences: int, slot: list[str], passages: str) -> int:
+    """How badly the evidence lacks a figure the question asks for: 0 stated, 1 lacking, 2 lacking everywhere.
+
+    Without a slot the figure must be in the best quotes. A quote naming the slot with a figure states it.
+    When the passages name the slot but never with a figure, the report speaks of the thing without
+    counting it ("多少员工失业" next to "2022年…", "估值" next to the 3亿 invested): 2, whatever figures the
+    best quotes hold. A slot word met in another counted clause (a loose translation, "一层" for layers)
+    leaves the best quotes to decide, as without a slot.
+    """
+    if not asks_for_quantity(question):
+        return 0
+    lacking = int(not any(states_new_quantity(q, question) for q in quotes[:quantity_sentences]))
+    if not slot or not mentions_slot(slot, passages.lower()):
+        return lacking
+    if any(states_slot_figure(q, slot, question) for q in quotes):
+        return 0
+    if any(states_slot_figure(clause, slot, question) for clause in CLAUSE_END_RE.split(passages)):
+        return lacking
+    return 2
 
 
 def anchor_share(names: list[str], figures: list[Quantity], text: str) -> float:

@@ -25,20 +25,22 @@ EN_ATTRIBUTE_RE = re.compile(r"^\s*(?:what|which)\s+(?P<slot>[a-z][a-z\s-]*?)\s+
 EN_WHERE_WHO_RE = re.compile(r"^\s*(?:where|who)\s+(?:is|are|was|were)\s+(?P<slot>[\w\s'-]+)", re.I)
 EN_STOP = frozenset(
     "do does did is are was were will would can could should has have had be been in on for to than per by at from "
-    "according with as across when while if and or the a an its it their this that these those there".split()
+    "according with as across when while if and or the a an its it their this that these those there "
+    "make makes made get gets got take takes took go goes went come comes put puts give gives lose earn receive".split()
 )
 EN_GENERIC = frozenset(
     "kind kinds type types sort sorts way ways thing things part parts one ones example examples company companies firm firms "
     "year years time times number numbers amount amounts share shares percentage percent proportion fraction more less much "
     "many other others cheaper higher lower bigger larger smaller greater fewer roughly about approximately exactly "
-    "dollar dollars people person two three four five six seven eight nine ten main key".split()
+    "dollar dollars money cash funding funds capital investment investments value worth size cost costs price prices "
+    "people person two three four five six seven eight nine ten main key".split()
 )
 LATIN_WORD_RE = re.compile(r"[a-z'-]+")
 ZH_AFTER_RE = re.compile(r"(?:多少|几)[个种项只家位次名条层类倍代节年月天张本款部]?(?P<slot>[\u4e00-\u9fff]{1,6})")
 ZH_BEFORE_RE = re.compile(r"(?P<slot>[\u4e00-\u9fff]{1,8})(?:是|有|为|达到|达)多少")
 ZH_WHERE_WHO_RE = re.compile(r"的(?P<slot>[\u4e00-\u9fff]{2,4}?)(?:位于|设在|在)哪|的(?P<who>[\u4e00-\u9fff]{2,4}?)是谁")
 ZH_STOP = "的了是在和与及或对向把被将从到于后前时中之所能会要得着过吗呢"
-ZH_GENERIC = ("途径", "方式", "方法", "类型", "方面", "因素", "金额", "数额", "数量", "比例", "百分比", "美元", "人民币", "元", "时间", "报告", "估计", "预计")
+ZH_GENERIC = ("途径", "方式", "方法", "类型", "方面", "因素", "金额", "数额", "数量", "比例", "百分比", "美元", "人民币", "元", "资金", "钱", "资本", "投资额", "费用", "价格", "时间", "报告", "估计", "预计")
 
 
 def _english_words(phrase: str) -> list[str]:
@@ -51,7 +53,7 @@ def _english_words(phrase: str) -> list[str]:
         if word[0].isupper() or lowered == "of":  # a name is checked by the anchor rules; "kinds of content" goes on
             continue
         words.append(lowered)
-        if len(words) == 3:
+        if len(words) == 2:
             break
     return [w for w in words if w not in EN_GENERIC]
 
