@@ -198,3 +198,38 @@ def test_a_figure_the_question_gives_is_not_the_figure_it_asks_for():
     assert not states_new_quantity("2022年是人工智能的一个分水岭。", "How much revenue did Jasper generate in 2022?")
     assert states_new_quantity("2022年收入为5,000万美元。", "How much revenue did Jasper generate in 2022?")
     assert states_new_quantity("投资了100亿美元。", "微软投资了多少？")
+
+
+def test_a_requested_figure_must_be_stated_next_to_the_asked_for_slot():
+    from assistant.answering.extractive import quantity_gap
+
+    question = "报告预计生成式AI将导致多少员工失业？"
+    passages = "2022年是人工智能的一个分水岭。\n长期的员工失业风险。\n可能导致劳动力失业的问题。"
+    quotes = ["长期的员工失业风险。", "2022年是人工智能的一个分水岭。"]
+    assert quantity_gap(question, quotes, 2, ["员工失业"], passages) == 2  # named, never counted
+    assert quantity_gap(question, quotes, 2, [], passages) == 0  # without a slot any figure in the best quotes does
+    counted = passages + "\n预计将有300万员工失业。"
+    assert quantity_gap(question, quotes, 2, ["员工失业"], counted) == 0  # counted elsewhere: the best quotes decide
+    assert quantity_gap(question, quotes + ["预计将有300万员工失业。"], 1, ["员工失业"], counted) == 0
+    assert quantity_gap("报告讨论了哪些风险？", quotes, 1, ["风险"], passages) == 0  # no figure asked for
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "微软向OpenAI投资100亿美元后获得了多少股份？",  # 股份: in no passage
+        "What equity stake did Microsoft receive for its 10 billion dollar investment in OpenAI?",
+        "报告预计生成式AI将导致多少员工失业？",  # 失业 discussed, never counted
+    ],
+)
+def test_near_misses_naming_the_reports_entities_are_refused(report_assistant, question):
+    assert not report_assistant.ask(question).answerable
+
+
+@pytest.mark.parametrize(
+    "question, figure",
+    [("How much money did Microsoft put into OpenAI?", "100亿美元"), ("How many layers make up the generative AI technology stack?", "三层")],
+)
+def test_figures_asked_for_in_other_words_are_still_quoted(report_assistant, question, figure):
+    answer = report_assistant.ask(question)
+    assert answer.answerable and any(figure in c.quote for c in answer.citations)
