@@ -5,9 +5,7 @@ from sentence_rows import lines_index
 
 from assistant.answering.extractive import (
     REFUSAL,
-    anchors,
     lexical_coverage,
-    missing_anchors,
 )
 from assistant.errors import BadQuestion
 from assistant.ingest.clean import clean
@@ -46,12 +44,6 @@ def test_questions_outside_the_report_are_refused(report_assistant, question, la
 def test_empty_or_overlong_questions_are_rejected(report_assistant, question):
     with pytest.raises(BadQuestion):
         report_assistant.ask(question)
-
-
-def test_anchor_extraction():
-    assert anchors("How many parameters does Google's LaMDA model have?") == ["google", "lamda"]
-    assert anchors("Midjourney的套餐多少钱？") == ["midjourney"]
-    assert missing_anchors("What about LaMDA and GPT-3?", {"gpt-3"}) == ["lamda"]
 
 
 def test_lexical_coverage():
@@ -127,14 +119,6 @@ def test_which_ones_asks_for_a_list_not_a_quantity():
     assert asks_for_quantity("集成玩家是通过几种途径进入市场的？")
 
 
-def test_a_name_punctuated_differently_is_still_mentioned():
-    from assistant.answering.extractive import in_vocabulary, mentioned
-
-    assert mentioned("dall-e", "在2022年，openai的dall·e2因其文本生成图像的能力")
-    assert in_vocabulary("dall-e", {"dall", "e2", "openai"})
-    assert not mentioned("dall-e", "openai的chatgpt")
-
-
 def test_a_next_best_sentence_is_quoted_only_when_close_and_holding_question_words_no_quote_holds():
     import numpy as np
 
@@ -190,28 +174,6 @@ def test_the_anchor_bonus_reorders_quotes_by_the_names_they_state_but_is_no_evid
     assert boosted[0][0] == pytest.approx(0.90 + ANCHOR_BONUS)
     common = with_anchor_bonus(query, ranked, is_common=lambda word: True)  # names as common as "AI" anchor nothing
     assert [item[0] for item in common] == [0.95, 0.90]
-
-
-def test_a_figure_the_question_gives_is_not_the_figure_it_asks_for():
-    from assistant.answering.extractive import states_new_quantity
-
-    assert not states_new_quantity("2022年是人工智能的一个分水岭。", "How much revenue did Jasper generate in 2022?")
-    assert states_new_quantity("2022年收入为5,000万美元。", "How much revenue did Jasper generate in 2022?")
-    assert states_new_quantity("投资了100亿美元。", "微软投资了多少？")
-
-
-def test_a_requested_figure_must_be_stated_next_to_the_asked_for_slot():
-    from assistant.answering.extractive import quantity_gap
-
-    question = "报告预计生成式AI将导致多少员工失业？"
-    passages = "2022年是人工智能的一个分水岭。\n长期的员工失业风险。\n可能导致劳动力失业的问题。"
-    quotes = ["长期的员工失业风险。", "2022年是人工智能的一个分水岭。"]
-    assert quantity_gap(question, quotes, 2, ["员工失业"], passages) == 2  # named, never counted
-    assert quantity_gap(question, quotes, 2, [], passages) == 0  # without a slot any figure in the best quotes does
-    counted = passages + "\n预计将有300万员工失业。"
-    assert quantity_gap(question, quotes, 2, ["员工失业"], counted) == 0  # counted elsewhere: the best quotes decide
-    assert quantity_gap(question, quotes + ["预计将有300万员工失业。"], 1, ["员工失业"], counted) == 0
-    assert quantity_gap("报告讨论了哪些风险？", quotes, 1, ["风险"], passages) == 0  # no figure asked for
 
 
 @pytest.mark.parametrize(

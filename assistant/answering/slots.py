@@ -40,7 +40,10 @@ ZH_AFTER_RE = re.compile(r"(?:多少|几)[个种项只家位次名条层类倍�
 ZH_BEFORE_RE = re.compile(r"(?P<slot>[\u4e00-\u9fff]{1,8})(?:是|有|为|达到|达)多少")
 ZH_WHERE_WHO_RE = re.compile(r"的(?P<slot>[\u4e00-\u9fff]{2,4}?)(?:位于|设在|在)哪|的(?P<who>[\u4e00-\u9fff]{2,4}?)是谁")
 ZH_STOP = "的了是在和与及或对向把被将从到于后前时中之所能会要得着过吗呢"
-ZH_GENERIC = ("途径", "方式", "方法", "类型", "方面", "因素", "金额", "数额", "数量", "比例", "百分比", "美元", "人民币", "元", "资金", "钱", "资本", "投资额", "费用", "价格", "时间", "报告", "估计", "预计")
+ZH_GENERIC = (  # ways, kinds, amounts, units and money: they name no thing the passage must repeat
+    "途径", "方式", "方法", "类型", "方面", "因素", "金额", "数额", "数量", "比例", "百分比",
+    "美元", "人民币", "元", "资金", "钱", "资本", "投资额", "费用", "价格", "时间", "报告", "估计", "预计",
+)
 
 
 def _english_words(phrase: str) -> list[str]:
