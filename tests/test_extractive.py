@@ -113,7 +113,7 @@ def test_the_lead_names_the_quoted_document_when_several_were_searched():
 
 
 def test_which_ones_asks_for_a_list_not_a_quantity():
-    from assistant.answering.extractive import asks_for_quantity
+    from assistant.answering.verify.quantities import asks_for_quantity
 
     assert not asks_for_quantity("“财务”这一组包含哪几项收益？")
     assert asks_for_quantity("集成玩家是通过几种途径进入市场的？")
