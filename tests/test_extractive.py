@@ -5,9 +5,7 @@ from sentence_rows import lines_index
 
 from assistant.answering.extractive import (
     REFUSAL,
-    anchors,
     lexical_coverage,
-    missing_anchors,
 )
 from assistant.errors import BadQuestion
 from assistant.ingest.clean import clean
@@ -46,12 +44,6 @@ def test_questions_outside_the_report_are_refused(report_assistant, question, la
 def test_empty_or_overlong_questions_are_rejected(report_assistant, question):
     with pytest.raises(BadQuestion):
         report_assistant.ask(question)
-
-
-def test_anchor_extraction():
-    assert anchors("How many parameters does Google's LaMDA model have?") == ["google", "lamda"]
-    assert anchors("Midjourney的套餐多少钱？") == ["midjourney"]
-    assert missing_anchors("What about LaMDA and GPT-3?", {"gpt-3"}) == ["lamda"]
 
 
 def test_lexical_coverage():
@@ -121,18 +113,10 @@ def test_the_lead_names_the_quoted_document_when_several_were_searched():
 
 
 def test_which_ones_asks_for_a_list_not_a_quantity():
-    from assistant.answering.extractive import asks_for_quantity
+    from assistant.answering.verify.quantities import asks_for_quantity
 
     assert not asks_for_quantity("“财务”这一组包含哪几项收益？")
     assert asks_for_quantity("集成玩家是通过几种途径进入市场的？")
-
-
-def test_a_name_punctuated_differently_is_still_mentioned():
-    from assistant.answering.extractive import in_vocabulary, mentioned
-
-    assert mentioned("dall-e", "在2022年，openai的dall·e2因其文本生成图像的能力")
-    assert in_vocabulary("dall-e", {"dall", "e2", "openai"})
-    assert not mentioned("dall-e", "openai的chatgpt")
 
 
 def test_a_next_best_sentence_is_quoted_only_when_close_and_holding_question_words_no_quote_holds():
@@ -192,9 +176,22 @@ def test_the_anchor_bonus_reorders_quotes_by_the_names_they_state_but_is_no_evid
     assert [item[0] for item in common] == [0.95, 0.90]
 
 
-def test_a_figure_the_question_gives_is_not_the_figure_it_asks_for():
-    from assistant.answering.extractive import states_new_quantity
+@pytest.mark.parametrize(
+    "question",
+    [
+        "微软向OpenAI投资100亿美元后获得了多少股份？",  # 股份: in no passage
+        "What equity stake did Microsoft receive for its 10 billion dollar investment in OpenAI?",
+        "报告预计生成式AI将导致多少员工失业？",  # 失业 discussed, never counted
+    ],
+)
+def test_near_misses_naming_the_reports_entities_are_refused(report_assistant, question):
+    assert not report_assistant.ask(question).answerable
 
-    assert not states_new_quantity("2022年是人工智能的一个分水岭。", "How much revenue did Jasper generate in 2022?")
-    assert states_new_quantity("2022年收入为5,000万美元。", "How much revenue did Jasper generate in 2022?")
-    assert states_new_quantity("投资了100亿美元。", "微软投资了多少？")
+
+@pytest.mark.parametrize(
+    "question, figure",
+    [("How much money did Microsoft put into OpenAI?", "100亿美元"), ("How many layers make up the generative AI technology stack?", "三层")],
+)
+def test_figures_asked_for_in_other_words_are_still_quoted(report_assistant, question, figure):
+    answer = report_assistant.ask(question)
+    assert answer.answerable and any(figure in c.quote for c in answer.citations)

@@ -4,18 +4,17 @@ Sentence support = cosine similarity of the question and the sentence (E5 works 
 languages) plus a bonus for the question's lexical tokens found in it. The strongest
 support is the evidence score; below one calibrated threshold the answer is a refusal.
 Which sentences are quoted also weighs the question's names and figures (the anchor bonus),
-which never raises the evidence score.
+which never raises the evidence score; what the evidence lacks (``specifics``) lowers it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from assistant.answering.listitems import with_list_items
-from assistant.answering.verify.quantities import Quantity, asks_for_quantity, quantities, same_quantity, states_quantity
-from assistant.language import detect_language, is_question
-from assistant.retrieval.crosslingual import english_to_chinese_terms
+from assistant.answering.specifics import QUANTITY_SENTENCES, anchors, mentioned, unsupported_specifics
+from assistant.answering.verify.quantities import Quantity, quantities, same_quantity
+from assistant.language import is_question
 from assistant.retrieval.hybrid import Query
 from assistant.retrieval.sections import SectionScope, wants_summary
 from assistant.retrieval.sentences import SentenceIndex
@@ -30,10 +29,7 @@ SUPPORT_MARGIN = 0.10  # a further sentence this close to the best one is quoted
 SUPPORT_SENTENCES = 2  # ...(at most this many) when it holds question words no quote holds yet: another part of the question
 SUPPORT_WINDOW = 15  # ...looked for among the best-ranked sentences only (English scores are flat: 10 is too few)
 EVIDENCE_SENTENCES = 5
-QUANTITY_SENTENCES = 1  # a requested figure must be in the best-supported sentence
 UNSUPPORTED_PENALTY = 0.25
-FIGURE_RE = re.compile(r"\d[\d,.]*\d|\d")
-ANCHOR_RE = re.compile(r"\d[\d,.]*%?|[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
 
 REFUSAL = {
     "zh": "报告中未找到相关内容。",
@@ -69,72 +65,6 @@ def lexical_coverage(tokens: list[str], text: str) -> float:
         return 0.0
     lowered = text.lower()
     return sum(1 for t in distinct if t in lowered) / len(distinct)
-
-
-def anchors(question: str) -> list[str]:
-    """Names (capitalised mid-sentence, or mixed case) and figures: what an answer must be about."""
-    in_chinese = detect_language(question) == "zh"  # there every Latin word is a name
-    found = []
-    for match in ANCHOR_RE.finditer(question):
-        word = re.sub(r"'s$", "", match.group())
-        sentence_start = not question[: match.start()].strip() or question[: match.start()].rstrip()[-1] in ".?!:\"“"
-        is_name = in_chinese or any(c.isupper() for c in word[1:]) or (word[0].isupper() and not sentence_start)
-        if word[0].isdigit() or is_name:
-            found.append(word.replace(",", "").lower())
-    return found
-
-
-def in_vocabulary(anchor: str, vocabulary: set[str]) -> bool:
-    """An anchor counts as mentioned in its own form, singular form, or a dictionary translation."""
-    if anchor in vocabulary or anchor.rstrip("s") in vocabulary:
-        return True
-    parts = [p for p in re.split(r"[^a-z0-9]+", anchor) if p]
-    if len(parts) > 1 and all(p in vocabulary or any(v.startswith(p) for v in vocabulary) for p in parts):
-        return True  # "dall-e" as the corpus writes it, "DALL·E2"
-    return anchor.isalpha() and any(term in vocabulary for term in english_to_chinese_terms(anchor))
-
-
-def mentioned(anchor: str, lowered_text: str) -> bool:
-    """Whether lower-cased text names the anchor itself, its singular, or its Chinese translation (微软 for Microsoft)."""
-    if anchor in lowered_text or anchor.rstrip("s") in lowered_text:
-        return True
-    squeezed = re.sub(r"[^a-z0-9]", "", anchor)
-    if len(squeezed) > 2 and squeezed != anchor and squeezed in re.sub(r"[^a-z0-9]", "", lowered_text):
-        return True  # "dall-e" for "DALL·E2": the same name, punctuated differently
-    return anchor.isalpha() and any(term in lowered_text for term in english_to_chinese_terms(anchor))
-
-
-def missing_anchors(question: str, corpus_vocabulary: set[str]) -> list[str]:
-    """Names and figures in the question that the corpus never mentions (e.g. a product it does not cover)."""
-    return [a for a in anchors(question) if not in_vocabulary(a, corpus_vocabulary)]
-
-
-def states_new_quantity(text: str, question: str) -> bool:
-    """Whether the text states a figure other than those the question gives: "2022年…" answers no "revenue in 2022?"."""
-    for figure in FIGURE_RE.findall(question):
-        text = text.replace(figure, " ")
-    return states_quantity(text)
-
-
-def unsupported_specifics(
-    question: str,
-    quotes: list[str],
-    vocabulary: set[str],
-    is_common: Callable[[str], bool] = lambda _: False,
-    quantity_sentences: int = QUANTITY_SENTENCES,
-) -> int:
-    """Specifics the question asks about that the best evidence lacks; each one weakens the evidence.
-
-    Counted: names/figures absent from the whole corpus, rare names present in the corpus but
-    in none of the quotes, and a requested quantity (how many, price, date…) that the best
-    quote does not state.
-    """
-    named = anchors(question)
-    missing = missing_anchors(question, vocabulary)
-    joined = " ".join(quotes).lower()
-    absent = [a for a in named if a not in missing and a.isalpha() and not is_common(a) and not mentioned(a, joined)]
-    no_quantity = asks_for_quantity(question) and not any(states_new_quantity(q, question) for q in quotes[:quantity_sentences])
-    return len(missing) + len(absent) + int(no_quantity)
 
 
 def anchor_share(names: list[str], figures: list[Quantity], text: str) -> float:
@@ -207,7 +137,8 @@ def compose_offline(
     top_quotes = [sentence.text for _, sentence, _ in ranked[:EVIDENCE_SENTENCES]]
     # A requested figure may be in any sentence that is quoted with the best one (as close to the question).
     close = max(QUANTITY_SENTENCES, sum(1 for item in ranked[:max_quotes] if item[0] >= best - RELATIVE_CUTOFF)) if ranked else 0
-    penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common, close)
+    passages = "\n".join(hit.chunk.text for hit in hits)
+    penalty = UNSUPPORTED_PENALTY * unsupported_specifics(question, top_quotes, vocabulary, is_common, close, passages)
     evidence = best - penalty
     language = query.language
     if evidence < min_evidence:
