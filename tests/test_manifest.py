@@ -107,3 +107,15 @@ def test_a_failed_atomic_write_leaves_the_folder_as_it_was(tmp_path):
     with pytest.raises(OSError):
         write_atomic(target, "{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]
+
+
+def test_up_to_date_with_the_default_relative_folders(corpus, tmp_path, monkeypatch):
+    """`assistant index` run twice in the project folder, as a user does (the other tests use absolute paths)."""
+    monkeypatch.setenv("ASSISTANT_PATHS__CORPUS_DIR", "corpus")  # the working directory is tmp_path
+    monkeypatch.setenv("ASSISTANT_PATHS__INDEX_DIR", "index")
+    settings = Settings()
+    fingerprint = settings.index_fingerprint(settings.embed.identity())
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    Assistant(settings).index()
+    current = up_to_date(settings, fingerprint)
+    assert current is not None and current.unchanged == ("a.md",)

@@ -200,7 +200,7 @@ def stored_collections(index_dir: Path) -> set[str] | None:
     if not database.is_file():
         return None
     try:
-        with closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as connection:
+        with closing(sqlite3.connect(f"{database.absolute().as_uri()}?mode=ro", uri=True)) as connection:
             return {row[0] for row in connection.execute("SELECT name FROM collections")}
     except sqlite3.Error:
         return None
