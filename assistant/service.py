@@ -269,6 +269,7 @@ class Assistant:
             self.similarity(retriever),  # the generation the hits came from, even if a re-index switched since
             min_support=llm.min_support,
             model_name=llm.describe(),
+            digest=digest is not None,
         )
         if llm.resolved() == "local":
             events = in_turn(self.engine_queue, events, extractive, max_wait_s=llm.max_wait_s)

@@ -48,6 +48,23 @@ def test_model_refusal_makes_the_answer_unanswerable(llm_assistant, fake_llm):
     assert not answer.answerable and answer.text == REFUSAL["zh"] and answer.citations == ()
 
 
+def test_refusal_despite_strong_evidence_gets_a_second_look_that_must_verify(llm_assistant, fake_llm):
+    fake_llm.script(Reply(REFUSAL["en"]), Reply("Microsoft invested 10 billion US dollars in OpenAI [1]."))
+    streamed = events(llm_assistant, EN_QUESTION)
+    answer = streamed[-1].answer
+    assert answer.answerable and answer.mode == "generated" and answer.verified_share == 1.0
+    assert len(fake_llm.requests) == 2 and fake_llm.requests[1]["messages"][-2]["content"] == REFUSAL["en"]
+    shown = "".join(e.text for e in streamed if e.kind == "token")
+    assert REFUSAL["en"] not in shown  # the first reply was held back, not flashed before the second
+    assert answer.timings["first_token"] <= answer.timings["total"]
+
+
+def test_second_look_with_an_unverified_claim_keeps_the_refusal(llm_assistant, fake_llm):
+    fake_llm.script(Reply(REFUSAL["en"]), Reply("Microsoft invested 10 billion US dollars in OpenAI [1]. It also bought a 10% stake [1]."))
+    answer = llm_assistant.ask(EN_QUESTION)
+    assert not answer.answerable and answer.text == REFUSAL["en"] and len(fake_llm.requests) == 2
+
+
 def test_uncovered_question_is_refused_without_a_model_call(llm_assistant, fake_llm):
     answer = llm_assistant.ask("特斯拉2031年在火星上的工厂产量是多少？")
     assert not answer.answerable and fake_llm.requests == []

@@ -9,18 +9,20 @@ nothing checkable, the user still gets the extractive answer with a visible noti
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
 
 from langchain_core.language_models import BaseChatModel
 
 from assistant.answering.extractive import REFUSAL
 from assistant.answering.prompts import (
+    Message,
     build_condense_messages,
     build_messages,
     is_model_refusal,
+    second_look_messages,
 )
-from assistant.answering.verify import Similarity, verify
+from assistant.answering.verify import Similarity, VerifiedAnswer, verify
 from assistant.answering.windows import Window
 from assistant.errors import LlmUnavailable
 from assistant.types import Answer, AnswerMode, EventKind, StreamEvent, Turn
@@ -62,6 +64,7 @@ def generate(
     *,
     min_support: float,
     model_name: str,
+    digest: bool = False,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Iterator[StreamEvent]:
     """Stream the model's answer, then the verified answer (or the extractive one with a notice).
@@ -69,31 +72,35 @@ def generate(
     The prompt carries the standalone question (``extractive.query``) instead of the
     conversation: follow-ups were already resolved, and every token costs prompt time
     on a CPU model. Its sources are the evidence windows, and citations are verified
-    against exactly their sentences.
-    """
-    from assistant.answering.llm import stream_text
+    against exactly their sentences. A ``digest`` asks for a short summary of the sources.
 
+    A small model refuses some questions whose evidence is in its sources (English
+    questions over Chinese text most often), although the retrieval gate found strong
+    evidence. It then gets one second look: told that the sources bear on the question,
+    it answers again, reusing the cached prompt (a few seconds), and that answer is kept
+    only when every claim in it verifies; otherwise the refusal stands.
+    """
     language = extractive.language
     sources = [w.source for w in windows]
-    messages = build_messages(extractive.query, language, sources)
+    messages = build_messages(extractive.query, language, sources, digest=digest)
     started = clock()
-    timings = dict(extractive.timings)
-    parts: list[str] = []
+    timings = {k: v for k, v in extractive.timings.items() if k != "first_token"}  # the draft's; set again when text shows
     try:
-        for delta in stream_text(model, messages):
-            if not parts:
-                timings["first_token"] = (clock() - started) * 1000 + timings.get("total", 0.0)
-            parts.append(delta)
-            yield StreamEvent(EventKind.TOKEN, delta)
+        text = yield from _stream(model, messages, language, timings, started, clock)
+        checked = None
+        if is_model_refusal(text, language):
+            retry = yield from _stream(model, second_look_messages(messages, text, language), language, timings, started, clock)
+            checked = None if is_model_refusal(retry, language) else _verify(retry, windows, similarity, min_support)
+            if checked is None or checked.claims == 0 or checked.unverified:
+                timings["generation"] = (clock() - started) * 1000
+                timings.setdefault("first_token", timings["generation"] + timings.get("total", 0.0))
+                yield StreamEvent(EventKind.ANSWER, answer=replace(extractive, text=REFUSAL[language], answerable=False, citations=(), mode=AnswerMode.GENERATED, model=model_name, timings=timings))
+                return
     except LlmUnavailable as exc:
         yield from fallback(extractive, NOTICE[language].format(reason=exc.reason))
         return
-    text = "".join(parts).strip()
     timings["generation"] = (clock() - started) * 1000
-    if is_model_refusal(text, language):
-        yield StreamEvent(EventKind.ANSWER, answer=replace(extractive, text=REFUSAL[language], answerable=False, citations=(), mode=AnswerMode.GENERATED, model=model_name, timings=timings))
-        return
-    checked = verify(text, sources, [w.sentences for w in windows], similarity, min_support=min_support)
+    checked = checked or _verify(text, windows, similarity, min_support)
     if checked.verified == 0:  # nothing the sources back up (a bare "[1][2]", an echoed injection): do not show it
         yield from fallback(extractive, UNCHECKABLE[language])
         return
@@ -101,3 +108,36 @@ def generate(
         extractive, text=checked.text, citations=checked.citations, checks=checked.sentences, mode=AnswerMode.GENERATED, model=model_name, timings=timings
     )
     yield StreamEvent(EventKind.ANSWER, answer=answer)
+
+
+def _verify(text: str, windows: Sequence[Window], similarity: Similarity, min_support: float) -> VerifiedAnswer:
+    return verify(text, [w.source for w in windows], [w.sentences for w in windows], similarity, min_support=min_support)
+
+
+def _stream(
+    model: BaseChatModel,
+    messages: Sequence[Message],
+    language: str,
+    timings: dict[str, float],
+    started: float,
+    clock: Callable[[], float],
+) -> Generator[StreamEvent, None, str]:
+    """Token events of one model reply, returning its whole text.
+
+    Text that is still the start of the fixed refusal is held back, so that a refusal which
+    gets a second look never flashes on screen; first-token time is when text is shown.
+    """
+    from assistant.answering.llm import stream_text  # the OpenAI/Ollama clients load only when a model is configured
+
+    refusal = REFUSAL[language]
+    parts: list[str] = []
+    shown = 0
+    for delta in stream_text(model, messages):
+        parts.append(delta)
+        text = "".join(parts)
+        if shown == 0 and refusal.startswith(text.strip()):
+            continue
+        timings.setdefault("first_token", (clock() - started) * 1000 + timings.get("total", 0.0))
+        yield StreamEvent(EventKind.TOKEN, text[shown:])
+        shown = len(text)
+    return "".join(parts).strip()

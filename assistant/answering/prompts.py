@@ -47,6 +47,16 @@ ANSWER_CUE = {  # last thing the model reads: small models otherwise answer Engl
     "zh": "用中文回答，并标注来源编号。",
     "en": "Answer in English (translate from the Chinese sources), with source numbers.",
 }
+DIGEST_CUE = {  # a digest: one source restated per sentence verifies; a framing lead-in ("The report discusses…") does not
+    "zh": "用三到四句话概括这些资料的要点：每句转述一条资料，句末标注其编号，如 [2]。不要开场白。",
+    "en": "In three or four English sentences, state the main points of these sources (translate from the Chinese):"
+    " each sentence restates one source and ends with its number, like [2]. No introduction.",
+}
+SECOND_LOOK = {  # after a refusal despite strong retrieval evidence; the answer is kept only if every claim verifies
+    "zh": "资料中有与问题相关的内容。请只根据资料用中文回答，并标注来源编号；不要添加资料没有的内容。",
+    "en": "The sources do bear on the question. Answer it in English from the sources only, with source numbers;"
+    " add nothing they do not say.",
+}
 
 CONDENSE_SYSTEM = {
     "zh": "把用户的后续问题改写成一个不依赖对话也能看懂的完整问题，使用中文。只输出改写后的问题。",
@@ -112,12 +122,18 @@ def history_messages(history: Sequence[Turn]) -> list[Message]:
 
 
 def build_messages(
-    question: str, language: str, sources: Sequence[Chunk], history: Sequence[Turn] = ()
+    question: str, language: str, sources: Sequence[Chunk], history: Sequence[Turn] = (), *, digest: bool = False
 ) -> list[Message]:
-    """System rules, recent turns, then the sources and the question in one user message."""
+    """System rules, recent turns, then the sources and the question in one user message (a digest's cue asks for a summary)."""
     system = SYSTEM[language].format(refusal=REFUSAL[language])
-    user = f"{format_sources(sources)}\n\n{QUESTION_LABEL[language]}{neutralise(question)}\n{ANSWER_CUE[language]}"
+    cue = (DIGEST_CUE if digest else ANSWER_CUE)[language]
+    user = f"{format_sources(sources)}\n\n{QUESTION_LABEL[language]}{neutralise(question)}\n{cue}"
     return [("system", system), *history_messages(history), ("user", user)]
+
+
+def second_look_messages(messages: Sequence[Message], refusal: str, language: str) -> list[Message]:
+    """The same conversation with the model's refusal and a nudge: the prompt's prefix stays cached in the engine."""
+    return [*messages, ("assistant", refusal), ("user", SECOND_LOOK[language])]
 
 
 def fit_tokens(text: str, budget: int) -> str:
