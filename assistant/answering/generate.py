@@ -65,6 +65,7 @@ def generate(
     min_support: float,
     model_name: str,
     digest: bool = False,
+    prompt: Sequence[Message] | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Iterator[StreamEvent]:
     """Stream the model's answer, then the verified answer (or the extractive one with a notice).
@@ -72,7 +73,8 @@ def generate(
     The prompt carries the standalone question (``extractive.query``) instead of the
     conversation: follow-ups were already resolved, and every token costs prompt time
     on a CPU model. Its sources are the evidence windows, and citations are verified
-    against exactly their sentences. A ``digest`` asks for a short summary of the sources.
+    against exactly their sentences. A ``digest`` asks for a short summary of the sources; a ``prompt``
+    replaces the question's (an English digest translated from the Chinese one), verified the same way.
 
     A small model refuses some questions whose evidence is in its sources (English
     questions over Chinese text most often), although the retrieval gate found strong
@@ -82,7 +84,7 @@ def generate(
     """
     language = extractive.language
     sources = [w.source for w in windows]
-    messages = build_messages(extractive.query, language, sources, digest=digest)
+    messages = list(prompt) if prompt else build_messages(extractive.query, language, sources, digest=digest)
     started = clock()
     timings = {k: v for k, v in extractive.timings.items() if k != "first_token"}  # the draft's; set again when text shows
     try:

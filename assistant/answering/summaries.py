@@ -21,8 +21,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from assistant.answering.digest import central_sentences
+from assistant.answering.prompts import Message, build_translation_messages
 from assistant.answering.windows import Window, select_windows
 from assistant.indexing.manifest import write_atomic
+from assistant.language import CJK_RE
 from assistant.retrieval.sections import (
     CHINESE_NUMERALS,
     SectionScope,
@@ -45,7 +47,11 @@ log = logging.getLogger(__name__)
 
 CACHE_FILE = "digests.json"
 MAX_ENTRIES = 256  # sections × languages × models; the oldest entries go first
-PER_SECTION_IN_REPORT = 2  # central sentences each section offers to a whole-report digest
+PER_SECTION_IN_REPORT = 2  # central sentences (or digest sentences) each section offers to a whole-report digest
+MIN_DIGEST_CLAIMS = 2  # fewer verified sentences than this is not a summary
+MARKER_RE = re.compile(r"\[(\d+)\]")  # the verifier's canonical markers
+LEADING_MARKERS_RE = re.compile(r"(?:\[\d+\]\s*)+")
+SENTENCE_JOIN = {"zh": "", "en": " "}
 SECTION_NUMBER_RE = re.compile(f"第([{CHINESE_NUMERALS}])节")
 REPORT_REQUEST = {"zh": "请总结这份报告的主要观点", "en": "Summarize the report"}
 
@@ -71,6 +77,11 @@ def scope_chunks(chunks: Sequence[Chunk], question: str) -> tuple[str, list[Chun
 
 def summary_requests(sections: Sequence[str], language: str) -> list[str]:
     """One summary question per main section, then one for the whole report: what ``index --digests`` asks."""
+    return [*section_requests(sections, language), REPORT_REQUEST[language]]
+
+
+def section_requests(sections: Sequence[str], language: str) -> list[str]:
+    """One summary question per main section (摘要 and the numbered ones)."""
     requests = []
     for section in sections:
         number = SECTION_NUMBER_RE.match(section)
@@ -79,7 +90,7 @@ def summary_requests(sections: Sequence[str], language: str) -> list[str]:
             requests.append(f"请总结{number.group(0)}" if language == "zh" else f"Summarize section {n}")
         elif section == "摘要":
             requests.append("请总结摘要" if language == "zh" else "Summarize the abstract")
-    return [*requests, REPORT_REQUEST[language]]
+    return requests
 
 
 def plan_digest(
@@ -142,6 +153,82 @@ class DigestCache:
                 write_atomic(self.path, json.dumps(entries, ensure_ascii=False))
             except OSError as exc:  # a cache that cannot be written costs speed, never the answer
                 log.warning("could not write the digest cache %s (%s)", self.path, exc)
+
+
+def _renumbered(draft: Answer, parts: Sequence[tuple[Answer, Sequence[SentenceCheck]]], separator: str) -> Answer:
+    """The chosen sentences of one or more answers as one answer, citations renumbered densely in order of use."""
+    citations: list[Citation] = []
+    checks: list[SentenceCheck] = []
+    paragraphs = []
+    for answer, chosen in parts:
+        numbers: dict[int, int] = {}
+        by_n = {c.n: c for c in answer.citations}
+        for check in chosen:
+            for old in check.citations:
+                if old not in numbers and old in by_n:
+                    numbers[old] = len(citations) + 1
+                    citations.append(replace(by_n[old], n=numbers[old]))
+
+        def renumber(match: re.Match[str], numbers: dict[int, int] = numbers) -> str:
+            return f"[{numbers[int(match.group(1))]}]" if int(match.group(1)) in numbers else ""
+
+        texts = [markers_last(MARKER_RE.sub(renumber, check.text).strip()) for check in chosen]
+        checks += [
+            replace(check, text=text, citations=tuple(numbers[n] for n in check.citations if n in numbers))
+            for check, text in zip(chosen, texts)
+        ]
+        paragraphs.append(SENTENCE_JOIN.get(draft.language, " ").join(texts))
+    return replace(draft, text=separator.join(paragraphs), citations=tuple(citations), checks=tuple(checks), mode=AnswerMode.GENERATED, model=parts[0][0].model if parts else draft.model)
+
+
+def markers_last(sentence: str) -> str:
+    """"[1] The market grows." → "The market grows. [1]": small models number a summary's sentences like a list."""
+    lead = LEADING_MARKERS_RE.match(sentence)
+    if not lead or lead.end() == len(sentence):
+        return sentence
+    markers = "".join(lead.group(0).split())
+    return f"{sentence[lead.end():]}{' ' if sentence.isascii() else ''}{markers}"
+
+
+def verified_digest(answer: Answer) -> Answer | None:
+    """The digest with only its verified sentences, or None when fewer than ``MIN_DIGEST_CLAIMS`` remain.
+
+    A digest is cached and served again and again, so a sentence the verifier could not confirm
+    (most often a framing lead-in such as "The report discusses …") is dropped rather than shown flagged,
+    and so is a sentence of an English digest that the model left (partly) in the sources' Chinese.
+    """
+    kept = [c for c in answer.checks if c.is_claim and c.verified and (answer.language != "en" or not CJK_RE.search(c.text))]
+    if len(kept) < MIN_DIGEST_CLAIMS:
+        return None
+    return _renumbered(answer, [(answer, kept)], "")
+
+
+def report_from_sections(sections: Sequence[Answer], draft: Answer) -> Answer:
+    """A whole-report digest as the digest of the section digests: each one's first sentences, a paragraph each."""
+    return _renumbered(draft, [(a, [c for c in a.checks if c.is_claim][:PER_SECTION_IN_REPORT]) for a in sections], "\n\n")
+
+
+def translation_prompt(chinese: Answer, windows: Sequence[Window]) -> list[Message] | None:
+    """The prompt that turns a verified Chinese digest into the English one over the same ``windows``.
+
+    Its markers are renumbered to the windows that hold each quote, so the translation cites the
+    sources the verifier checks it against; None when a quote lies in none of them.
+    """
+    number = {}
+    for citation in chinese.citations:
+        holder = next(
+            (n for n, w in enumerate(windows, start=1)
+             if w.source.doc_id == citation.source and w.source.start <= citation.start and citation.end <= w.source.end),
+            None,
+        )
+        if holder is None:
+            return None
+        number[citation.n] = holder
+
+    def renumber(match: re.Match[str]) -> str:
+        return f"[{number[int(match.group(1))]}]" if int(match.group(1)) in number else ""
+
+    return build_translation_messages(MARKER_RE.sub(renumber, chinese.text))
 
 
 def cached_answer(entry: dict, draft: Answer) -> Answer | None:

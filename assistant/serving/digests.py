@@ -20,7 +20,8 @@ STAGE = "write digests"
 def write_digests(assistant: Assistant, languages: Sequence[str] = ("zh", "en"), progress: StageProgress | None = None) -> dict[str, int]:
     """Digest every main section and the whole report in each language; (written, kept, failed) counts.
 
-    A digest whose cache key (section content, language, model) is already cached is kept without a model call.
+    A digest whose cache key (section content, language, model) is already cached is kept without a model call,
+    and so is the whole report's once every section's digest is: it is composed of them.
     """
     if assistant.chat_model() is None:
         raise NoLanguageModel("Writing section digests")
@@ -29,8 +30,7 @@ def write_digests(assistant: Assistant, languages: Sequence[str] = ("zh", "en"),
     for done, question in enumerate(requests):
         if progress:
             progress(STAGE, done, len(requests))
-        digest = assistant.digest_plan(question)
-        if digest is not None and assistant.digests.get(digest.key):
+        if assistant.written_digest(question) is not None:  # cached, or (the report's) composed of cached ones
             counts["kept"] += 1
             continue
         answer = assistant.ask(question)
