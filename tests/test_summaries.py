@@ -17,6 +17,7 @@ from assistant.answering.summaries import (
     section_requests,
     summary_requests,
 )
+from assistant.answering.prompts import TRANSLATE_SYSTEM
 from assistant.errors import NoLanguageModel
 from assistant.service import Assistant
 from assistant.serving.digests import write_digests
@@ -189,3 +190,24 @@ def test_a_digest_keeps_only_its_verified_sentences(digest_assistant, fake_llm):
     assert "火星" not in answer.text and answer.verified_share == 1.0
     assert [c.n for c in answer.citations] == [1, 2] and answer.text.count("[1]") == 1 and answer.text.count("[2]") == 1
     assert "火星" not in digest_assistant.ask("概括一下第三节").text  # and the cache holds the same
+
+
+def test_an_english_digest_is_a_translation_of_the_chinese_one_over_the_same_sources(digest_assistant, fake_llm):
+    windows = plan(digest_assistant, SECTION_THREE).windows
+    second, third = windows[1].sentences[0].text, windows[2].sentences[0].text
+    english = (
+        "Competition for value capture will play out at several layers, shaped by scale, data access, brand and an"
+        " established customer base [2]. Another, less considered path to monetisation may be developing and"
+        " licensing model architectures or platforms [3]."
+    )
+    fake_llm.script(Reply(f"{second}[2]{third}[3]"), Reply(english))
+    chinese = digest_assistant.ask(SECTION_THREE)
+    assert chinese.text.count("[1]") == 1 and "[3]" not in chinese.text  # cached with dense numbers
+    answer = digest_assistant.ask("Summarize section 3")
+    system, user = fake_llm.requests[1]["messages"][0]["content"], fake_llm.requests[1]["messages"][-1]["content"]
+    assert system == TRANSLATE_SYSTEM
+    assert user == f"{second}[2]{third}[3]"  # the Chinese digest, its markers pointing at the windows again
+    assert answer.mode is AnswerMode.GENERATED and answer.verified_share == 1.0
+    assert [c.quote for c in answer.citations] == [second, third] and answer.text.startswith("Competition")
+    assert digest_assistant.ask("Summarize the key points of section 3").text == answer.text
+    assert len(fake_llm.requests) == 2
