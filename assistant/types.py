@@ -152,6 +152,7 @@ class EventKind(StrEnum):
 class Reason(StrEnum):
     SUPPORTED = "supported"
     AUTO_ATTACHED = "auto-attached"  # no marker, but one source sentence supports it
+    RECITED = "re-cited"  # its marker named a source that does not support it; the one that does is cited instead
     WEAK_SUPPORT = "weak support"  # cited, but no sentence of the cited sources says it
     NUMBER_MISMATCH = "number mismatch"  # a figure that the cited text does not contain
     UNSUPPORTED = "unsupported"  # no marker and nothing in the sources supports it

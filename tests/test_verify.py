@@ -287,6 +287,23 @@ def test_invented_sentence_is_flagged(check) -> None:
     assert [c.verified for c in result.citations] == [False]
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [f"微软对OpenAI投资了100亿美元[{MARKET}]。", f"Microsoft invested 10 billion US dollars in OpenAI [{MARKET}]."],
+)
+def test_a_claim_cited_to_the_wrong_source_is_recited_to_the_one_that_supports_it(check, answer: str) -> None:
+    result = check(answer)
+    (sentence,) = result.sentences
+    assert sentence.reason is Reason.RECITED and sentence.verified and sentence.citations == (1,)
+    assert "100亿美元" in result.citations[0].quote and result.citations[0].verified
+    assert result.text.count("[1]") == 1 and "[2]" not in result.text
+
+
+def test_a_wrong_citation_is_not_recited_when_no_source_supports_the_claim(check) -> None:
+    result = check(f"Microsoft invested 20 billion US dollars in OpenAI [{MARKET}].")
+    assert not result.sentences[0].verified and result.sentences[0].reason is not Reason.RECITED
+
+
 def test_uncited_sentences_get_the_best_source_attached_or_are_flagged(check) -> None:
     result = check("微软对OpenAI投资了100亿美元。The company headquarters are located in Paris.")
     supported, invented = result.sentences

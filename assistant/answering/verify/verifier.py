@@ -172,17 +172,32 @@ class _Verifier:
         # a cited sentence keeps every cited source that supports it; an uncited one gets the single best source
         kept = [item for item in ranked if item[0] >= self.min_support] if cited else []
         kept = kept or ranked[:1]
-        if support < self.min_support:
+        mismatch = bool(unmatched_quantities(claim, "\n".join(candidate.chunk.text for _, candidate in kept)))
+        recited = None
+        if (support < self.min_support or mismatch) and cited and len(segments) <= 1:
+            recited = self.other_source(claim, cited)  # one claim, cited to the wrong source
+        if recited:
+            (support, _), kept, reason = recited, [recited], Reason.RECITED
+        elif support < self.min_support:
             reason = Reason.WEAK_SUPPORT if cited else Reason.UNSUPPORTED
-        elif unmatched_quantities(claim, "\n".join(candidate.chunk.text for _, candidate in kept)):
+        elif mismatch:
             reason = Reason.NUMBER_MISMATCH
         else:
             reason = Reason.SUPPORTED if cited else Reason.AUTO_ATTACHED
-        verified = reason in (Reason.SUPPORTED, Reason.AUTO_ATTACHED)
+        verified = reason in (Reason.SUPPORTED, Reason.AUTO_ATTACHED, Reason.RECITED)
         if not cited and not verified:
             return SentenceCheck(strip_markers(raw), (), False, support, reason)
         text, used = self.rewrite(raw, markers, {candidate.number: candidate for _, candidate in kept}, verified)
         return SentenceCheck(text, tuple(used), verified, support, reason)
+
+    def other_source(self, claim: str, cited: Sequence[int]) -> tuple[float, Candidate] | None:
+        """The best-supporting sentence of a source the claim did not cite that supports it, figures and all."""
+        others = {c.number for c in self.pool} - set(cited)
+        found = sorted(best_by_source(claim, self.pool, self.similarity, others).values(), key=lambda item: -item[0])
+        return next(
+            (item for item in found if item[0] >= self.min_support and not unmatched_quantities(claim, item[1].chunk.text)),
+            None,
+        )
 
     def best_support(
         self, claim: str, segments: Mapping[str, Sequence[int]], cited: Sequence[int]
