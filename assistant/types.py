@@ -144,7 +144,8 @@ class AnswerMode(StrEnum):
 class EventKind(StrEnum):
     TOKEN = "token"  # a text delta
     NOTICE = "notice"  # something the user should know (a fallback, a wait)
-    DRAFT = "draft"  # the extractive answer, shown at once while a model writes the final one
+    DRAFT = "draft"  # the extractive answer, shown at once while a model writes the final one; sent again when the
+    # model starts over (a second look), which discards the text streamed so far
     QUEUE = "queue"  # the question waits for the local engine; text says how many are ahead
     ANSWER = "answer"  # the final, verified answer; always the last event
 

@@ -65,6 +65,30 @@ def test_second_look_with_an_unverified_claim_keeps_the_refusal(llm_assistant, f
     assert not answer.answerable and answer.text == REFUSAL["en"] and len(fake_llm.requests) == 2
 
 
+def test_an_uncheckable_answer_gets_a_second_look_and_the_draft_comes_back_first(llm_assistant, fake_llm):
+    fake_llm.script(Reply("The company headquarters are located in Paris."), Reply("Microsoft invested 10 billion US dollars in OpenAI [1]."))
+    streamed = events(llm_assistant, EN_QUESTION)
+    kinds = [e.kind for e in streamed]
+    assert kinds.count("draft") == 2 and kinds.index("token") < len(kinds) - 1 - kinds[::-1].index("draft")
+    answer = streamed[-1].answer
+    assert answer.mode == "generated" and answer.verified_share == 1.0 and "Paris" not in answer.text
+    assert "could not be matched" in fake_llm.requests[1]["messages"][-1]["content"]
+
+
+def test_a_model_caught_in_a_loop_is_cut_off_at_the_first_repeat(llm_assistant, fake_llm):
+    loop = "这些要求可能包括严格的测试和验证。" * 40
+    fake_llm.script(Reply("微软对OpenAI投资了100亿美元[1]。" + loop))
+    answer = llm_assistant.ask(QUESTION)
+    assert answer.text.count("这些要求") <= 1 and "100亿美元" in answer.text and answer.mode == "generated"
+
+
+def test_a_mostly_unverified_answer_gets_a_second_look(llm_assistant, fake_llm):
+    invented = "The company headquarters are located in Paris. Its founder lives in Rome. It has 70 employees."
+    fake_llm.script(Reply(f"Microsoft invested 10 billion US dollars in OpenAI [1]. {invented}"), Reply("Microsoft invested 10 billion US dollars in OpenAI [1]."))
+    answer = llm_assistant.ask(EN_QUESTION)
+    assert len(fake_llm.requests) == 2 and "Paris" not in answer.text and answer.verified_share == 1.0
+
+
 def test_uncovered_question_is_refused_without_a_model_call(llm_assistant, fake_llm):
     answer = llm_assistant.ask("特斯拉2031年在火星上的工厂产量是多少？")
     assert not answer.answerable and fake_llm.requests == []

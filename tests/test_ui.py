@@ -223,6 +223,15 @@ def test_the_extractive_draft_comes_first_and_the_generated_answer_replaces_it(l
     assert plain_text(draft).startswith("根据报告原文")  # history never carries the label
 
 
+def test_a_second_look_discards_the_streamed_text_and_shows_the_draft_again(llm_assistant, fake_llm):
+    fake_llm.script(Reply("The company headquarters are located in Paris."), Reply("Microsoft invested 10 billion US dollars in OpenAI [1]."))
+    outputs = list(respond(llm_assistant, EN_QUESTION, []))
+    replies = [chat[-1]["content"] for chat, _, _ in outputs]
+    paris = [i for i, reply in enumerate(replies) if "Paris" in reply]
+    assert paris and replies[paris[-1] + 1].startswith('<em class="draft">Draft')  # the rejected text is gone
+    assert all("Paris" not in reply for reply in replies[paris[-1] + 1 :]) and "10 billion" in replies[-1]
+
+
 def test_model_failure_shows_a_notice_above_the_extractive_answer(llm_assistant, fake_llm):
     fake_llm.script(Status(500))
     reply, _ = final_reply(list(respond(llm_assistant, "微软对OpenAI的投资金额是多少？", [])))

@@ -8,8 +8,10 @@ nothing checkable, the user still gets the extractive answer with a visible noti
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import replace
 
 from langchain_core.language_models import BaseChatModel
@@ -20,6 +22,8 @@ from assistant.answering.prompts import (
     build_condense_messages,
     build_messages,
     is_model_refusal,
+    NUDGE_REFUSED,
+    NUDGE_UNCHECKABLE,
     second_look_messages,
 )
 from assistant.answering.verify import Similarity, VerifiedAnswer, verify
@@ -36,6 +40,10 @@ UNCHECKABLE = {
     "en": "No sentence of the model's answer could be checked against the sources; showing quotes from the report instead.",
 }
 CONDENSE_MAX_CHARS = 300
+MIN_SHOWN_SHARE = 0.5  # an answer mostly unsupported by its sources is not shown (it gets a second look first)
+LOOP_REPEATS = 3
+SENTENCE_END_RE = re.compile(r"[。！？.!?\n]")
+SENTENCE_RE = re.compile(r"[^。！？.!?\n]{8,}[。！？.!?\n]")  # sentences long enough that a repeat is a loop
 
 
 def condense(model: BaseChatModel, question: str, history: Sequence[Turn]) -> str | None:
@@ -76,40 +84,46 @@ def generate(
     against exactly their sentences. A ``digest`` asks for a short summary of the sources; a ``prompt``
     replaces the question's (an English digest translated from the Chinese one), verified the same way.
 
-    A small model refuses some questions whose evidence is in its sources (English
-    questions over Chinese text most often), although the retrieval gate found strong
-    evidence. It then gets one second look: told that the sources bear on the question,
-    it answers again, reusing the cached prompt (a few seconds), and that answer is kept
-    only when every claim in it verifies; otherwise the refusal stands.
+    A small model refuses some questions whose evidence is in its sources (English questions
+    over Chinese text most often), although the retrieval gate found strong evidence, or
+    writes something no source sentence backs (a wrong count, a vague restatement). Either
+    way it gets one second look, on the cached prompt (a few seconds): told that the sources
+    bear on the question, or that its answer could not be matched to them, it answers again,
+    after a ``DRAFT`` event that tells every face to discard the text streamed so far. The
+    second answer is kept only when every claim in it verifies; otherwise the refusal stands,
+    or the extractive answer is shown with a notice.
     """
     language = extractive.language
     sources = [w.source for w in windows]
     messages = list(prompt) if prompt else build_messages(extractive.query, language, sources, digest=digest)
     started = clock()
     timings = {k: v for k, v in extractive.timings.items() if k != "first_token"}  # the draft's; set again when text shows
+
+    def finished(answer: Answer) -> StreamEvent:
+        timings["generation"] = (clock() - started) * 1000
+        timings.setdefault("first_token", timings["generation"] + timings.get("total", 0.0))
+        return StreamEvent(EventKind.ANSWER, answer=replace(answer, mode=AnswerMode.GENERATED, model=model_name, timings=timings))
+
+    refused = replace(extractive, text=REFUSAL[language], answerable=False, citations=())
     try:
         text = yield from _stream(model, messages, language, timings, started, clock)
-        checked = None
-        if is_model_refusal(text, language):
-            retry = yield from _stream(model, second_look_messages(messages, text, language), language, timings, started, clock)
+        refusal = is_model_refusal(text, language)
+        checked = None if refusal else _verify(text, windows, similarity, min_support)
+        if checked is None or checked.verified_share < MIN_SHOWN_SHARE:
+            yield StreamEvent(EventKind.DRAFT, answer=extractive)
+            nudge = NUDGE_REFUSED if refusal else NUDGE_UNCHECKABLE
+            retry = yield from _stream(model, second_look_messages(messages, text, nudge[language]), language, timings, started, clock)
             checked = None if is_model_refusal(retry, language) else _verify(retry, windows, similarity, min_support)
             if checked is None or checked.claims == 0 or checked.unverified:
-                timings["generation"] = (clock() - started) * 1000
-                timings.setdefault("first_token", timings["generation"] + timings.get("total", 0.0))
-                yield StreamEvent(EventKind.ANSWER, answer=replace(extractive, text=REFUSAL[language], answerable=False, citations=(), mode=AnswerMode.GENERATED, model=model_name, timings=timings))
+                if refusal:
+                    yield finished(refused)
+                else:  # little the sources back up (a bare "[1][2]", an echoed injection, a loop): do not show it
+                    yield from fallback(extractive, UNCHECKABLE[language])
                 return
     except LlmUnavailable as exc:
         yield from fallback(extractive, NOTICE[language].format(reason=exc.reason))
         return
-    timings["generation"] = (clock() - started) * 1000
-    checked = checked or _verify(text, windows, similarity, min_support)
-    if checked.verified == 0:  # nothing the sources back up (a bare "[1][2]", an echoed injection): do not show it
-        yield from fallback(extractive, UNCHECKABLE[language])
-        return
-    answer = replace(
-        extractive, text=checked.text, citations=checked.citations, checks=checked.sentences, mode=AnswerMode.GENERATED, model=model_name, timings=timings
-    )
-    yield StreamEvent(EventKind.ANSWER, answer=answer)
+    yield finished(replace(extractive, text=checked.text, citations=checked.citations, checks=checked.sentences))
 
 
 def _verify(text: str, windows: Sequence[Window], similarity: Similarity, min_support: float) -> VerifiedAnswer:
@@ -132,14 +146,27 @@ def _stream(
     from assistant.answering.llm import stream_text  # the OpenAI/Ollama clients load only when a model is configured
 
     refusal = REFUSAL[language]
-    parts: list[str] = []
-    shown = 0
-    for delta in stream_text(model, messages):
-        parts.append(delta)
-        text = "".join(parts)
-        if shown == 0 and refusal.startswith(text.strip()):
-            continue
-        timings.setdefault("first_token", (clock() - started) * 1000 + timings.get("total", 0.0))
-        yield StreamEvent(EventKind.TOKEN, text[shown:])
-        shown = len(text)
-    return "".join(parts).strip()
+    text, shown = "", 0
+    with closing(stream_text(model, messages)) as deltas:  # closed early, it tells the engine to stop generating
+        for delta in deltas:
+            text += delta
+            if SENTENCE_END_RE.search(delta) and (cut := repeated_from(text)) is not None:
+                return text[:cut].strip()  # a small model caught in a loop: keep what it said before repeating
+            if shown == 0 and refusal.startswith(text.strip()):
+                continue
+            timings.setdefault("first_token", (clock() - started) * 1000 + timings.get("total", 0.0))
+            yield StreamEvent(EventKind.TOKEN, text[shown:])
+            shown = len(text)
+    return text.strip()
+
+
+def repeated_from(text: str) -> int | None:
+    """Where a reply begins to repeat itself: the start of a sentence's second occurrence, once it occurred
+    ``LOOP_REPEATS`` times (a 1.5B model can repeat one sentence until ``llm.max_tokens``, 40 s on 2 cores)."""
+    seen: dict[str, list[int]] = {}
+    for match in SENTENCE_RE.finditer(text):
+        starts = seen.setdefault(match.group(0).strip(), [])
+        starts.append(match.start())
+        if len(starts) >= LOOP_REPEATS:
+            return starts[1]
+    return None

@@ -131,6 +131,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         elif event.kind is EventKind.TOKEN and args.stream and not args.json:
             streamed.append(event.text)
             print(event.text, end="", flush=True)
+        elif event.kind is EventKind.DRAFT and streamed:  # the model starts over: what it wrote is discarded
+            print("\n(not matched to the sources; the model answers again)", flush=True)
+            streamed.clear()
         elif event.kind is EventKind.ANSWER:
             answer = event.answer
     assert answer is not None  # every stream ends with the answer

@@ -52,8 +52,8 @@ def respond(assistant: Assistant, message: str, chat: Sequence[Mapping[str, obje
         for event in assistant.ask_stream(message, history=history):
             if event.kind is EventKind.ANSWER and event.answer is not None:
                 reply, sources = render_answer(event.answer), render_sources(event.answer)
-            elif event.kind is EventKind.DRAFT and event.answer is not None:
-                draft = event.answer
+            elif event.kind is EventKind.DRAFT and event.answer is not None:  # again: the model starts over
+                draft, text = event.answer, ""
                 reply, sources = render_draft(draft, WRITING), render_sources(draft)
             elif event.kind is EventKind.QUEUE and draft is not None:
                 reply = render_draft(draft, event.text)
