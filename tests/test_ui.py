@@ -197,7 +197,10 @@ def test_empty_question_is_a_message_not_a_traceback(report_assistant, caplog):
 @pytest.mark.slow  # verification embeds every answer sentence against the sources
 def test_generated_answer_streams_raw_text_then_shows_verdicts(llm_assistant, fake_llm):
     fake_llm.script(
-        Reply(f"Microsoft invested $100 billion in OpenAI [1]. Google invested 300 million US dollars in Anthropic [1]. {HOSTILE}")
+        Reply(  # half the claims verified: shown with verdicts (fewer would get a second look, then the quotes)
+            "Microsoft invested $100 billion in OpenAI [1]. Google invested 300 million US dollars in Anthropic [1]."
+            f" Microsoft invested 10 billion US dollars in OpenAI [1]. {HOSTILE}"
+        )
     )
     outputs = list(respond(llm_assistant, EN_QUESTION, []))
     streamed = [chat[-1]["content"] for chat, _, _ in outputs[:-1]]
