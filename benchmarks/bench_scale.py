@@ -57,7 +57,7 @@ from assistant.ingest.chunk import chunk_id
 from assistant.ingest.load import file_digest
 from assistant.language import detect_language
 from assistant.service import Assistant
-from assistant.settings import PathSettings, Settings
+from assistant.settings import LlmSettings, PathSettings, Settings
 from assistant.types import Chunk, Sentence
 
 OUT = ROOT / "benchmarks" / "results" / "scale.json"
@@ -90,7 +90,8 @@ def summary_ms(seconds: list[float]) -> dict[str, float]:
 
 
 def settings_for(workdir: Path, index_dir: Path, corpus_dir: Path | None = None) -> Settings:
-    return Settings(paths=PathSettings(corpus_dir=corpus_dir or workdir / "corpus", index_dir=index_dir))
+    # offline answers: the targets are retrieval and extractive latency, and a local model would add its ~1 GB and seconds
+    return Settings(paths=PathSettings(corpus_dir=corpus_dir or workdir / "corpus", index_dir=index_dir), llm=LlmSettings(provider="none"))
 
 
 # -- synthetic material ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import numpy as np
 from bench_core import REPORT, timed
 
 from assistant.service import Assistant
-from assistant.settings import PathSettings, Settings
+from assistant.settings import LlmSettings, PathSettings, Settings
 
 ANCHOR = "虽然目前生成式人工智能主要应用于面向消费者的产品"
 NEW_FACT = "青松资本于2026年向示例公司投资了77亿元人民币。"
@@ -45,7 +45,7 @@ def update(workdir: Path, size: int, vary) -> dict[str, object]:
     for target, source in ((index_dir, workdir / f"n{size}"), (corpus_dir, workdir / f"corpus-n{size}")):
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(source, target)
-    settings = Settings(paths=PathSettings(corpus_dir=corpus_dir, index_dir=index_dir))
+    settings = Settings(paths=PathSettings(corpus_dir=corpus_dir, index_dir=index_dir), llm=LlmSettings(provider="none"))
     assistant = Assistant(settings)
     assistant.embedder.query("预热 warm-up")  # the model load is not re-indexing
     unchanged = _step(assistant)
