@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.answering.verify.markers import (
@@ -162,7 +162,8 @@ class _Verifier:
             for words, numbers in marker_segments(raw, markers).items()
             if (kept_numbers := [n for n in numbers if n in cited])
         }
-        best = self.best_support(claim, segments, cited)
+        whole = best_by_source(claim, self.pool, self.similarity, {c.number for c in self.pool})  # every source, once
+        best = self.best_support(claim, whole, segments, cited)
         ranked = sorted(best.values(), key=lambda item: item[0], reverse=True)
         # the least-supported part decides: each stretch of words before its own marker needs a supporting source
         support = min(
@@ -175,7 +176,7 @@ class _Verifier:
         mismatch = bool(unmatched_quantities(claim, "\n".join(candidate.chunk.text for _, candidate in kept)))
         recited = None
         if (support < self.min_support or mismatch) and cited and len(segments) <= 1:
-            recited = self.other_source(claim, cited)  # one claim, cited to the wrong source
+            recited = self.other_source(claim, whole, cited)  # one claim, cited to the wrong source
         if recited:
             (support, _), kept, reason = recited, [recited], Reason.RECITED
         elif support < self.min_support:
@@ -190,29 +191,34 @@ class _Verifier:
         text, used = self.rewrite(raw, markers, {candidate.number: candidate for _, candidate in kept}, verified)
         return SentenceCheck(text, tuple(used), verified, support, reason)
 
-    def other_source(self, claim: str, cited: Sequence[int]) -> tuple[float, Candidate] | None:
+    def other_source(
+        self, claim: str, whole: Mapping[int, tuple[float, Candidate]], cited: Sequence[int]
+    ) -> tuple[float, Candidate] | None:
         """The best-supporting sentence of a source the claim did not cite that supports it, figures and all."""
-        others = {c.number for c in self.pool} - set(cited)
-        found = sorted(best_by_source(claim, self.pool, self.similarity, others).values(), key=lambda item: -item[0])
+        found = sorted((item for n, item in whole.items() if n not in cited), key=lambda item: -item[0])
         return next(
             (item for item in found if item[0] >= self.min_support and not unmatched_quantities(claim, item[1].chunk.text)),
             None,
         )
 
     def best_support(
-        self, claim: str, segments: Mapping[str, Sequence[int]], cited: Sequence[int]
+        self,
+        claim: str,
+        whole: Mapping[int, tuple[float, Candidate]],
+        segments: Mapping[str, Sequence[int]],
+        cited: Sequence[int],
     ) -> dict[int, tuple[float, Candidate]]:
-        """Best sentence per source for the whole claim, and per cited source also for the words its marker follows.
+        """Best sentence per (cited) source for the whole claim (``whole``: every source's), and per cited source
+        also for the words its marker follows.
 
         "A grew 20% [1], and B fell [2]." cites each source for half the sentence;
         neither half alone would support the whole.
         """
-        claims: dict[str, Collection[int]] = {claim: cited or {c.number for c in self.pool}}
+        best = {n: item for n, item in whole.items() if not cited or n in cited}
         for words, numbers in segments.items():
-            claims.setdefault(words, numbers)
-        best: dict[int, tuple[float, Candidate]] = {}
-        for text, numbers in claims.items():
-            for n, item in best_by_source(text, self.pool, self.similarity, numbers).items():
+            if words == claim:
+                continue
+            for n, item in best_by_source(words, self.pool, self.similarity, numbers).items():
                 if n not in best or item[0] > best[n][0]:
                     best[n] = item
         return best
