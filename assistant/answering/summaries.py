@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -168,17 +168,18 @@ def _renumbered(draft: Answer, parts: Sequence[tuple[Answer, Sequence[SentenceCh
                 if old not in numbers and old in by_n:
                     numbers[old] = len(citations) + 1
                     citations.append(replace(by_n[old], n=numbers[old]))
-
-        def renumber(match: re.Match[str], numbers: dict[int, int] = numbers) -> str:
-            return f"[{numbers[int(match.group(1))]}]" if int(match.group(1)) in numbers else ""
-
-        texts = [markers_last(MARKER_RE.sub(renumber, check.text).strip()) for check in chosen]
+        texts = [markers_last(renumber_markers(check.text, numbers).strip()) for check in chosen]
         checks += [
             replace(check, text=text, citations=tuple(numbers[n] for n in check.citations if n in numbers))
             for check, text in zip(chosen, texts)
         ]
         paragraphs.append(SENTENCE_JOIN.get(draft.language, " ").join(texts))
     return replace(draft, text=separator.join(paragraphs), citations=tuple(citations), checks=tuple(checks), mode=AnswerMode.GENERATED, model=parts[0][0].model if parts else draft.model)
+
+
+def renumber_markers(text: str, numbers: Mapping[int, int]) -> str:
+    """Canonical ``[n]`` markers mapped through ``numbers``; a marker it does not map is dropped."""
+    return MARKER_RE.sub(lambda m: f"[{numbers[int(m.group(1))]}]" if int(m.group(1)) in numbers else "", text)
 
 
 def markers_last(sentence: str) -> str:
@@ -224,11 +225,7 @@ def translation_prompt(chinese: Answer, windows: Sequence[Window]) -> list[Messa
         if holder is None:
             return None
         number[citation.n] = holder
-
-    def renumber(match: re.Match[str]) -> str:
-        return f"[{number[int(match.group(1))]}]" if int(match.group(1)) in number else ""
-
-    return build_translation_messages(MARKER_RE.sub(renumber, chinese.text))
+    return build_translation_messages(renumber_markers(chinese.text, number))
 
 
 def cached_answer(entry: dict, draft: Answer) -> Answer | None:
