@@ -56,6 +56,7 @@ from assistant.indexing.store import ChunkStore
 from assistant.ingest.chunk import chunk_id
 from assistant.ingest.load import file_digest
 from assistant.language import detect_language
+from assistant.retrieval.sentences import SentenceIndex
 from assistant.service import Assistant
 from assistant.settings import LlmSettings, PathSettings, Settings
 from assistant.types import Chunk, Sentence
@@ -257,6 +258,22 @@ def build(workdir: Path, size: int) -> dict[str, object]:
     }
 
 
+def sentence_search_recall(sentences: SentenceIndex, vectors: np.ndarray, k: int = 10) -> float:
+    """The share of each question's exact top ``k`` live sentences (all vectors scored, in blocks) that the sentence
+    search returns: how much the sign-code ranking before exact re-scoring loses (nothing below 4,096 sentences)."""
+    ids = [sentences._id(i) for i in range(len(sentences))]
+    best = np.full((len(vectors), k), -np.inf, dtype=np.float32)
+    where = np.zeros((len(vectors), k), dtype=np.int64)
+    for start in range(0, len(ids), 5000):
+        scores = (sentences.source.vectors(ids[start : start + 5000]) @ vectors.T).T
+        merged = np.hstack([best, scores])
+        positions = np.hstack([where, np.broadcast_to(np.arange(start, start + scores.shape[1]), scores.shape)])
+        top = np.argsort(-merged, axis=1, kind="stable")[:, :k]
+        best, where = np.take_along_axis(merged, top, 1), np.take_along_axis(positions, top, 1)
+    found = [set(sentences.source.nearest(vector, k)[0]) for vector in vectors]
+    return float(np.mean([len(got & {ids[i] for i in exact}) / k for got, exact in zip(found, where.tolist())]))
+
+
 def measure(workdir: Path, size: int) -> dict[str, object]:
     """Latency per component over the dev-set questions, on the index built for ``size``."""
     questions = [q.question for q in read_golden(GOLDEN)]
@@ -282,9 +299,10 @@ def measure(workdir: Path, size: int) -> dict[str, object]:
                       is_common=retriever.is_common)
 
     times: dict[str, list[float]] = defaultdict(list)
-    digest = []
+    digest, question_vectors = [], []
     for question in questions:
         embed_s, vector = timed(assistant.embedder.query, question)
+        question_vectors.append(vector)
         query = retriever.prepare(question, detect_language(question), vector)
         hits = retriever.search(query, k)
         calls = {
@@ -307,15 +325,19 @@ def measure(workdir: Path, size: int) -> dict[str, object]:
             "sentence_vectors": results["sentence_vectors"][1],
             "answer": [answer.answerable, round(answer.evidence, 4), [c.chunk_id for c in answer.citations]],
         })
+    rss_after = rss_mb()
+    recall_s, recall = timed(sentence_search_recall, sentences, np.vstack(question_vectors))
     return {
         "questions": len(questions),
+        "sentence_search_recall_at_10": round(recall, 4),  # measured after the memory: it reads every vector
+        "sentence_search_recall_s": round(recall_s, 1),
         "warm_up_models_s": round(warm_s, 2),
         "retriever_load_s": round(load_s, 2),
         "retriever_load_bm25_cached_s": round(cached_load_s, 2),
         "first_ask_cold_ms": round(1000 * cold_s, 1),
         "warm_ms": {name: summary_ms(values) for name, values in times.items()},
         "serve_peak_rss_mb": peak_rss_mb(),
-        "serve_rss_after_questions_mb": rss_mb(),
+        "serve_rss_after_questions_mb": rss_after,
         "measure_load_average": os.getloadavg()[0],
         "answers": digest,
     }

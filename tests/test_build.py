@@ -270,4 +270,6 @@ def test_sigkill_during_garbage_collection_loses_nothing(copy, tmp_path):
     assert len([p for p in (tmp_path / "index" / "chroma").iterdir() if p.is_dir()]) == 2  # no orphaned folders
     collection = fresh.store.client.get_collection(fresh.manifest().chunks_collection)
     assert collection.get(where={"doc_id": "ghost.txt"})["ids"] == []
+    kept = {row for s in fresh.store.vector_files.segments() for row in s.rows}  # beside the index: every live row's
+    assert live.rows() <= kept and not any(row.startswith("ghost") for row in kept)  # vectors, none of the ghosts'
     assert any("77亿元" in c.quote for c in fresh.ask("青松资本向示例公司投资了多少？").citations)

@@ -6,6 +6,7 @@ from chroma_rows import document, free_pages, remove, segment_folders
 
 from assistant.indexing.reclaim import disk_bytes
 from assistant.indexing.store import ChunkStore
+from assistant.indexing.vectorfile import Segment
 from assistant.indexing.verify import verify
 
 
@@ -32,7 +33,10 @@ def test_a_held_generation_is_given_back_by_the_run_after_its_reader_let_go(tmp_
     reader = store.sentence_vectors(added)  # a retriever on the two-document generation
     removed = remove(store, added, "added.txt")
     assert added.chunks_collection in {c.name for c in store.client.list_collections()}
-    assert len(store.load_chunks(added)) == 3000 and reader.count() == 6000  # still complete for its reader
+    stored = store.load_chunks(added)
+    reader.cover({s.row: 2 for s in stored})  # from the segments it opened: the deleted one's file stays readable
+    assert len(stored) == 3000 and reader.count() == 6000  # still complete for its reader
+    assert isinstance(reader.segments[-1], Segment) and reader.segments[-1].name != "memory"
     del reader
     gc.collect()
     store.garbage.settle(store.read())  # what the next `assistant index` does, changes or not

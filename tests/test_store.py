@@ -104,7 +104,11 @@ def test_a_reader_keeps_its_generation_until_it_lets_go(tmp_path):
     reader = store.sentence_vectors(first)  # what a retriever holds for its whole life
     second = write(store, text="新文本。", live=first)
     assert first.chunks_collection in names(store)
-    assert store.load_chunks(first)[0].chunk.text == "旧文本。" and reader.count() == 2  # and the new rows
+    stored = store.load_chunks(first)
+    assert stored[0].chunk.text == "旧文本。" and reader.fallback.count() == 2  # the collection, with the new rows
+    reader.cover({stored[0].row: 1})  # the old row's segment is deleted, and still open for this reader
+    assert reader.count() == 1 and reader.segments[-1].name != "memory"
+    assert reader.vectors([f"{stored[0].row}:0"]).shape == (1, 384)
     del reader
     gc.collect()
     third = write(store, text="新文本。", live=second)  # unchanged: nothing written, and nothing held any more
@@ -173,8 +177,8 @@ def test_a_retired_instance_is_closed_once_the_reader_on_it_is_collected(tmp_pat
     first = store.client
     store.refresh(reader)
     assert [client for _, client in store._retired] == [first]
-    assert reader.count() == 1  # still open for the reader that holds it
+    assert reader.fallback.count() == 1  # still open for the reader that holds it
     del reader
     gc.collect()
     assert store._retired == []
-    assert store.sentence_vectors(manifest).count() == 1 and store.client is not first
+    assert store.sentence_vectors(manifest).fallback.count() == 1 and store.client is not first

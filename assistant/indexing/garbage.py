@@ -28,6 +28,7 @@ from assistant.errors import IndexCorrupt
 from assistant.indexing.holds import forget, generation_of, unheld
 from assistant.indexing.manifest import Manifest
 from assistant.indexing.reclaim import reclaim
+from assistant.indexing.vectorfile import fingerprint_key
 
 if TYPE_CHECKING:
     from assistant.indexing.store import ChunkStore
@@ -62,6 +63,8 @@ class Garbage:
         if self.store.url:
             return live
         live = self.compact(live)
+        self.store.vector_files.settle(live.rows(), fingerprint_key(live.fingerprint))
+        self.store.complete_vectors(live)
         if self.drop(live) or switched:
             reclaim(self.store.index_dir / "chroma")
         return live

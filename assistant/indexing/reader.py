@@ -20,6 +20,7 @@ from assistant.indexing.rows import (
     StoredChunk,
     parse_layout,
 )
+from assistant.indexing.vectorfile import FileVectors, fingerprint_key
 
 PAGE = 5000  # rows per get: large libraries would hit request limits in one
 
@@ -78,10 +79,19 @@ class GenerationReader:
             for row, got in chunks.items()
             for k, (a, b, _) in enumerate(parse_layout(str(dict(got["metadatas"]).get("sentences", ""))))
         }
-        sentences = self._get(self.collection(manifest.sentences_collection), list(texts), ["embeddings"])
+        found: dict[str, np.ndarray] = {}
+        if not self.url:  # from the segments: a Chroma read would load the whole sentence HNSW into the indexer
+            files = FileVectors(self.vector_files, fingerprint_key(manifest.fingerprint), None)
+            files.cover({row: len(parse_layout(str(dict(got["metadatas"]).get("sentences", "")))) for row, got in chunks.items()},
+                        fill=False)
+            found = files.stored(list(texts))
+        rest = [sid for sid in texts if sid not in found]
+        if rest:
+            found.update((sid, got["embeddings"]) for sid, got in
+                         self._get(self.collection(manifest.sentences_collection), rest, ["embeddings"]).items())
         return (
             {str(got["documents"]): np.asarray(got["embeddings"], np.float32) for got in chunks.values()},
-            {texts[sid]: np.asarray(got["embeddings"], np.float32) for sid, got in sentences.items()},
+            {texts[sid]: np.asarray(vector, np.float32) for sid, vector in found.items()},
         )
 
     def dense_search(self, manifest: Manifest, vector: np.ndarray, n: int, live: Mapping[str, str]) -> list[tuple[str, float]]:
@@ -101,8 +111,10 @@ class GenerationReader:
         """Chunk and sentence rows stored, live or dead: the over-fetch factor and the benchmark read this."""
         return self.collection(manifest.chunks_collection).count(), self.collection(manifest.sentences_collection).count()
 
-    def sentence_vectors(self, manifest: Manifest) -> SentenceVectors:
-        """The generation's sentence rows; a local reader holds the generation for as long as this object lives
-        (holds.py), so take it before reading anything else of the generation."""
+    def sentence_vectors(self, manifest: Manifest) -> SentenceVectors | FileVectors:
+        """The generation's sentence rows: from the segments beside a local index (vectorfile.py), from the collection
+        on a server. A local reader holds the generation for as long as this object lives (holds.py), so take it
+        before reading anything else of the generation."""
         held = None if self.url else hold(self.index_dir, manifest.chunks_collection)
-        return SentenceVectors(self.collection(manifest.sentences_collection), held)
+        collection = SentenceVectors(self.collection(manifest.sentences_collection), held)
+        return collection if self.url else FileVectors(self.vector_files, fingerprint_key(manifest.fingerprint), collection)

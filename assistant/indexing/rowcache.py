@@ -29,13 +29,13 @@ REWRITE_SHARE = 0.01
 COLUMNS = ["row"] + [f.name for f in fields(RowContent)]
 
 
-def _packed(items: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def pack_strings(items: list[str]) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(len(items) + 1, dtype=np.int64)
     np.cumsum([len(item) for item in items], out=offsets[1:])
     return np.frombuffer("".join(items).encode("utf-8"), dtype=np.uint8), offsets
 
 
-def _unpacked(buffer: np.ndarray, offsets: np.ndarray) -> list[str]:
+def unpack_strings(buffer: np.ndarray, offsets: np.ndarray) -> list[str]:
     whole = buffer.tobytes().decode("utf-8")
     bounds = offsets.tolist()
     return [whole[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
@@ -48,7 +48,7 @@ def load_rows(cache_dir: Path) -> dict[str, RowContent]:
         return {}
     try:
         with np.load(path) as data:
-            columns = [_unpacked(data[name], data[f"{name}_offsets"]) for name in COLUMNS]
+            columns = [unpack_strings(data[name], data[f"{name}_offsets"]) for name in COLUMNS]
     except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
         log.warning("ignoring unreadable row cache %s: %s", path, exc)
         return {}
@@ -61,7 +61,7 @@ def save_rows(cache_dir: Path, rows: Mapping[str, RowContent]) -> None:
     arrays: dict[str, np.ndarray] = {}
     for name in COLUMNS:
         column = list(rows) if name == "row" else [getattr(content, name) for content in rows.values()]
-        arrays[name], arrays[f"{name}_offsets"] = _packed(column)
+        arrays[name], arrays[f"{name}_offsets"] = pack_strings(column)
     try:
         write_atomic_with(cache_dir / ROWS, lambda handle: np.savez(handle, **arrays))
     except OSError as exc:
@@ -77,7 +77,7 @@ def worth_rewriting(missing: int, extra: int, live: int) -> bool:
 def _cached_ids(cache_dir: Path) -> set[str]:
     try:
         with np.load(cache_dir / ROWS) as data:
-            return set(_unpacked(data["row"], data["row_offsets"]))
+            return set(unpack_strings(data["row"], data["row_offsets"]))
     except (OSError, ValueError, KeyError, UnicodeDecodeError):
         return set()
 

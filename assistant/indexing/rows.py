@@ -6,13 +6,14 @@ sentence's page relative to the chunk's page). Its id is the chunk id plus a has
 so one id always means one row content: rows are written once and never updated. Where the
 chunk sits in its document (start, ordinal, page) lives in the manifest, so an edit above a
 paragraph moves it without rewriting it. Sentence rows are ``<chunk row>:<k>``, ids and vectors only.
-``SentenceVectors`` reads them for a retriever (given the collection by the store, the one Chroma adapter).
+``SentenceVectors`` reads them for a retriever on a Chroma server (given the collection by the store, the one Chroma
+adapter); a local index serves them from segments beside it (vectorfile.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -154,6 +155,9 @@ class SentenceVectors:
     def __init__(self, collection, hold: IO[bytes] | None = None) -> None:
         self.collection = collection
         self.hold = hold
+
+    def cover(self, rows: Mapping[str, int]) -> None:
+        """Nothing to prepare: the collection holds every row, and the retriever skips dead ones."""
 
     def count(self) -> int:
         return self.collection.count()

@@ -49,6 +49,7 @@ from assistant.indexing.manifest import (
     write_atomic,
 )
 from assistant.indexing.reader import GenerationReader
+from assistant.indexing.vectorfile import VECTORS, VectorFiles
 from assistant.indexing.writer import GenerationWriter
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class ChunkStore(GenerationReader, GenerationWriter):
         self._client: chromadb.ClientAPI | None = None
         self.counts = RowCounts()
         self.garbage = Garbage(self)
+        self.vector_files = VectorFiles(self.index_dir / VECTORS)  # local mode's sentence vectors (vectorfile.py)
         self.published: set[str] = set()  # manifest versions this store switched to: its own client saw them written
         self._view = 0
         self._opening = threading.RLock()

@@ -7,6 +7,7 @@ publishing and its garbage collector, and keep the write path apart from the rea
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 
@@ -16,6 +17,7 @@ from assistant.indexing.manifest import DocumentRecord, Manifest
 from assistant.indexing.rowcache import remember_rows
 from assistant.indexing.rows import (
     RowContent,
+    SentenceVectors,
     parse_layout,
     place,
     placed_records,
@@ -23,7 +25,10 @@ from assistant.indexing.rows import (
     sentence_ids,
     sentence_layout,
 )
+from assistant.indexing.vectorfile import fingerprint_key
 from assistant.types import Chunk, Sentence
+
+log = logging.getLogger(__name__)
 
 BATCH = 5000  # rows per add: Chroma 1.5 local accepts up to 5461 per request, and larger adds are faster per row
 
@@ -63,6 +68,8 @@ class GenerationWriter:
         contents = {row: RowContent.of(chunks[i], sentence_layout(chunks[i], [sentences[j] for j in own]))
                     for row, (i, own) in new_rows.items()}
         self._add(chunk_col, sent_col, new_rows, contents, chunks, chunk_vectors, sentence_vectors)
+        if not self.url:
+            self._keep_vectors(fingerprint, new_rows, sentence_vectors)
         switched = self._switch(chunk_col.name, sent_col.name, fingerprint, documents)
         remember_rows(self.index_dir, switched.rows(), contents)  # after a first build, the first open reads none
         return self.garbage.settle(switched)
@@ -97,6 +104,39 @@ class GenerationWriter:
             self.counts.read += len(got["ids"])
             self.counts.written += len(got["ids"])
         return self._switch(chunk_col.name, sent_col.name, live.fingerprint, dict(live.documents))
+
+    def _keep_vectors(self, fingerprint: dict[str, str], new_rows: dict[str, tuple[int, list[int]]], vectors: np.ndarray) -> None:
+        """The new sentence vectors as a segment beside the index (vectorfile.py); if that fails, the first reader
+        reads them from Chroma instead."""
+        items = [(row, own) for row, (_, own) in new_rows.items()]  # rows without sentences too: none is "missing"
+        if not items:
+            return
+        order = [j for _, own in items for j in own]
+        blocks = (vectors[order[i : i + BATCH]] for i in range(0, len(order), BATCH))
+        try:
+            self.vector_files.add(fingerprint_key(fingerprint), [row for row, _ in items], [len(own) for _, own in items], blocks)
+        except OSError as exc:
+            log.warning("could not keep sentence vectors beside the index: %s", exc)
+
+    def complete_vectors(self, live: Manifest) -> None:
+        """Keep beside the index the sentence vectors of live rows no segment holds (an index written before segments
+        existed, a segment write that failed): read from Chroma once, so readers never load its sentence HNSW."""
+        key = fingerprint_key(live.fingerprint)
+        missing = live.rows() - self.vector_files.rows(key)
+        if not missing:
+            return
+        counts = {s.row: len(parse_layout(s.layout)) for s in self.load_chunks(live) if s.row in missing}
+        rows = sorted(counts)
+        ids = [sid for row in rows for sid in sentence_ids(row, counts[row])]
+        source = SentenceVectors(self.collection(live.sentences_collection))
+        blocks = (source.vectors(ids[i : i + BATCH]) for i in range(0, len(ids), BATCH))
+        try:
+            self.vector_files.add(key, rows, [counts[row] for row in rows], blocks)
+        except (OSError, KeyError) as exc:  # KeyError: Chroma lacks live rows, which `--check` reports
+            log.warning("could not keep sentence vectors beside the index: %s", exc)
+            return
+        self.counts.read += len(ids)
+        log.info("kept %d rows' sentence vectors beside the index", len(rows))
 
     def _create(self, fingerprint: dict[str, str]):
         stamp = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]

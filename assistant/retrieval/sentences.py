@@ -1,4 +1,4 @@
-"""Best-sentence search: sentence vectors stay in their store (Chroma's HNSW) and are fetched per question.
+"""Best-sentence search: sentence vectors stay in their store (segments on disk, or Chroma) and are fetched per question.
 
 ``SentenceIndex`` knows where each quotable sentence sits (compact arrays built from the manifest's row
 layouts) and asks a ``SentenceVectorSource`` for neighbours and vectors; ``InMemoryVectors`` is the
@@ -36,7 +36,10 @@ def top_indices(values: np.ndarray, n: int) -> np.ndarray:
 
 
 class SentenceVectorSource(Protocol):
-    """Where sentence vectors live (the store's sentence collection): searched approximately, fetched by id."""
+    """Where sentence vectors live (segments beside a local index, or the store's sentence collection): searched
+    approximately, fetched by id. ``cover`` names the live rows and their sentence counts before any search."""
+
+    def cover(self, rows: Mapping[str, int]) -> None: ...
 
     def count(self) -> int: ...
 
@@ -46,7 +49,7 @@ class SentenceVectorSource(Protocol):
 
 
 class SentenceIndex:
-    """The live sentences' positions in memory; their vectors stay in the store, searched through its ANN index.
+    """The live sentences' positions in memory; their vectors stay in the store, searched through its index.
 
     Only compact arrays are held per sentence (owner chunk, span, page); a ``Sentence`` is made from its
     chunk's text when asked for. Ranking chunks by their best sentence asks the ANN index for the nearest
@@ -68,6 +71,7 @@ class SentenceIndex:
         self.sentences = _Sentences(self)
         self.by_chunk = _ChunkRows(self)
         self.source = source
+        source.cover(dict(zip(self._rows, counts.tolist())))
         self._stored = max(source.count(), len(spans))
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_rows = cache_rows
@@ -231,6 +235,9 @@ class InMemoryVectors:
     def __init__(self, ids: list[str], vectors: np.ndarray) -> None:
         self.ids, self.matrix = ids, vectors
         self._where = {sid: i for i, sid in enumerate(ids)}
+
+    def cover(self, rows: Mapping[str, int]) -> None:
+        """Nothing to prepare: every row is in the matrix."""
 
     def count(self) -> int:
         return len(self.ids)
