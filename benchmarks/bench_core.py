@@ -20,7 +20,7 @@ from assistant.evaluate import read_golden
 from assistant.indexing.embed import E5Embeddings
 from assistant.ingest.chunk import normalize
 from assistant.service import Assistant
-from assistant.settings import PathSettings, Settings
+from assistant.settings import LlmSettings, PathSettings, Settings
 from assistant.types import IndexReport
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,7 +112,8 @@ def main() -> None:
         workdir = Path(tmp)
         (workdir / "corpus").mkdir()
         shutil.copy(REPORT, workdir / "corpus" / REPORT.name)
-        settings = Settings(paths=PathSettings(corpus_dir=workdir / "corpus", index_dir=workdir / "index"))
+        settings = Settings(paths=PathSettings(corpus_dir=workdir / "corpus", index_dir=workdir / "index"),
+                            llm=LlmSettings(provider="none"))  # retrieval + the extractive answer: `auto` would generate
         assistant = Assistant(settings)
         model_load_s, _ = timed(assistant.embedder.query, "预热 warm-up")  # model load is not indexing time
         report, build = index_vs_embedding(assistant)
