@@ -63,8 +63,8 @@ class Garbage:
         if self.store.url:
             return live
         live = self.compact(live)
-        self.store.vector_files.settle(live.rows(), fingerprint_key(live.fingerprint))
-        self.store.complete_vectors(live)
+        missing = self.store.vector_files.settle(live.rows(), fingerprint_key(live.fingerprint))
+        self.store.complete_vectors(live, missing)
         if self.drop(live) or switched:
             reclaim(self.store.index_dir / "chroma")
         return live

@@ -74,16 +74,16 @@ class GenerationReader:
     def stored_vectors(self, manifest: Manifest, rows: Iterable[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Chunk and sentence vectors by text, of these rows only: what a re-index can reuse for moved text."""
         chunks = self._get(self.collection(manifest.chunks_collection), sorted(rows), ["documents", "metadatas", "embeddings"])
+        layouts = {row: parse_layout(str(dict(got["metadatas"]).get("sentences", ""))) for row, got in chunks.items()}
         texts = {
-            f"{row}:{k}": str(got["documents"])[a:b]
-            for row, got in chunks.items()
-            for k, (a, b, _) in enumerate(parse_layout(str(dict(got["metadatas"]).get("sentences", ""))))
+            f"{row}:{k}": str(chunks[row]["documents"])[a:b]
+            for row, spans in layouts.items()
+            for k, (a, b, _) in enumerate(spans)
         }
         found: dict[str, np.ndarray] = {}
         if not self.url:  # from the segments: a Chroma read would load the whole sentence HNSW into the indexer
             files = FileVectors(self.vector_files, fingerprint_key(manifest.fingerprint), None)
-            files.cover({row: len(parse_layout(str(dict(got["metadatas"]).get("sentences", "")))) for row, got in chunks.items()},
-                        fill=False)
+            files.cover({row: len(spans) for row, spans in layouts.items()}, fill=False)
             found = files.stored(list(texts))
         rest = [sid for sid in texts if sid not in found]
         if rest:

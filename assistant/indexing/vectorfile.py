@@ -54,14 +54,13 @@ def thresholds_of(vectors: np.ndarray) -> np.ndarray:
     return np.median(vectors[::step], axis=0).astype(np.float32)
 
 
-def shared_thresholds(segments: list[Segment], blocks: Iterable[np.ndarray]) -> np.ndarray:
-    """The largest segment's thresholds (a small segment's own medians are noise), or the medians of ``blocks`` (a
-    list) for the first segment."""
+def shared_thresholds(segments: list[Segment], sample: np.ndarray | None) -> np.ndarray:
+    """The largest segment's thresholds (a small segment's own medians are noise), or the medians of ``sample`` for
+    the first segment."""
     largest = max((s for s in segments if len(s)), key=len, default=None)
     if largest is not None:
         return largest.thresholds
-    vectors = list(blocks)
-    return thresholds_of(np.concatenate(vectors)) if vectors else np.zeros(0, np.float32)
+    return thresholds_of(sample) if sample is not None and len(sample) else np.zeros(0, np.float32)
 
 
 def sign_codes(vectors: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -154,10 +153,10 @@ def _write(folder: Path, fingerprint: str, rows: list[str], counts: list[int], b
             out.flush()
             os.fsync(out.fileno())
         buffer, offsets = pack_strings(rows)
-        words = -(-len(thresholds) // 64)
+        empty = sign_codes(np.zeros((0, len(thresholds)), np.float32), thresholds)
         arrays = {"rows": buffer, "rows_offsets": offsets, "counts": np.asarray(counts, dtype=np.int32),
                   "thresholds": thresholds, "fingerprint": np.asarray(fingerprint),
-                  "codes": np.concatenate(codes) if codes else np.zeros((0, words), dtype=np.uint64)}
+                  "codes": np.concatenate(codes) if codes else empty}
         write_atomic_with(folder / f"{name}.npz", lambda handle: np.savez(handle, **arrays))
     except BaseException:
         (folder / f"{name}.f32").unlink(missing_ok=True)
@@ -195,20 +194,18 @@ class VectorFiles:
             segments = self.segments(fingerprint)
             if sample is None and not any(len(s) for s in segments):
                 blocks = list(blocks)
-            thresholds = shared_thresholds(segments, blocks if sample is None else [sample])
+                sample = np.concatenate(blocks) if blocks else None
+            thresholds = shared_thresholds(segments, sample)
         segment = _write(self.folder, fingerprint, rows, counts, blocks, thresholds)
         with self._lock:
             self._open[segment.name] = segment
         return segment
 
-    def rows(self, fingerprint: str) -> set[str]:
-        """Every row some segment of this fingerprint holds."""
-        return {row for segment in self.segments(fingerprint) for row in segment.rows}
-
-    def settle(self, live: set[str], fingerprint: str) -> None:
-        """Delete segments no live row needs, merge those mostly dead or too many; under the indexer's lock."""
+    def settle(self, live: set[str], fingerprint: str) -> set[str]:
+        """Delete segments no live row needs, merge those mostly dead or too many; under the indexer's lock. The live
+        rows no segment holds."""
         if not self.folder.is_dir():
-            return
+            return set(live)
         for path in self.folder.glob("*.tmp"):
             path.unlink(missing_ok=True)
         segments = self.segments()
@@ -232,6 +229,7 @@ class VectorFiles:
             merge.append(rest.pop(0))
         if merge and (len(merge) > 1 or segment_dead_share(*merge[0]) > COMPACT_SHARE):
             self._merge(fingerprint, merge, max((s for s, _ in keep), key=len).thresholds)
+        return live - {s.rows[j] for s, rows in keep for j in rows}
 
     def _merge(self, fingerprint: str, parts: list[tuple[Segment, list[int]]], thresholds: np.ndarray) -> None:
         rows = [s.rows[j] for s, chosen in parts for j in chosen]
@@ -312,7 +310,7 @@ class FileVectors:
                     "keeps them there)", len(rows))
         ids = [f"{row}:{k}" for row, n in zip(rows, counts) for k in range(n)]
         vectors = np.vstack([self.fallback.vectors(ids[i : i + BLOCK]) for i in range(0, len(ids), BLOCK)])
-        thresholds = shared_thresholds(self.segments, [vectors])
+        thresholds = shared_thresholds(self.segments, vectors)
         return Segment("memory", self.fingerprint, rows, np.asarray(counts), thresholds,
                        lambda: sign_codes(vectors, thresholds), vectors)
 

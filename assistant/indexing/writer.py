@@ -6,7 +6,6 @@ publishing and its garbage collector, and keep the write path apart from the rea
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -120,13 +119,13 @@ class GenerationWriter:
         except OSError as exc:
             log.warning("could not keep sentence vectors beside the index: %s", exc)
 
-    def complete_vectors(self, live: Manifest) -> None:
-        """Keep beside the index the sentence vectors of live rows no segment holds (an index written before segments
-        existed, a segment write that failed): read from Chroma once, so readers never load its sentence HNSW."""
-        key = fingerprint_key(live.fingerprint)
-        missing = live.rows() - self.vector_files.rows(key)
+    def complete_vectors(self, live: Manifest, missing: set[str]) -> None:
+        """Keep beside the index the sentence vectors of the ``missing`` live rows, which no segment holds (an index
+        written before segments existed, a segment write that failed): read from Chroma once, so readers never load
+        its sentence HNSW."""
         if not missing:
             return
+        key = fingerprint_key(live.fingerprint)
         counts = {s.row: len(parse_layout(s.layout)) for s in self.load_chunks(live) if s.row in missing}
         rows = sorted(counts)
         ids = [sid for row in rows for sid in sentence_ids(row, counts[row])]
@@ -142,7 +141,7 @@ class GenerationWriter:
 
     def _create(self, fingerprint: dict[str, str]):
         stamp = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        options = {"metadata": {"fingerprint": json.dumps(fingerprint, sort_keys=True)},
+        options = {"metadata": {"fingerprint": fingerprint_key(fingerprint)},
                    "configuration": {"hnsw": {"space": "cosine"}}, "embedding_function": None}
         return (self.client.create_collection(f"{self.prefix}-{stamp}", **options),
                 self.client.create_collection(f"{self.prefix}-{stamp}-sentences", **options))
