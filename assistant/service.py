@@ -26,9 +26,9 @@ from assistant.answering.summaries import (
     plan_digest,
     report_from_sections,
     section_requests,
-    translation_prompt,
     verified_digest,
 )
+from assistant.answering.translate import needs_translation, quotes_prompt, translation_prompt
 from assistant.answering.turns import EngineQueue, in_turn
 from assistant.answering.verify import Similarity, embedding_similarity
 from assistant.answering.windows import Window, select_windows
@@ -274,7 +274,7 @@ class Assistant:
             min_support=llm.min_support,
             model_name=llm.describe(),
             digest=digest is not None,
-            prompt=self._translation(digest, extractive, retriever) if digest else None,
+            prompt=self._translation(digest, extractive, retriever) if digest else self._quotes_translation(extractive, windows),
         )
         if llm.resolved() == "local":
             events = in_turn(self.engine_queue, events, extractive, max_wait_s=llm.max_wait_s)
@@ -335,6 +335,12 @@ class Assistant:
         plan = self.digest_plan(draft.query, "zh", retriever)
         chinese = self._written_digest(plan, replace(draft, language="zh"), retriever) if plan else None
         return translation_prompt(chinese, digest.windows) if chinese else None
+
+    def _quotes_translation(self, extractive: Answer, windows: Sequence[Window]) -> list[Message] | None:
+        """For an English question over Chinese quotes (``llm.crosslingual``): the prompt translating them."""
+        if not self.settings.llm.translates() or not needs_translation(extractive):
+            return None
+        return quotes_prompt(extractive, windows)
 
     def digest_plan(
         self, question: str, language: str | None = None, retriever: HybridRetriever | None = None

@@ -205,6 +205,13 @@ class LlmSettings(BaseModel):
         description="Token budget of the evidence windows in the prompt (prompt size is the first-token time on a CPU;"
         " chosen from the curve in the README).",
     )
+    crosslingual: Literal["auto", "translate", "generate"] = Field(
+        "auto",
+        description="An English question answered from Chinese quotes: translate = the model translates the extractive"
+        " answer's quotes line by line (keeps their specifics, a third of the prompt; best for the bundled small models);"
+        " generate = it writes its own answer from the evidence windows (for a large hosted model);"
+        " auto = translate with the local provider, generate with openai and ollama.",
+    )
     digest_tokens: int = Field(
         320,
         ge=50,
@@ -235,6 +242,12 @@ class LlmSettings(BaseModel):
                 f"provider {self.provider!r} needs ASSISTANT_LLM__MODEL (llama.cpp servers accept any name)"
             )
         return self
+
+    def translates(self) -> bool:
+        """Whether English questions over Chinese quotes are answered by translating the quotes (``crosslingual``)."""
+        if self.crosslingual == "auto":
+            return self.resolved() == "local"
+        return self.crosslingual == "translate"
 
     def resolved(self) -> str:
         """The provider actually used: ``auto`` becomes local when the model file is there, else none."""

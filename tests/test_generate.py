@@ -9,6 +9,7 @@ import pytest
 from fake_openai import Delay, Drop, Reply, Status
 
 from assistant.answering.extractive import REFUSAL
+from assistant.answering.generate import NOT_FOUND, UNCHECKABLE
 from assistant.answering.windows import SOURCE_OVERHEAD_TOKENS, estimate_tokens
 from assistant.service import Assistant
 from assistant.settings import LlmSettings, Settings
@@ -42,10 +43,14 @@ def test_english_answer_with_a_wrong_conversion_is_flagged(llm_assistant, fake_l
     assert answer.verified_share == 0.5 and any(not c.verified for c in answer.citations)
 
 
-def test_model_refusal_makes_the_answer_unanswerable(llm_assistant, fake_llm):
+def test_a_model_refusing_twice_past_the_evidence_gate_shows_the_quotes_with_a_notice(llm_assistant, fake_llm):
     fake_llm.script(Reply("报告中未找到相关内容。"))
-    answer = llm_assistant.ask(QUESTION)
-    assert not answer.answerable and answer.text == REFUSAL["zh"] and answer.citations == ()
+    streamed = events(llm_assistant, QUESTION)
+    answer = streamed[-1].answer
+    assert len(fake_llm.requests) == 2  # the second look was refused too
+    assert answer.answerable and answer.mode == "extractive" and answer.notice == NOT_FOUND["zh"]
+    assert any("100亿美元" in c.quote for c in answer.citations) and answer.text == streamed[0].answer.text
+    assert [e.text for e in streamed if e.kind == "notice"] == [NOT_FOUND["zh"]]
 
 
 def test_refusal_despite_strong_evidence_gets_a_second_look_that_must_verify(llm_assistant, fake_llm):
@@ -59,10 +64,11 @@ def test_refusal_despite_strong_evidence_gets_a_second_look_that_must_verify(llm
     assert answer.timings["first_token"] <= answer.timings["total"]
 
 
-def test_second_look_with_an_unverified_claim_keeps_the_refusal(llm_assistant, fake_llm):
+def test_second_look_with_an_unverified_claim_is_not_shown(llm_assistant, fake_llm):
     fake_llm.script(Reply(REFUSAL["en"]), Reply("Microsoft invested 10 billion US dollars in OpenAI [1]. It also bought a 10% stake [1]."))
     answer = llm_assistant.ask(EN_QUESTION)
-    assert not answer.answerable and answer.text == REFUSAL["en"] and len(fake_llm.requests) == 2
+    assert answer.mode == "extractive" and answer.notice == NOT_FOUND["en"] and len(fake_llm.requests) == 2
+    assert "stake" not in answer.text
 
 
 def test_an_uncheckable_answer_gets_a_second_look_and_the_draft_comes_back_first(llm_assistant, fake_llm):

@@ -39,6 +39,10 @@ UNCHECKABLE = {
     "zh": "语言模型的回答没有一句能与来源核对，以下为报告原文摘录。",
     "en": "No sentence of the model's answer could be checked against the sources; showing quotes from the report instead.",
 }
+NOT_FOUND = {  # the evidence gate found the question answered; the model did not, twice: the reader sees the quotes
+    "zh": "语言模型认为检索到的段落没有回答这个问题，以下为报告中最相关的原文摘录。",
+    "en": "The language model found no answer in the retrieved passages; showing the closest quotes from the report instead.",
+}
 CONDENSE_MAX_CHARS = 300
 MIN_SHOWN_SHARE = 0.5  # an answer mostly unsupported by its sources is not shown (it gets a second look first)
 LOOP_REPEATS = 3
@@ -82,7 +86,8 @@ def generate(
     conversation: follow-ups were already resolved, and every token costs prompt time
     on a CPU model. Its sources are the evidence windows, and citations are verified
     against exactly their sentences. A ``digest`` asks for a short summary of the sources; a ``prompt``
-    replaces the question's (an English digest translated from the Chinese one), verified the same way.
+    replaces the question's (a translation: of the Chinese digest, or of the extractive quotes), verified
+    the same way but without a second look, since it restates text that was checked already.
 
     A small model refuses some questions whose evidence is in its sources (English questions
     over Chinese text most often), although the retrieval gate found strong evidence, or
@@ -90,8 +95,9 @@ def generate(
     way it gets one second look, on the cached prompt (a few seconds): told that the sources
     bear on the question, or that its answer could not be matched to them, it answers again,
     after a ``DRAFT`` event that tells every face to discard the text streamed so far. The
-    second answer is kept only when every claim in it verifies; otherwise the refusal stands,
-    or the extractive answer is shown with a notice.
+    second answer is kept only when every claim in it verifies; otherwise the extractive answer is
+    shown with a notice. (The gate, not the model, decides what is unanswerable: on the dev set the
+    model's second refusals were all of answerable questions.)
     """
     language = extractive.language
     sources = [w.source for w in windows]
@@ -104,21 +110,20 @@ def generate(
         timings.setdefault("first_token", timings["generation"] + timings.get("total", 0.0))
         return StreamEvent(EventKind.ANSWER, answer=replace(answer, mode=AnswerMode.GENERATED, model=model_name, timings=timings))
 
-    refused = replace(extractive, text=REFUSAL[language], answerable=False, citations=())
     try:
         text = yield from _stream(model, messages, language, timings, started, clock)
-        refusal = is_model_refusal(text, language)
+        refusal = not prompt and is_model_refusal(text, language)
         checked = None if refusal else _verify(text, windows, similarity, min_support)
         if checked is None or checked.verified_share < MIN_SHOWN_SHARE:
             yield StreamEvent(EventKind.DRAFT, answer=extractive)
-            nudge = NUDGE_REFUSED if refusal else NUDGE_UNCHECKABLE
-            retry = yield from _stream(model, second_look_messages(messages, text, nudge[language]), language, timings, started, clock)
-            checked = None if is_model_refusal(retry, language) else _verify(retry, windows, similarity, min_support)
+            if not prompt:
+                nudge = NUDGE_REFUSED if refusal else NUDGE_UNCHECKABLE
+                retry = yield from _stream(model, second_look_messages(messages, text, nudge[language]), language, timings, started, clock)
+                checked = None if is_model_refusal(retry, language) else _verify(retry, windows, similarity, min_support)
             if checked is None or checked.claims == 0 or checked.unverified:
-                if refusal:
-                    yield finished(refused)
-                else:  # little the sources back up (a bare "[1][2]", an echoed injection, a loop): do not show it
-                    yield from fallback(extractive, UNCHECKABLE[language])
+                # a refusal past the evidence gate, or little the sources back up (a bare "[1][2]", an echoed
+                # injection, a loop): the quotes the gate found, with a notice saying why they are shown
+                yield from fallback(extractive, (NOT_FOUND if refusal else UNCHECKABLE)[language])
                 return
     except LlmUnavailable as exc:
         yield from fallback(extractive, NOTICE[language].format(reason=exc.reason))

@@ -16,12 +16,12 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from assistant.answering.digest import central_sentences
-from assistant.answering.prompts import Message, build_translation_messages
+from assistant.answering.translate import renumber_markers
 from assistant.answering.windows import Window, select_windows
 from assistant.indexing.manifest import write_atomic
 from assistant.language import CJK_RE
@@ -49,7 +49,6 @@ CACHE_FILE = "digests.json"
 MAX_ENTRIES = 256  # sections × languages × models; the oldest entries go first
 PER_SECTION_IN_REPORT = 2  # central sentences (or digest sentences) each section offers to a whole-report digest
 MIN_DIGEST_CLAIMS = 2  # fewer verified sentences than this is not a summary
-MARKER_RE = re.compile(r"\[(\d+)\]")  # the verifier's canonical markers
 LEADING_MARKERS_RE = re.compile(r"(?:\[\d+\]\s*)+")
 SENTENCE_JOIN = {"zh": "", "en": " "}
 SECTION_NUMBER_RE = re.compile(f"第([{CHINESE_NUMERALS}])节")
@@ -177,11 +176,6 @@ def _renumbered(draft: Answer, parts: Sequence[tuple[Answer, Sequence[SentenceCh
     return replace(draft, text=separator.join(paragraphs), citations=tuple(citations), checks=tuple(checks), mode=AnswerMode.GENERATED, model=parts[0][0].model if parts else draft.model)
 
 
-def renumber_markers(text: str, numbers: Mapping[int, int]) -> str:
-    """Canonical ``[n]`` markers mapped through ``numbers``; a marker it does not map is dropped."""
-    return MARKER_RE.sub(lambda m: f"[{numbers[int(m.group(1))]}]" if int(m.group(1)) in numbers else "", text)
-
-
 def markers_last(sentence: str) -> str:
     """"[1] The market grows." → "The market grows. [1]": small models number a summary's sentences like a list."""
     lead = LEADING_MARKERS_RE.match(sentence)
@@ -207,25 +201,6 @@ def verified_digest(answer: Answer) -> Answer | None:
 def report_from_sections(sections: Sequence[Answer], draft: Answer) -> Answer:
     """A whole-report digest as the digest of the section digests: each one's first sentences, a paragraph each."""
     return _renumbered(draft, [(a, [c for c in a.checks if c.is_claim][:PER_SECTION_IN_REPORT]) for a in sections], "\n\n")
-
-
-def translation_prompt(chinese: Answer, windows: Sequence[Window]) -> list[Message] | None:
-    """The prompt that turns a verified Chinese digest into the English one over the same ``windows``.
-
-    Its markers are renumbered to the windows that hold each quote, so the translation cites the
-    sources the verifier checks it against; None when a quote lies in none of them.
-    """
-    number = {}
-    for citation in chinese.citations:
-        holder = next(
-            (n for n, w in enumerate(windows, start=1)
-             if w.source.doc_id == citation.source and w.source.start <= citation.start and citation.end <= w.source.end),
-            None,
-        )
-        if holder is None:
-            return None
-        number[citation.n] = holder
-    return build_translation_messages(renumber_markers(chinese.text, number))
 
 
 def cached_answer(entry: dict, draft: Answer) -> Answer | None:
