@@ -189,7 +189,9 @@ class LlmSettings(BaseModel):
         description="Context window in tokens for the local and ollama providers (memory grows with it).",
     )
     threads: int = Field(0, ge=0, le=256, description="CPU threads for the local provider (0 = all cores).")
-    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature; low keeps answers close to the quotes.")
+    temperature: float = Field(
+        0.0, ge=0, le=2, description="Sampling temperature; 0 (greedy) gives the same answer to the same question and sources."
+    )
     max_tokens: int = Field(512, ge=1, le=32_768, description="Most tokens generated per answer.")
     timeout_s: float = Field(60.0, gt=0, le=3600, description="Seconds to wait for each request to a remote model.")
     retries: int = Field(

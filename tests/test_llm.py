@@ -36,7 +36,7 @@ def test_stream_concatenates_deltas_and_sends_the_prompt(fake_llm: FakeOpenAI) -
     text = "The report puts growth at 35% (p. 4), mostly in manufacturing."
     fake_llm.script(Reply(text))
 
-    deltas = list(stream_text(openai_model(fake_llm.base_url, max_tokens=77, retries=0), QUESTION))
+    deltas = list(stream_text(openai_model(fake_llm.base_url, max_tokens=77, retries=0, temperature=0.3), QUESTION))
 
     assert deltas == pieces(text)
     [request] = fake_llm.requests
@@ -44,7 +44,7 @@ def test_stream_concatenates_deltas_and_sends_the_prompt(fake_llm: FakeOpenAI) -
     assert request["stream"] is True
     assert request["model"] == "fake-model"
     assert request["max_completion_tokens"] == 77
-    assert request["temperature"] == 0.1
+    assert request["temperature"] == 0.3
 
 
 def test_server_errors_become_llm_unavailable_after_the_configured_retries(fake_llm: FakeOpenAI) -> None:

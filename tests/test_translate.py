@@ -9,7 +9,15 @@ from fake_openai import Reply
 
 from assistant.answering.generate import UNCHECKABLE
 from assistant.answering.prompts import QUOTES_SYSTEM
-from assistant.answering.translate import needs_translation, quotes_prompt, renumber_markers, window_numbers
+from assistant.answering.translate import (
+    amounts_in_english,
+    needs_translation,
+    quotes_prompt,
+    renumber_markers,
+    translation_line,
+    window_numbers,
+)
+from assistant.answering.verify.quantities import quantities, same_quantity
 from assistant.answering.windows import Window
 from assistant.service import Assistant
 from assistant.settings import LlmSettings, Settings
@@ -37,7 +45,9 @@ def test_quotes_are_numbered_by_the_window_that_holds_them():
     assert window_numbers(quotes.citations, windows) == {1: 2, 2: 1}
     system, user = quotes_prompt(quotes, windows)
     assert system == ("system", QUOTES_SYSTEM)
-    assert [LINE_RE.match(line).groups() for line in user[1].splitlines()] == [("微软投资了100亿美元。", "2"), ("市场规模将达到2,000亿美元。", "1")]
+    assert [LINE_RE.match(line).groups() for line in user[1].splitlines()] == [
+        ("微软投资了10 billion US dollars。", "2"), ("市场规模将达到200 billion US dollars。", "1"),
+    ]
 
 
 def test_a_quote_outside_every_window_means_no_translation_prompt():
@@ -56,6 +66,27 @@ def test_only_english_questions_over_chinese_quotes_are_translated():
     assert not needs_translation(answer("zh", citation(1, "微软投资了100亿美元。", 0, 11)))
     assert not needs_translation(answer("en", citation(1, "Microsoft invested ten billion dollars.", 0, 39)))
     assert not needs_translation(answer("en"))
+
+
+@pytest.mark.parametrize(("chinese", "english"), [
+    ("规模将达到2,000亿美元，", "规模将达到200 billion US dollars，"),
+    ("投资了超过20亿美元", "投资了超过2 billion US dollars"),
+    ("3亿美元", "300 million US dollars"),
+    ("1万亿", "1 trillion"),
+    ("2.5亿人民币", "250 million yuan"),
+    ("5万元", "50 thousand yuan"),
+    ("增长了35%，2032年", "增长了35%，2032年"),
+])
+def test_chinese_amounts_are_given_in_english_scales_that_verify_as_the_same_figure(chinese, english):
+    assert amounts_in_english(chinese) == english
+    before, after = quantities(chinese), quantities(english)
+    assert len(before) == len(after) and all(same_quantity(a, b) for a, b in zip(before, after))
+
+
+def test_a_table_row_becomes_one_line_of_cells_without_the_column_marks():
+    row = "地质学评估和\n石油勘探\n• • • •\n\n学术领域的全天\n候虚拟助理\n\n• • • •"
+    assert translation_line(row) == "地质学评估和石油勘探；学术领域的全天候虚拟助理"
+    assert translation_line("OpenAI DALL.E 2\nSoundify") == "OpenAI DALL.E 2 Soundify"  # Latin words keep their space
 
 
 def test_markers_are_renumbered_and_unknown_ones_dropped():
@@ -86,7 +117,7 @@ def test_an_english_answer_translates_the_quotes_it_is_checked_against(translati
     draft, answer = streamed[0].answer, streamed[-1].answer
     system, user = (m["content"] for m in fake_llm.requests[0]["messages"])
     lines = [LINE_RE.match(line).group(1) for line in user.splitlines()]
-    assert system == QUOTES_SYSTEM and lines == [" ".join(c.quote.split()) for c in draft.citations]  # the draft's quotes
+    assert system == QUOTES_SYSTEM and lines == [translation_line(c.quote) for c in draft.citations]
     assert answer.mode == "generated" and answer.verified_share == 1.0 and answer.text.startswith("Microsoft invested")
     assert any("100亿美元" in c.quote for c in answer.citations) and len(fake_llm.requests) == 1
 

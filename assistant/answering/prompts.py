@@ -153,8 +153,7 @@ def build_translation_messages(summary: str) -> list[Message]:
 
 
 def build_quotes_translation_messages(quotes: Sequence[tuple[str, int]]) -> list[Message]:
-    """Quotes with the number of the source holding each, one line per quote (a table row's cells joined), to be
-    translated line by line."""
+    """Quotes with the number of the source holding each, one line per quote, to be translated line by line."""
     lines = (f"{neutralise(' '.join(quote.split()))} [{n}]" for quote, n in quotes)
     return [("system", QUOTES_SYSTEM), ("user", "\n".join(lines))]
 

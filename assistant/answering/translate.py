@@ -15,10 +15,48 @@ from collections.abc import Mapping, Sequence
 
 from assistant.answering.prompts import Message, build_quotes_translation_messages, build_translation_messages
 from assistant.answering.windows import Window
-from assistant.language import detect_language
+from assistant.language import CJK, detect_language
 from assistant.types import Answer, Citation
 
 MARKER_RE = re.compile(r"\[(\d+)\]")  # the verifier's canonical markers
+CHINESE_AMOUNT_RE = re.compile(r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*(万亿|亿|万)(美元|元|人民币)?")
+ENGLISH_SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand"))
+CURRENCIES = {"美元": " US dollars", "元": " yuan", "人民币": " yuan"}
+CHINESE_SCALES = {"万亿": 1e12, "亿": 1e8, "万": 1e4}
+
+
+def english_amount(value: float) -> str:
+    """2e11 → "200 billion", 3e8 → "300 million", 2.5e9 → "2.5 billion": the largest English scale that fits."""
+    for scale, name in ENGLISH_SCALES:
+        if value >= scale:
+            return f"{value / scale:,.2f}".rstrip("0").rstrip(".") + f" {name}"
+    return f"{value:,.0f}"
+
+
+BULLETS_RE = re.compile(r"\s*(?:•\s*)+")
+HAN_BREAK_RE = re.compile(f"(?<=[{CJK}])\\s+(?=[{CJK}])")  # a PDF line break inside a Chinese word
+
+
+def translation_line(quote: str) -> str:
+    """A quote as one line for the translation prompt: table cells joined by "；" instead of line breaks and the
+    table's "• • • •" marks (which column a use case falls in, lost once a row is one line), amounts in English."""
+    cells = [cell for cell in BULLETS_RE.split(HAN_BREAK_RE.sub("", " ".join(quote.split()))) if cell.strip()]
+    return amounts_in_english("；".join(cell.strip() for cell in cells))
+
+
+def amounts_in_english(text: str) -> str:
+    """Chinese amounts written in English scales (2,000亿美元 → 200 billion US dollars) before a model translates them.
+
+    The 1.5B turns 2,000亿美元 into "$20 billion" and 20亿美元 into "$20 billion" although its prompt explains 亿;
+    given the converted figure it copies it. The verifier compares figures across units, so the line still checks
+    against the original quote.
+    """
+
+    def convert(match: re.Match[str]) -> str:
+        value = float(match.group(1).replace(",", "")) * CHINESE_SCALES[match.group(2)]
+        return english_amount(value) + CURRENCIES.get(match.group(3) or "", "")
+
+    return CHINESE_AMOUNT_RE.sub(convert, text)
 
 
 def renumber_markers(text: str, numbers: Mapping[int, int]) -> str:
@@ -56,7 +94,7 @@ def quotes_prompt(extractive: Answer, windows: Sequence[Window]) -> list[Message
     numbers = window_numbers(extractive.citations, windows)
     if not numbers:
         return None
-    return build_quotes_translation_messages([(c.quote, numbers[c.n]) for c in extractive.citations])
+    return build_quotes_translation_messages([(translation_line(c.quote), numbers[c.n]) for c in extractive.citations])
 
 
 def needs_translation(extractive: Answer) -> bool:
