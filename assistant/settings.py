@@ -190,7 +190,7 @@ class LlmSettings(BaseModel):
     )
     threads: int = Field(0, ge=0, le=256, description="CPU threads for the local provider (0 = all cores).")
     temperature: float = Field(
-        0.0, ge=0, le=2, description="Sampling temperature; 0 (greedy) gives the same answer to the same question and sources."
+        0.0, ge=0, le=2, description="Sampling temperature; 0 (greedy): the most likely wording, stable from run to run."
     )
     max_tokens: int = Field(512, ge=1, le=32_768, description="Most tokens generated per answer.")
     timeout_s: float = Field(60.0, gt=0, le=3600, description="Seconds to wait for each request to a remote model.")

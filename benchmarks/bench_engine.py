@@ -6,13 +6,15 @@ alternating, as in a mixed audience; the variant order rotating), with the evide
 are recorded: prompt tokens read and reused from cache, prompt and generation milliseconds,
 generated tokens, and the wall time of the whole answer. Variants:
 
-- ``baseline``: one slot, prompt cache (the default);
-- ``slots-2``: two slots sharing one KV buffer, so a Chinese and an English system prompt stay cached;
+- ``baseline``: the default: two slots sharing one KV buffer, idle slots kept, so the Chinese answering prompt's and
+  the English translation prompt's fixed system prompts both stay cached;
+- ``one-slot``: the earlier default, one slot with the prompt cache (each language switch reads the system prompt again);
 - ``ngram``: speculative decoding that drafts from n-grams already in the prompt (answers copy figures and names);
 - ``draft-0.5b``: speculative decoding with the 0.5B model as draft for the 1.5B;
 - ``threads-1`` / ``batch-128``: fewer threads, smaller prompt batches.
 
-    .venv/bin/python benchmarks/bench_engine.py --questions 3 --variants baseline slots-2 ngram draft-0.5b
+    .venv/bin/python benchmarks/bench_engine.py --questions 3 --variants baseline one-slot ngram draft-0.5b
+    .venv/bin/python benchmarks/bench_engine.py --questions 6 --variants baseline one-slot --max-tokens 1  # prompt only
 
 Writes benchmarks/results/engine.json. Compare medians within one run: the machine is shared.
 """
@@ -42,9 +44,10 @@ OUT = ROOT / "benchmarks" / "results" / "engine.json"
 SPECULATIVE = xllamacpp.common_speculative_type
 
 
-def two_slots(params: xllamacpp.CommonParams) -> None:
-    params.n_parallel = 2
-    params.kv_unified = True  # both slots share n_ctx instead of halving it
+def one_slot(params: xllamacpp.CommonParams) -> None:
+    params.n_parallel = 1
+    params.kv_unified = False
+    params.cache_idle_slots = True
 
 
 def ngram(params: xllamacpp.CommonParams) -> None:
@@ -66,7 +69,7 @@ def small_batch(params: xllamacpp.CommonParams) -> None:
 
 VARIANTS: dict[str, Callable[[xllamacpp.CommonParams], None]] = {
     "baseline": lambda params: None,
-    "slots-2": two_slots,
+    "one-slot": one_slot,
     "ngram": ngram,
     "draft-0.5b": draft,
     "threads-1": one_thread,
@@ -75,7 +78,7 @@ VARIANTS: dict[str, Callable[[xllamacpp.CommonParams], None]] = {
 
 
 def prompts(settings: Settings, per_language: int) -> list[list[dict[str, str]]]:
-    """The chat messages of answerable dev questions, languages alternating."""
+    """The chat messages the app sends for answerable dev questions (English ones: the quotes' translation), alternating."""
     assistant = Assistant(settings)
     questions = [q for q in read_golden(GOLDEN) if q.answerable]
     by_language = {lang: [q for q in questions if q.lang == lang][:per_language] for lang in ("en", "zh")}
@@ -84,7 +87,8 @@ def prompts(settings: Settings, per_language: int) -> list[list[dict[str, str]]]
     for q in ordered:
         _, extractive, windows, _ = assistant._answer_offline(q.question, q.question, None, 0.0)
         sources = [w.source for w in windows]
-        messages.append([{"role": r, "content": c} for r, c in build_messages(extractive.query, extractive.language, sources)])
+        chat = assistant._quotes_translation(extractive, windows) or build_messages(extractive.query, extractive.language, sources)
+        messages.append([{"role": r, "content": c} for r, c in chat])
     return messages
 
 
@@ -130,6 +134,8 @@ def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
         "tokens_read_p50": median("read"),
         "tokens_cached_p50": median("cached"),
         "prompt_ms_p50": median("prompt_ms"),
+        "prompt_ms_p50_en": round(statistics.median(r["prompt_ms"] for r in rows[0::2]), 1),  # questions alternate en, zh
+        "prompt_ms_p50_zh": round(statistics.median(r["prompt_ms"] for r in rows[1::2]), 1),
         "generated_tokens_p50": median("generated"),
         "generation_tokens_per_s": round(1000 * generated / max(sum(r["generation_ms"] for r in rows), 1), 2),
         "wall_s_p50": median("wall_s"),
@@ -145,10 +151,11 @@ def same_text(rows: list[dict], baseline: list[dict]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=3, help="answerable questions per language")
-    parser.add_argument("--variants", nargs="+", default=["baseline", "slots-2", "ngram", "draft-0.5b"], choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=["baseline", "one-slot", "ngram", "draft-0.5b"], choices=list(VARIANTS))
+    parser.add_argument("--max-tokens", type=int, default=None, help="tokens per answer (1: prompt reading only)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    settings = Settings(llm={"provider": "local"})
+    settings = Settings(llm={"provider": "local", **({"max_tokens": args.max_tokens} if args.max_tokens else {})})
     batch = prompts(settings, args.questions)
     result = {"load_average_before": os.getloadavg(), "variants": {}}
     names = ["baseline"] + [name for name in args.variants if name != "baseline"]
