@@ -152,10 +152,9 @@ def build_translation_messages(summary: str) -> list[Message]:
     return [("system", TRANSLATE_SYSTEM), ("user", neutralise(summary))]
 
 
-def build_quotes_translation_messages(quotes: Sequence[tuple[str, int]]) -> list[Message]:
-    """Quotes with the number of the source holding each, one line per quote, to be translated line by line."""
-    lines = (f"{neutralise(' '.join(quote.split()))} [{n}]" for quote, n in quotes)
-    return [("system", QUOTES_SYSTEM), ("user", "\n".join(lines))]
+def build_quotes_translation_messages(lines: Sequence[tuple[str, int]]) -> list[Message]:
+    """Quotes already made one line each (``translate.translation_line``) with the number of the source holding each."""
+    return [("system", QUOTES_SYSTEM), ("user", "\n".join(f"{neutralise(line)} [{n}]" for line, n in lines))]
 
 
 def second_look_messages(messages: Sequence[Message], reply: str, nudge: str) -> list[Message]:

@@ -14,15 +14,17 @@ import re
 from collections.abc import Mapping, Sequence
 
 from assistant.answering.prompts import Message, build_quotes_translation_messages, build_translation_messages
+from assistant.answering.verify.quantities import SCALES
 from assistant.answering.windows import Window
 from assistant.language import CJK, detect_language
 from assistant.types import Answer, Citation
 
 MARKER_RE = re.compile(r"\[(\d+)\]")  # the verifier's canonical markers
 CHINESE_AMOUNT_RE = re.compile(r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*(万亿|亿|万)(美元|元|人民币)?")
-ENGLISH_SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand"))
+ENGLISH_SCALES = tuple((SCALES[name], name) for name in ("trillion", "billion", "million", "thousand"))
 CURRENCIES = {"美元": " US dollars", "元": " yuan", "人民币": " yuan"}
-CHINESE_SCALES = {"万亿": 1e12, "亿": 1e8, "万": 1e4}
+BULLETS_RE = re.compile(r"\s*(?:•\s*)+")
+HAN_BREAK_RE = re.compile(f"(?<=[{CJK}])\\s+(?=[{CJK}])")  # a PDF line break inside a Chinese word
 
 
 def english_amount(value: float) -> str:
@@ -33,15 +35,11 @@ def english_amount(value: float) -> str:
     return f"{value:,.0f}"
 
 
-BULLETS_RE = re.compile(r"\s*(?:•\s*)+")
-HAN_BREAK_RE = re.compile(f"(?<=[{CJK}])\\s+(?=[{CJK}])")  # a PDF line break inside a Chinese word
-
-
 def translation_line(quote: str) -> str:
     """A quote as one line for the translation prompt: table cells joined by "；" instead of line breaks and the
     table's "• • • •" marks (which column a use case falls in, lost once a row is one line), amounts in English."""
-    cells = [cell for cell in BULLETS_RE.split(HAN_BREAK_RE.sub("", " ".join(quote.split()))) if cell.strip()]
-    return amounts_in_english("；".join(cell.strip() for cell in cells))
+    cells = BULLETS_RE.split(HAN_BREAK_RE.sub("", " ".join(quote.split())))  # the split takes the spaces around marks
+    return amounts_in_english("；".join(cell for cell in cells if cell))
 
 
 def amounts_in_english(text: str) -> str:
@@ -53,7 +51,7 @@ def amounts_in_english(text: str) -> str:
     """
 
     def convert(match: re.Match[str]) -> str:
-        value = float(match.group(1).replace(",", "")) * CHINESE_SCALES[match.group(2)]
+        value = float(match.group(1).replace(",", "")) * SCALES[match.group(2)]
         return english_amount(value) + CURRENCIES.get(match.group(3) or "", "")
 
     return CHINESE_AMOUNT_RE.sub(convert, text)
