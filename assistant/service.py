@@ -274,6 +274,7 @@ class Assistant:
             min_support=llm.min_support,
             model_name=llm.describe(),
             digest=digest is not None,
+            keep_quotes=llm.keep_quotes,
             prompt=self._translation(digest, extractive, retriever) if digest else self._quotes_translation(extractive, windows),
         )
         if llm.resolved() == "local":

@@ -207,6 +207,11 @@ class LlmSettings(BaseModel):
         description="Token budget of the evidence windows in the prompt (prompt size is the first-token time on a CPU;"
         " chosen from the curve in the README).",
     )
+    keep_quotes: bool = Field(
+        True,
+        description="Show the extractive draft's quotes that a generated answer does not restate under it, verbatim and"
+        " cited (the bundled small models often name one item of a list or one cell of a table row).",
+    )
     crosslingual: Literal["auto", "translate", "generate"] = Field(
         "auto",
         description="An English question answered from Chinese quotes: translate = the model translates the extractive"

@@ -26,6 +26,7 @@ from assistant.answering.prompts import (
     NUDGE_UNCHECKABLE,
     second_look_messages,
 )
+from assistant.answering.supplement import with_left_out
 from assistant.answering.verify import Similarity, VerifiedAnswer, verify
 from assistant.answering.windows import Window
 from assistant.errors import LlmUnavailable
@@ -78,6 +79,7 @@ def generate(
     model_name: str,
     digest: bool = False,
     prompt: Sequence[Message] | None = None,
+    keep_quotes: bool = False,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Iterator[StreamEvent]:
     """Stream the model's answer, then the verified answer (or the extractive one with a notice).
@@ -87,7 +89,8 @@ def generate(
     on a CPU model. Its sources are the evidence windows, and citations are verified
     against exactly their sentences. A ``digest`` asks for a short summary of the sources; a ``prompt``
     replaces the question's (a translation: of the Chinese digest, or of the extractive quotes), verified
-    the same way but without a second look, since it restates text that was checked already.
+    the same way but without a second look, since it restates text that was checked already. With
+    ``keep_quotes``, an answer to the question is followed by the draft's quotes it does not restate (``supplement``).
 
     A small model refuses some questions whose evidence is in its sources (English questions
     over Chinese text most often), although the retrieval gate found strong evidence, or
@@ -128,7 +131,8 @@ def generate(
     except LlmUnavailable as exc:
         yield from fallback(extractive, NOTICE[language].format(reason=exc.reason))
         return
-    yield finished(replace(extractive, text=checked.text, citations=checked.citations, checks=checked.sentences))
+    answer = replace(extractive, text=checked.text, citations=checked.citations, checks=checked.sentences)
+    yield finished(with_left_out(answer, extractive) if keep_quotes and not (prompt or digest) else answer)
 
 
 def _verify(text: str, windows: Sequence[Window], similarity: Similarity, min_support: float) -> VerifiedAnswer:
