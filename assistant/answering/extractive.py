@@ -211,8 +211,12 @@ def quoted_answer(
         )
         for n, (_, sentence, hit) in enumerate(chosen, start=1)
     )
-    body = "\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
-    return Answer(question, language, f"{lead(language, citations, hits)}\n{body}", True, AnswerMode.EXTRACTIVE, citations, tuple(hits), query.text, evidence)
+    return Answer(question, language, f"{lead(language, citations, hits)}\n{quote_lines(citations)}", True, AnswerMode.EXTRACTIVE, citations, tuple(hits), query.text, evidence)
+
+
+def quote_lines(citations: tuple[Citation, ...]) -> str:
+    """Each quote on its own line, in quotation marks, with its number: how every verbatim quote is shown."""
+    return "\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
 
 
 def lead(language: str, citations: tuple[Citation, ...], hits: list[Hit]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from assistant.answering.extractive import novelty
+from assistant.answering.extractive import novelty, quote_lines
 from assistant.answering.verify.quantities import Quantity, quantities, same_quantity
 from assistant.language import detect_language
 from assistant.types import Answer, Citation
@@ -50,6 +50,5 @@ def with_left_out(answer: Answer, draft: Answer) -> Answer:
     if not missing:
         return answer
     first = max((c.n for c in answer.citations), default=0) + 1
-    added = tuple(replace(quote, n=n, verified=True) for n, quote in enumerate(missing, start=first))
-    body = "\n".join(f"“{c.quote}” [{c.n}]" for c in added)
-    return replace(answer, text=f"{answer.text}\n\n{LEAD[answer.language]}\n{body}", citations=answer.citations + added)
+    added = tuple(replace(quote, n=n) for n, quote in enumerate(missing, start=first))  # draft quotes are verbatim
+    return replace(answer, text=f"{answer.text}\n\n{LEAD[answer.language]}\n{quote_lines(added)}", citations=answer.citations + added)
