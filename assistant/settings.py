@@ -87,6 +87,11 @@ class RetrieveSettings(BaseModel):
     lexical_weight_en: float = Field(
         2.0, ge=0, description="Fusion weight of BM25 for English questions (numbers, names, dictionary terms)."
     )
+    keep_leaders: bool = Field(
+        True,
+        description="Keep each ranking's best passage among the k (RRF alone lets a passage that only BM25 ranks"
+        " first lose to ones every ranking puts fifth).",
+    )
 
 
 class AnswerSettings(BaseModel):

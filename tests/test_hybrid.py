@@ -1,5 +1,6 @@
 """Hybrid retrieval over the real report index."""
 
+import copy
 import re
 
 import numpy as np
@@ -9,7 +10,7 @@ from matrix_vectors import MatrixVectors
 
 from assistant.indexing.lexical import LexicalIndex
 from assistant.ingest.chunk import normalize
-from assistant.retrieval.hybrid import COMMON_SHARE, HybridRetriever, Query, rrf
+from assistant.retrieval.hybrid import COMMON_SHARE, HybridRetriever, Query, rrf, with_leaders
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.settings import RetrieveSettings
 from assistant.types import Chunk
@@ -20,6 +21,29 @@ def test_rrf_rewards_agreement_and_respects_weights():
     assert max(fused, key=fused.get) == "b"
     weighted = rrf([(["a"], 1.0), (["c"], 0.1)], k=60)
     assert weighted["a"] > weighted["c"]
+
+
+def test_each_rankings_leader_takes_one_of_the_last_places_among_the_k():
+    order = ["a", "b", "c", "d", "e", "f", "x"]
+    kept = with_leaders(order, [["x", "a"], ["a"], ["f", "b"], []], k=5)
+    assert kept == ["a", "b", "c", "x", "f", "d", "e"]
+    assert sorted(kept) == sorted(order)  # nothing lost, nothing added
+
+
+def test_leaders_already_among_the_k_or_unknown_change_nothing():
+    order = ["a", "b", "c"]
+    assert with_leaders(order, [["b"], ["c", "a"]], k=3) == order
+    assert with_leaders(order, [["z"]], k=2) == order  # not a fused candidate (another document, a dead row)
+    assert with_leaders(order, [["c"]], k=1) == order  # the fused best stays first
+
+
+def test_the_passage_bm25_ranks_first_is_returned_though_the_vectors_rank_it_low(report_assistant):
+    retriever, query = report_assistant.prepare("计算成本会限制企业采用生成式AI吗？")
+    leader = retriever.lexical.search(query.tokens, 1)[0][0]
+    assert leader in [h.chunk.id for h in retriever.search(query, 5)]
+    plain = copy.copy(retriever)
+    plain.settings = retriever.settings.model_copy(update={"keep_leaders": False})
+    assert leader not in [h.chunk.id for h in plain.search(query, 5)]  # RRF alone puts it below fifth
 
 
 def _found(hits, evidence: str) -> bool:

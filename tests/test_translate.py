@@ -11,6 +11,7 @@ from assistant.answering.generate import UNCHECKABLE
 from assistant.answering.prompts import QUOTES_SYSTEM
 from assistant.answering.translate import (
     amounts_in_english,
+    sections_in_english,
     needs_translation,
     quotes_prompt,
     renumber_markers,
@@ -87,6 +88,17 @@ def test_a_table_row_becomes_one_line_of_cells_without_the_column_marks():
     row = "地质学评估和\n石油勘探\n• • • •\n\n学术领域的全天\n候虚拟助理\n\n• • • •"
     assert translation_line(row) == "地质学评估和石油勘探；学术领域的全天候虚拟助理"
     assert translation_line("OpenAI DALL.E 2\nSoundify") == "OpenAI DALL.E 2 Soundify"  # Latin words keep their space
+
+
+@pytest.mark.parametrize(("chinese", "english"), [
+    ("生成式人工智能（见第2节），从市场研究", "生成式人工智能（见 Section 2 ），从市场研究"),
+    ("第三节讨论了", " Section 3 讨论了"),
+    ("第十章", " Section 10 "),
+    ("第2代", "第2代"),  # a generation, not a section
+])
+def test_section_references_are_written_in_english_with_the_same_figure(chinese, english):
+    assert sections_in_english(chinese) == english
+    assert [q.value for q in quantities(english, loose=True)] == [q.value for q in quantities(chinese, loose=True)]
 
 
 def test_markers_are_renumbered_and_unknown_ones_dropped():

@@ -24,6 +24,8 @@ CHINESE_AMOUNT_RE = re.compile(r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*
 ENGLISH_SCALES = tuple((SCALES[name], name) for name in ("trillion", "billion", "million", "thousand"))
 CURRENCIES = {"美元": " US dollars", "元": " yuan", "人民币": " yuan"}
 BULLETS_RE = re.compile(r"\s*(?:•\s*)+")
+SECTION_REF_RE = re.compile(r"第\s*(\d+|[一二三四五六七八九十])\s*[节章]")
+CHINESE_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
 HAN_BREAK_RE = re.compile(f"(?<=[{CJK}])\\s+(?=[{CJK}])")  # a PDF line break inside a Chinese word
 
 
@@ -39,7 +41,21 @@ def translation_line(quote: str) -> str:
     """A quote as one line for the translation prompt: table cells joined by "；" instead of line breaks and the
     table's "• • • •" marks (which column a use case falls in, lost once a row is one line), amounts in English."""
     cells = BULLETS_RE.split(HAN_BREAK_RE.sub("", " ".join(quote.split())))  # the split takes the spaces around marks
-    return amounts_in_english("；".join(cell for cell in cells if cell))
+    return sections_in_english(amounts_in_english("；".join(cell for cell in cells if cell)))
+
+
+def sections_in_english(text: str) -> str:
+    """Section references written as the English reader will look for them (见第2节 → 见 Section 2).
+
+    The 1.5B drops a parenthesised "（见第2节）" from its translation, the one place a sentence says where a topic
+    is covered; given "Section 2" it keeps it. The figure stays, so the line verifies against the quote.
+    """
+
+    def convert(match: re.Match[str]) -> str:
+        number = match.group(1)
+        return f" Section {CHINESE_DIGITS.get(number, number)} "
+
+    return SECTION_REF_RE.sub(convert, text)
 
 
 def amounts_in_english(text: str) -> str:
