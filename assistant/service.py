@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -360,6 +360,11 @@ class Assistant:
             budget_tokens=llm.digest_tokens,
         )
 
+    def _generic_names(self, retriever: HybridRetriever) -> Callable[[str], bool]:
+        """Latin words that name nothing specific: as common as "AI" in the corpus, or the documents' author."""
+        authors = {name.lower() for name in self.settings.answer.author_names}
+        return lambda word: word.lower() in authors or retriever.is_common(word)
+
     def _answer_offline(
         self, question: str, standalone: str, k: int | None, started: float
     ) -> tuple[HybridRetriever, Answer, list[Window], DigestPlan | None]:
@@ -378,7 +383,7 @@ class Assistant:
             min_evidence=self.settings.answer.threshold(query.language),
             max_quotes=self.settings.answer.max_quotes,
             vocabulary=retriever.vocabulary,
-            is_common=retriever.is_common,
+            is_common=self._generic_names(retriever),
         )
         answer = replace(answer, question=question, language=detect_language(question), timings={"retrieval": retrieval_ms})
         windows: list[Window] = []

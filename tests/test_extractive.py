@@ -9,6 +9,8 @@ from assistant.answering.extractive import (
 )
 from assistant.errors import BadQuestion
 from assistant.ingest.clean import clean
+from assistant.service import Assistant
+from assistant.settings import AnswerSettings
 
 
 def test_chinese_answer_quotes_the_report_with_citations(report_assistant, report_text):
@@ -28,6 +30,14 @@ def test_english_answer_is_framed_in_english(report_assistant):
     assert answer.language == "en" and answer.answerable
     assert answer.text.startswith("The report says")
     assert any("十倍" in c.quote for c in answer.citations)
+
+
+def test_a_question_naming_the_reports_author_is_still_answered(report_assistant, report_settings):
+    question = "According to Deloitte, how much more can a generative AI query cost than a conventional index query?"
+    answer = report_assistant.ask(question)
+    assert answer.answerable and any("十倍" in c.quote for c in answer.citations)
+    unnamed = Assistant(report_settings.model_copy(update={"answer": AnswerSettings(author_names=[])}))
+    assert not unnamed.ask(question).answerable  # the dictionary has no 德勤: an unknown name otherwise
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from assistant.answering.specifics import (
     missing_anchors,
     quantity_gap,
     states_new_quantity,
+    unsupported_specifics,
 )
 
 
@@ -38,3 +39,11 @@ def test_a_name_punctuated_differently_is_still_mentioned():
     assert mentioned("dall-e", "在2022年，openai的dall·e2因其文本生成图像的能力")
     assert in_vocabulary("dall-e", {"dall", "e2", "openai"})
     assert not mentioned("dall-e", "openai的chatgpt")
+
+
+def test_a_name_the_caller_calls_generic_is_no_specific_even_when_the_corpus_lacks_it():
+    question = "According to Deloitte, how much did Microsoft invest in OpenAI?"
+    quotes = ["微软对OpenAI的100亿美元投资。"]
+    vocabulary = {"microsoft", "openai", "微软"}
+    assert unsupported_specifics(question, quotes, vocabulary) == 1  # deloitte: in neither corpus nor quotes
+    assert unsupported_specifics(question, quotes, vocabulary, lambda word: word == "deloitte") == 0

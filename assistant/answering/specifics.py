@@ -87,7 +87,7 @@ def unsupported_specifics(
     counts double, when the question names something specific ("多少股份" for Microsoft's 100亿).
     """
     named = anchors(question)
-    missing = missing_anchors(question, vocabulary)
+    missing = [a for a in missing_anchors(question, vocabulary) if not (a.isalpha() and is_common(a))]  # an author name
     joined = " ".join(quotes).lower()
     absent = [a for a in named if a not in missing and a.isalpha() and not is_common(a) and not mentioned(a, joined)]
     slot = asked_slot(question, detect_language(question))
