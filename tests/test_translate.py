@@ -101,6 +101,10 @@ def test_section_references_are_written_in_english_with_the_same_figure(chinese,
     assert [q.value for q in quantities(english, loose=True)] == [q.value for q in quantities(chinese, loose=True)]
 
 
+def test_generative_ai_reaches_the_translation_as_the_reports_title_writes_it():
+    assert translation_line("生成式人工智能的查询成本") == "生成式AI的查询成本"
+
+
 def test_markers_are_renumbered_and_unknown_ones_dropped():
     assert renumber_markers("A [1]. B [2][3].", {1: 2, 3: 1}) == "A [2]. B [1]."
 

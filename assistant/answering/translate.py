@@ -24,6 +24,7 @@ CHINESE_AMOUNT_RE = re.compile(r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*
 ENGLISH_SCALES = tuple((SCALES[name], name) for name in ("trillion", "billion", "million", "thousand"))
 CURRENCIES = {"美元": " US dollars", "元": " yuan", "人民币": " yuan"}
 BULLETS_RE = re.compile(r"\s*(?:•\s*)+")
+GENERATIVE_AI = "生成式人工智能"  # the report's own title writes 生成式AI: translated "generative AI", as English readers say
 SECTION_REF_RE = re.compile(r"第\s*(\d+|[一二三四五六七八九十])\s*[节章]")
 CHINESE_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
 HAN_BREAK_RE = re.compile(f"(?<=[{CJK}])\\s+(?=[{CJK}])")  # a PDF line break inside a Chinese word
@@ -39,9 +40,11 @@ def english_amount(value: float) -> str:
 
 def translation_line(quote: str) -> str:
     """A quote as one line for the translation prompt: table cells joined by "；" instead of line breaks and the
-    table's "• • • •" marks (which column a use case falls in, lost once a row is one line), amounts in English."""
+    table's "• • • •" marks (which column a use case falls in, lost once a row is one line), amounts and section
+    references in English, and 生成式人工智能 as 生成式AI (else "generative artificial intelligence" in every line)."""
     cells = BULLETS_RE.split(HAN_BREAK_RE.sub("", " ".join(quote.split())))  # the split takes the spaces around marks
-    return sections_in_english(amounts_in_english("；".join(cell for cell in cells if cell)))
+    line = sections_in_english(amounts_in_english("；".join(cell for cell in cells if cell)))
+    return line.replace(GENERATIVE_AI, "生成式AI")
 
 
 def sections_in_english(text: str) -> str:
