@@ -86,12 +86,13 @@ def unsupported_specifics(
     "2022年…" next to a sentence on 失业), and a slot that none of the retrieved ``passages`` names
     counts double, when the question names something specific ("多少股份" for Microsoft's 100亿).
     """
-    named = anchors(question)
-    missing = [a for a in missing_anchors(question, vocabulary) if not (a.isalpha() and is_common(a))]  # an author name
+    # Names as common as "AI", or the documents' author's, are about nothing in particular: never a specific.
+    named = [a for a in anchors(question) if not (a.isalpha() and is_common(a))]
+    missing = [a for a in missing_anchors(question, vocabulary) if a in named]
     joined = " ".join(quotes).lower()
-    absent = [a for a in named if a not in missing and a.isalpha() and not is_common(a) and not mentioned(a, joined)]
+    absent = [a for a in named if a not in missing and a.isalpha() and not mentioned(a, joined)]
     slot = asked_slot(question, detect_language(question))
-    specific = any(not a.isalpha() or not is_common(a) for a in named)
+    specific = bool(named)
     lowered = passages.lower()
     if slot and specific and absent_slot(slot, lowered):
         return len(missing) + len(absent) + ABSENT_SLOT_WEIGHT

@@ -17,6 +17,7 @@ from assistant.answering.prompts import Message, build_quotes_translation_messag
 from assistant.answering.verify.quantities import SCALES
 from assistant.answering.windows import Window
 from assistant.language import CJK, detect_language
+from assistant.retrieval.sections import CHINESE_NUMERALS, number_of
 from assistant.types import Answer, Citation
 
 MARKER_RE = re.compile(r"\[(\d+)\]")  # the verifier's canonical markers
@@ -25,8 +26,7 @@ ENGLISH_SCALES = tuple((SCALES[name], name) for name in ("trillion", "billion", 
 CURRENCIES = {"美元": " US dollars", "元": " yuan", "人民币": " yuan"}
 BULLETS_RE = re.compile(r"\s*(?:•\s*)+")
 GENERATIVE_AI = "生成式人工智能"  # the report's own title writes 生成式AI: translated "generative AI", as English readers say
-SECTION_REF_RE = re.compile(r"第\s*(\d+|[一二三四五六七八九十])\s*[节章]")
-CHINESE_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
+SECTION_REF_RE = re.compile(rf"第\s*(\d+|[{CHINESE_NUMERALS}])\s*[节章]")
 HAN_BREAK_RE = re.compile(f"(?<=[{CJK}])\\s+(?=[{CJK}])")  # a PDF line break inside a Chinese word
 
 
@@ -53,12 +53,7 @@ def sections_in_english(text: str) -> str:
     The 1.5B drops a parenthesised "（见第2节）" from its translation, the one place a sentence says where a topic
     is covered; given "Section 2" it keeps it. The figure stays, so the line verifies against the quote.
     """
-
-    def convert(match: re.Match[str]) -> str:
-        number = match.group(1)
-        return f" Section {CHINESE_DIGITS.get(number, number)} "
-
-    return SECTION_REF_RE.sub(convert, text)
+    return SECTION_REF_RE.sub(lambda match: f" Section {number_of(match.group(1))} ", text)
 
 
 def amounts_in_english(text: str) -> str:
