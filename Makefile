@@ -35,9 +35,16 @@ test: install browser lint
 test-fast: install lint
 	$(BIN)/python -m pytest -m "not slow"
 
+# Every dev set, both halves (tune-*/check-* columns): the report alone, then the library of three documents
+# (the report, the GPL and the Vim tutor in eval/library/), indexed under build/library/.
+LIBRARY := build/library
+LIBRARY_ENV := ASSISTANT_PATHS__CORPUS_DIR=$(LIBRARY)/corpus ASSISTANT_PATHS__INDEX_DIR=$(LIBRARY)/index
 eval: install
 	$(BIN)/assistant eval --qa eval/golden_dev.jsonl
 	$(BIN)/assistant eval --qa eval/golden_followups_dev.jsonl
+	mkdir -p $(LIBRARY)/corpus && cp corpus/*.* eval/library/*.txt $(LIBRARY)/corpus/
+	$(LIBRARY_ENV) $(BIN)/assistant index
+	$(LIBRARY_ENV) $(BIN)/assistant eval --qa eval/golden_library_dev.jsonl
 
 bench: install
 	$(BIN)/python benchmarks/bench_core.py

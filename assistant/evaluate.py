@@ -7,7 +7,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assistant.answering.verify import strip_markers
@@ -22,6 +22,7 @@ from assistant.ingest.clean import (
 )
 from assistant.ingest.load import load_corpus
 from assistant.retrieval.sections import section_references
+from assistant.language import detect_language
 from assistant.types import Answer, CleanDocument, Turn
 
 ENGLISH_LATIN_SHARE = 0.8
@@ -37,6 +38,8 @@ class GoldenQuestion:
     type: str = ""
     section: str = ""  # where the evidence is ("第三节", "摘要")
     history: tuple[str, ...] = ()  # earlier questions of the conversation; the eval answers them itself first
+    doc: str = ""  # the document that holds the answer (library sets); empty: any, or none for unanswerables
+    split: str = ""  # "tune" or "check": see assign_splits
 
     @property
     def answerable(self) -> bool:
@@ -64,11 +67,33 @@ def read_golden(path: Path) -> list[GoldenQuestion]:
                     type=str(row.get("type", "")),
                     section=str(row.get("section", "")),
                     history=tuple(str(turn["question"]) for turn in row.get("history", [])),
+                    doc=str(row.get("doc", "")),
                 )
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise AssistantError(f"{path}:{number} is not a golden question ({exc}).") from exc
-    return questions
+    return assign_splits(questions)
+
+
+SPLITS = ("tune", "check")
+
+
+def assign_splits(questions: list[GoldenQuestion]) -> list[GoldenQuestion]:
+    """A fixed tuning half and check half: within each (document, language) group, even positions tune and odd
+    positions check. Rules and constants are chosen on the tuning half; results are quoted on the check half, so a
+    change that only fits the known questions shows up as a gap between the two."""
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    assigned = []
+    for q in questions:
+        position = seen[(q.doc, q.lang)]
+        seen[(q.doc, q.lang)] += 1
+        assigned.append(replace(q, split=SPLITS[position % 2]))
+    return assigned
+
+
+def only_split(questions: list[GoldenQuestion], split: str) -> list[GoldenQuestion]:
+    """The questions of one half ("tune" or "check"), or all of them ("all")."""
+    return questions if split == "all" else [q for q in questions if q.split == split]
 
 
 def per_language(questions: list[GoldenQuestion], limit: int | None) -> list[GoldenQuestion]:
@@ -126,6 +151,10 @@ class Tally:
     generated: int = 0
     english_answered: int = 0  # answered English questions
     english_in_english: int = 0  # ...whose answer is at least ENGLISH_LATIN_SHARE Latin letters
+    answered_any: int = 0  # answered questions, either language
+    in_question_language: int = 0  # ...whose own words (quotes aside) are in the question's language
+    with_doc: int = 0  # answered questions that name the document holding the answer
+    right_doc: int = 0  # ...whose citations all come from that document
     first_token_ms: list[float] = field(default_factory=list)
     total_ms: list[float] = field(default_factory=list)
 
@@ -161,6 +190,12 @@ class Tally:
             "english_answers_in_english": round(self.english_in_english / self.english_answered, 3)
             if self.english_answered
             else None,
+            # Either language: the answer's own words (verbatim quotes removed) are in the question's language.
+            "answers_in_question_language": round(self.in_question_language / self.answered_any, 3)
+            if self.answered_any
+            else None,
+            # Library sets: answers whose citations all come from the document that holds the answer.
+            "right_document": round(self.right_doc / self.with_doc, 3) if self.with_doc else None,
             "refusal_accuracy": round((self.answered + self.refused) / max(self.answerable + self.unanswerable, 1), 3),
             "generated_answers": self.generated,
             "llm_fallbacks": self.fallbacks,
@@ -174,6 +209,17 @@ def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile (p95 of 30 values is the 29th smallest)."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def answer_language_matches(answer: Answer, language: str) -> bool:
+    """Whether the answer's own words are in ``language``: quotes are the document's words, so they are removed
+    first (a Chinese answer about an English text quotes English); what remains is judged by its letters."""
+    own = strip_markers(answer.text)
+    for citation in answer.citations:
+        own = own.replace(citation.quote, " ")
+    if language == "en":
+        return latin_share(own) >= ENGLISH_LATIN_SHARE
+    return detect_language(own) == language
 
 
 def latin_share(text: str) -> float:
@@ -286,7 +332,9 @@ def evaluate(
         answer = ask_in_conversation(ask, q)
         if on_answer:
             on_answer(q, answer)
-        groups = ("followup", f"followup-{q.lang}") if q.history else (q.lang or answer.language, "all")
+        lang = q.lang or answer.language
+        groups = ("followup", f"followup-{q.lang}") if q.history else (lang, "all")
+        groups += tuple(f"{q.split}-{group}" for group in groups) if q.split else ()
         for tally in (tallies[group] for group in groups):
             tally.add_answer(answer)
             check_quotes(tally, answer, checker)
@@ -307,4 +355,17 @@ def evaluate(
             if q.lang == "en" and answer.answerable:
                 tally.english_answered += 1
                 tally.english_in_english += latin_share(answer.text) >= ENGLISH_LATIN_SHARE
-    return {lang: tally.summary() for lang, tally in sorted(tallies.items())}
+            if answer.answerable:
+                tally.answered_any += 1
+                tally.in_question_language += answer_language_matches(answer, lang)
+            if q.doc and answer.answerable and answer.citations:
+                tally.with_doc += 1
+                tally.right_doc += all(c.source == q.doc for c in answer.citations)
+    return {key: tallies[key].summary() for key in sorted(tallies, key=_group_order)}
+
+
+def _group_order(key: str) -> tuple[int, str]:
+    """Every question's groups first, then the tuning half's, then the check half's."""
+    half, _, rest = key.partition("-")
+    position = SPLITS.index(half) + 1 if half in SPLITS else 0
+    return position, rest if position else key

@@ -6,7 +6,9 @@ from conftest import GOLDEN
 from assistant.evaluate import (
     GoldenQuestion,
     QuoteChecker,
+    answer_language_matches,
     evaluate,
+    only_split,
     in_named_section,
     keyword_recall,
     read_golden,
@@ -77,4 +79,46 @@ def test_follow_ups_answer_their_history_first_and_are_tallied_apart(tmp_path):
 
     results = evaluate(read_golden(golden), ask, QuoteChecker(tmp_path))
     assert calls == [("first?", ()), ("And then?", (("first?", "answer to first?"),))]
-    assert set(results) == {"followup", "followup-en"}
+    assert set(results) == {"followup", "followup-en", "tune-followup", "tune-followup-en"}
+
+
+def test_halves_alternate_within_each_document_and_language(tmp_path):
+    golden = tmp_path / "g.jsonl"
+    rows = [("a", "en", "x.txt"), ("b", "en", "x.txt"), ("c", "zh", "x.txt"), ("d", "en", "y.txt"), ("e", "en", "x.txt")]
+    golden.write_text(
+        "".join(f'{{"id": "{i}", "lang": "{lang}", "question": "q", "doc": "{doc}"}}\n' for i, lang, doc in rows),
+        encoding="utf-8",
+    )
+    questions = read_golden(golden)
+    assert [q.split for q in questions] == ["tune", "check", "tune", "tune", "tune"]
+    assert [q.id for q in only_split(questions, "check")] == ["b"]
+    assert len(only_split(questions, "all")) == 5
+
+
+def _cited(text: str, language: str, quote: str, source: str):
+    from assistant.types import Answer, AnswerMode, Citation
+
+    citation = Citation(n=1, chunk_id="c", source=source, section="", page=1, quote=quote, start=0, end=len(quote))
+    return Answer("q", language, text, True, AnswerMode.EXTRACTIVE, citations=(citation,))
+
+
+def test_answer_language_ignores_the_quotes():
+    quote = "You may charge any price or no price for each copy that you convey."
+    assert answer_language_matches(_cited(f"GPL允许收费：{quote} [1]", "zh", quote, "gpl.txt"), "zh")
+    assert not answer_language_matches(_cited(f"The GPL says: {quote} [1]", "en", quote, "gpl.txt"), "zh")
+    assert answer_language_matches(_cited(f"The GPL says: {quote} [1]", "en", quote, "gpl.txt"), "en")
+
+
+def test_right_document_counts_answers_citing_only_the_named_document(tmp_path):
+    (tmp_path / "gpl.txt").write_text("You may charge any price.\n", encoding="utf-8")
+    golden = tmp_path / "g.jsonl"
+    golden.write_text(
+        '{"id": "a", "lang": "en", "question": "q1", "evidence": ["price"], "answer_keywords": ["price"], "doc": "gpl.txt"}\n'
+        '{"id": "b", "lang": "en", "question": "q2", "evidence": ["price"], "answer_keywords": ["price"], "doc": "gpl.txt"}\n',
+        encoding="utf-8",
+    )
+    sources = iter(["gpl.txt", "other.txt"])
+    quote = "You may charge any price."
+    results = evaluate(read_golden(golden), lambda q, history=(): _cited(quote, "en", quote, next(sources)), QuoteChecker(tmp_path))
+    assert results["all"]["right_document"] == 0.5
+    assert results["tune-all"]["right_document"] == 1.0 and results["check-all"]["right_document"] == 0.0

@@ -164,10 +164,10 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.evaluate import QuoteChecker, evaluate, per_language, read_golden
+    from assistant.evaluate import QuoteChecker, evaluate, only_split, per_language, read_golden
     from assistant.service import Assistant
 
-    questions = per_language(read_golden(Path(args.qa)), args.per_language)
+    questions = per_language(only_split(read_golden(Path(args.qa)), args.split), args.per_language)
     assistant = Assistant(settings)
     out = open(args.out, "w", encoding="utf-8") if args.out else None
     try:
@@ -258,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=passage_count, default=None, help="passages to retrieve, 1-50")
     p.add_argument("--out", help="write one JSON line per question here")
     p.add_argument("--per-language", type=int, default=None, help="only the first N questions of each language")
+    p.add_argument(
+        "--split", choices=["all", "tune", "check"], default="all",
+        help="only the tuning or the check half (fixed: alternate questions per document and language)",
+    )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=cmd_eval)
 
