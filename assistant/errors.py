@@ -53,6 +53,15 @@ class BadQuestion(AssistantError):
     """Empty, too long, or otherwise unusable question text."""
 
 
+class UnknownScope(BadQuestion):
+    """A question limited to documents that are not in the index."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"No indexed document is called {name!r}; pick one of: {', '.join(known) or '(none: run assistant index)'}."
+        )
+
+
 class BadUpload(AssistantError):
     """An uploaded file, or a document to remove, that the corpus folder must not take; nothing was changed."""
 

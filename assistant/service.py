@@ -192,14 +192,15 @@ class Assistant:
             )
         return text
 
-    def prepare(self, question: str) -> tuple[HybridRetriever, Query]:
+    def prepare(self, question: str, documents: Sequence[str] = ()) -> tuple[HybridRetriever, Query]:
         text = self.validate(question)
         retriever = self.retriever()
         language = detect_language(text)
-        return retriever, retriever.prepare(text, language, self.embedder.query(text))
+        return retriever, retriever.prepare(text, language, self.embedder.query(text), documents)
 
-    def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
-        retriever, query = self.prepare(question)
+    def retrieve(self, question: str, k: int | None = None, documents: Sequence[str] = ()) -> list[Hit]:
+        """The passages for a question, from ``documents`` (ids or names) only when given."""
+        retriever, query = self.prepare(question, documents)
         return retriever.search(query, k or self.settings.retrieve.k)
 
     def chat_model(self) -> BaseChatModel | None:
@@ -225,17 +226,24 @@ class Assistant:
                 return rewritten
         return condense_offline(question, history)
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+    def ask(
+        self, question: str, k: int | None = None, history: Sequence[Turn] = (), documents: Sequence[str] = ()
+    ) -> Answer:
         """The complete answer; the same events as ``ask_stream`` without the deltas."""
         answer = None
-        for event in self.ask_stream(question, k, history):
+        for event in self.ask_stream(question, k, history, documents):
             if event.kind is EventKind.ANSWER:
                 answer = event.answer
         assert answer is not None  # ask_stream always ends with the answer event
         return answer
 
-    def ask_stream(self, question: str, k: int | None = None, history: Sequence[Turn] = ()) -> Iterator[StreamEvent]:
+    def ask_stream(
+        self, question: str, k: int | None = None, history: Sequence[Turn] = (), documents: Sequence[str] = ()
+    ) -> Iterator[StreamEvent]:
         """Text deltas as they are produced, then the answer with its citations finalised.
+
+        ``documents`` (ids or names) limits the evidence to those documents; without it, a question that names
+        documents is answered from them.
 
         Questions without enough evidence are refused without calling a model; a model
         that cannot be reached or fails mid-answer yields a notice and the extractive answer.
@@ -252,7 +260,9 @@ class Assistant:
             model = self.chat_model()
         except LlmUnavailable as exc:
             model, notice = None, NOTICE[detect_language(text)].format(reason=exc.reason)
-        retriever, extractive, windows, digest = self._answer_offline(text, self.standalone(text, history, model), k, started)
+        retriever, extractive, windows, digest = self._answer_offline(
+            text, self.standalone(text, history, model), k, started, documents
+        )
         if model is None or not extractive.answerable or not windows:
             if notice:
                 yield StreamEvent(EventKind.NOTICE, notice)
@@ -366,13 +376,13 @@ class Assistant:
         return lambda word: word.lower() in authors or retriever.is_common(word)
 
     def _answer_offline(
-        self, question: str, standalone: str, k: int | None, started: float
+        self, question: str, standalone: str, k: int | None, started: float, documents: Sequence[str] = ()
     ) -> tuple[HybridRetriever, Answer, list[Window], DigestPlan | None]:
         """The extractive answer, and the evidence windows a model would be given (none without a model).
 
         A summary request's windows are its section's digest sources, with the key its written digest is cached by.
         """
-        retriever, query = self.prepare(standalone)
+        retriever, query = self.prepare(standalone, documents)
         hits = retriever.search(query, k or self.settings.retrieve.k)
         retrieval_ms = (time.perf_counter() - started) * 1000
         answer = compose_offline(

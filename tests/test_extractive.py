@@ -152,10 +152,10 @@ def test_a_question_naming_several_parts_quotes_the_best_sentence_of_each_part_n
         return score, Sentence(chunk.id, "句子。", n, n + 3, 1), Hit(chunk, score, n)
 
     ranked = [item(0.9, "摘要", 0), item(0.85, "摘要", 1), item(0.7, "第三节 商机", 2), item(0.6, "第三节 商机", 3), item(0.5, "第二节", 4)]
-    scope = SectionScope(section_references("摘要和第三节"), ("第二节", "第三节 商机"))
+    scope = SectionScope(section_references("摘要和第三节"))
     assert from_each_part(ranked[:2], ranked, scope) == [ranked[2]]
     assert from_each_part([ranked[0], ranked[3]], ranked, scope) == []  # both parts quoted already
-    assert from_each_part(ranked[:1], ranked, SectionScope(section_references("第三节"), ())) == []  # one part: scoped already
+    assert from_each_part(ranked[:1], ranked, SectionScope(section_references("第三节"))) == []  # one part: scoped already
 
 
 def test_anchor_share_counts_the_names_and_figures_a_sentence_states_in_either_language():

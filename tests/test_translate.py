@@ -93,16 +93,13 @@ def test_a_table_row_becomes_one_line_of_cells_without_the_column_marks():
 @pytest.mark.parametrize(("chinese", "english"), [
     ("生成式人工智能（见第2节），从市场研究", "生成式人工智能（见 Section 2 ），从市场研究"),
     ("第三节讨论了", " Section 3 讨论了"),
-    ("第十章", " Section 10 "),
+    ("第十章", " Chapter 10 "),
+    ("第五讲", " Lesson 5 "),
     ("第2代", "第2代"),  # a generation, not a section
 ])
 def test_section_references_are_written_in_english_with_the_same_figure(chinese, english):
     assert sections_in_english(chinese) == english
     assert [q.value for q in quantities(english, loose=True)] == [q.value for q in quantities(chinese, loose=True)]
-
-
-def test_generative_ai_reaches_the_translation_as_the_reports_title_writes_it():
-    assert translation_line("生成式人工智能的查询成本") == "生成式AI的查询成本"
 
 
 def test_markers_are_renumbered_and_unknown_ones_dropped():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.answering.verify.quantities import chinese_numeral
+from assistant.language import chinese_numeral
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import Hit, Sentence
 

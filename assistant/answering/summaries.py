@@ -25,11 +25,11 @@ from assistant.answering.translate import renumber_markers
 from assistant.answering.windows import Window, select_windows
 from assistant.indexing.manifest import write_atomic
 from assistant.language import CJK_RE
+from assistant.language import heading_labels
 from assistant.retrieval.sections import (
-    CHINESE_NUMERALS,
+    ABSTRACT_HEADING_RE,
     SectionScope,
     main_sections,
-    numbered_sections,
     section_references,
 )
 from assistant.retrieval.sentences import SentenceIndex
@@ -51,7 +51,6 @@ PER_SECTION_IN_REPORT = 2  # central sentences (or digest sentences) each sectio
 MIN_DIGEST_CLAIMS = 2  # fewer verified sentences than this is not a summary
 LEADING_MARKERS_RE = re.compile(r"(?:\[\d+\]\s*)+")
 SENTENCE_JOIN = {"zh": "", "en": " "}
-SECTION_NUMBER_RE = re.compile(f"第([{CHINESE_NUMERALS}])节")
 REPORT_REQUEST = {"zh": "请总结这份报告的主要观点", "en": "Summarize the report"}
 
 
@@ -67,7 +66,7 @@ class DigestPlan:
 def scope_chunks(chunks: Sequence[Chunk], question: str) -> tuple[str, list[Chunk]]:
     """The chunks a summary question covers: the named sections', or the main sections' for the whole report."""
     ordered = sorted(chunks, key=lambda c: (c.doc_id, c.start))
-    scope = SectionScope(section_references(question), tuple(numbered_sections(ordered)))
+    scope = SectionScope(section_references(question))
     if scope.parts:
         return scope.label, [c for c in ordered if scope.part_of(c) is not None]
     main = set(main_sections(ordered))
@@ -80,14 +79,14 @@ def summary_requests(sections: Sequence[str], language: str) -> list[str]:
 
 
 def section_requests(sections: Sequence[str], language: str) -> list[str]:
-    """One summary question per main section (摘要 and the numbered ones)."""
+    """One summary question per main section (the abstract and the numbered ones), naming it by its label."""
     requests = []
     for section in sections:
-        number = SECTION_NUMBER_RE.match(section)
-        if number:
-            n = CHINESE_NUMERALS.index(number.group(1)) + 1
-            requests.append(f"请总结{number.group(0)}" if language == "zh" else f"Summarize section {n}")
-        elif section == "摘要":
+        labels = heading_labels(section)
+        if labels:
+            label = section.split()[0] if not labels[0].unit == "" else f"第{labels[0].number}节"
+            requests.append(f"请总结{label}" if language == "zh" else f"Summarize section {labels[0].number}")
+        elif ABSTRACT_HEADING_RE.match(section.strip()):
             requests.append("请总结摘要" if language == "zh" else "Summarize the abstract")
     return requests
 

@@ -16,8 +16,7 @@ from collections.abc import Mapping, Sequence
 from assistant.answering.prompts import Message, build_quotes_translation_messages, build_translation_messages
 from assistant.answering.verify.quantities import SCALES
 from assistant.answering.windows import Window
-from assistant.language import CJK, detect_language
-from assistant.retrieval.sections import CHINESE_NUMERALS, number_of
+from assistant.language import CJK, detect_language, section_label_spans
 from assistant.types import Answer, Citation
 
 MARKER_RE = re.compile(r"\[(\d+)\]")  # the verifier's canonical markers
@@ -25,8 +24,7 @@ CHINESE_AMOUNT_RE = re.compile(r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*
 ENGLISH_SCALES = tuple((SCALES[name], name) for name in ("trillion", "billion", "million", "thousand"))
 CURRENCIES = {"美元": " US dollars", "元": " yuan", "人民币": " yuan"}
 BULLETS_RE = re.compile(r"\s*(?:•\s*)+")
-GENERATIVE_AI = "生成式人工智能"  # the report's own title writes 生成式AI: translated "generative AI", as English readers say
-SECTION_REF_RE = re.compile(rf"第\s*(\d+|[{CHINESE_NUMERALS}])\s*[节章]")
+ENGLISH_UNITS = {"节": "Section", "章": "Chapter", "讲": "Lesson", "条": "Section", "部": "Part"}
 HAN_BREAK_RE = re.compile(f"(?<=[{CJK}])\\s+(?=[{CJK}])")  # a PDF line break inside a Chinese word
 
 
@@ -41,10 +39,9 @@ def english_amount(value: float) -> str:
 def translation_line(quote: str) -> str:
     """A quote as one line for the translation prompt: table cells joined by "；" instead of line breaks and the
     table's "• • • •" marks (which column a use case falls in, lost once a row is one line), amounts and section
-    references in English, and 生成式人工智能 as 生成式AI (else "generative artificial intelligence" in every line)."""
+    references in English."""
     cells = BULLETS_RE.split(HAN_BREAK_RE.sub("", " ".join(quote.split())))  # the split takes the spaces around marks
-    line = sections_in_english(amounts_in_english("；".join(cell for cell in cells if cell)))
-    return line.replace(GENERATIVE_AI, "生成式AI")
+    return sections_in_english(amounts_in_english("；".join(cell for cell in cells if cell)))
 
 
 def sections_in_english(text: str) -> str:
@@ -53,7 +50,10 @@ def sections_in_english(text: str) -> str:
     The 1.5B drops a parenthesised "（见第2节）" from its translation, the one place a sentence says where a topic
     is covered; given "Section 2" it keeps it. The figure stays, so the line verifies against the quote.
     """
-    return SECTION_REF_RE.sub(lambda match: f" Section {number_of(match.group(1))} ", text)
+    for start, end, label in reversed(section_label_spans(text)):
+        if text[start] == "第":
+            text = f"{text[:start]} {ENGLISH_UNITS.get(label.unit, 'Section')} {label.number} {text[end:]}"
+    return text
 
 
 def amounts_in_english(text: str) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from assistant.ingest.formats import FORMATS
+from assistant.ingest.headings import is_plain_heading
 from assistant.ingest.lines import Line, scan_lines
 from assistant.ingest.tables import (
     BULLETS,
@@ -27,9 +28,14 @@ from assistant.ingest.tables import (
     is_table_row,
     merge_spans,
 )
+from assistant.language import CN_NUMERAL, heading_labels
 from assistant.types import CleanDocument, Heading, RawDocument
 
-SECTION_RE = re.compile(r"^(摘要|第[一二三四五六七八九十]+节|关于.{2,16}|附录|结论|Summary|Abstract|Section \d+)$")
+# A section title in an extracted PDF: a numbered part ("第三节", "Section 4") or a part every kind of document may
+# have, named alone on its line. Anything else a document calls a section is declared in its settings (headings).
+PART_NAMES = "摘要|概要|前言|引言|序言|附录|结论|结语|目录|Summary|Abstract|Preface|Introduction|Conclusions?|Appendix"
+SECTION_RE = re.compile(rf"^(第[{CN_NUMERAL}\d]{{1,4}}[节章部篇]|(?:Section|Chapter|Part) \d+|{PART_NAMES})$")
+EXTRACTED_SHARE = 0.7  # of a PDF extraction's lines, this many are followed by a blank line (plain text: ~0.2-0.6)
 SENTENCE_END = "。！？；!?;：:…"
 CLOSERS = "”’」』）)\"'"
 PUNCTUATION_RE = re.compile(r"[，。、；：！？,.;:!?|•“”（）()【】《》%/·\-]")
@@ -39,6 +45,7 @@ SUBHEADING_MAX = 12
 PROSE_LINE_MIN = 12
 NARROW_LINE_MIN = 7  # narrow-column prose in the report's figures ("将改变未来的工")
 WRAP_PUNCTUATION_RE = re.compile(r"[，。、；：！？（）“”]")
+LIST_ITEM_RE = re.compile(r"^(?:\d{1,2}[.)、]|[a-z][.)]|\([a-z0-9]{1,3}\)|[•·*-]|-{2,}>)\s")  # starts its own line
 
 
 def join_wrapped(left: str, right: str) -> str:
@@ -77,12 +84,14 @@ def is_subheading(lines: list["Line"], i: int) -> bool:
 class Layout:
     """How a reader's text marks pages, and which line endings finish a wrapped sentence."""
 
-    page_marks: bool = False  # the report's extraction; otherwise form feeds separate pages and '#' lines are headings
+    page_marks: bool = False  # a PDF's extracted text; otherwise form feeds separate pages and '#' lines are headings
     sentence_end: str = SENTENCE_END  # a wrapped line ending in one of these is not continued by the next
+    paragraphs: bool = False  # plain text: consecutive lines are one paragraph, blank lines separate paragraphs
 
 
 LAYOUTS: dict[str, Layout] = {
-    "text": Layout(page_marks=True),
+    "text": Layout(page_marks=True),  # text extracted from a PDF: a blank line after every visual line
+    "plain": Layout(sentence_end=SENTENCE_END + ".", paragraphs=True),
     "markdown": Layout(),
     "pdf": Layout(sentence_end=SENTENCE_END + "."),  # any PDF may be English, where a full stop ends a sentence
     "docx": Layout(),
@@ -190,15 +199,30 @@ class _Builder:
         return "".join(self.parts)
 
 
+def text_layout(raw: str) -> str:
+    """A .txt file's layout, read from its lines: "text" (what PDF extraction writes) when it opens with a page mark
+    (one space before the first line) or nearly every line is followed by a blank line, else "plain" (paragraphs of
+    consecutive lines)."""
+    lines = raw.replace("\r\n", "\n").split("\n")
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    if not content:
+        return "plain"
+    first = lines[content[0]]
+    followed = sum(1 for i in content if i + 1 < len(lines) and not lines[i + 1].strip())
+    page_mark = first.startswith(" ") and not first.startswith("  ")
+    return "text" if page_mark or followed / len(content) >= EXTRACTED_SHARE else "plain"
+
+
 def clean_raw(raw: RawDocument) -> CleanDocument:
-    return clean(raw.text, raw.doc_id, layout=LAYOUTS[raw.loader])
+    return clean(raw.text, raw.doc_id, layout=LAYOUTS[text_layout(raw.text) if raw.loader == "text" else raw.loader])
 
 
 def clean(raw: str, doc_id: str = "", *, layout: Layout | None = None) -> CleanDocument:
-    """Clean one document; ``layout`` defaults to the one for ``doc_id``'s format (the report's when unknown)."""
+    """Clean one document; ``layout`` defaults to the one for ``doc_id``'s format (read from the text for .txt)."""
     if layout is None:
         document_format = FORMATS.get(PurePosixPath(doc_id).suffix.lower())
-        layout = LAYOUTS[document_format.loader if document_format else "text"]
+        loader = document_format.loader if document_format else "text"
+        layout = LAYOUTS[text_layout(raw) if loader == "text" else loader]
     page_marks = layout.page_marks
     lines = scan_lines(raw, page_marks=page_marks)
     out = _Builder(layout)
@@ -241,6 +265,19 @@ def clean(raw: str, doc_id: str = "", *, layout: Layout | None = None) -> CleanD
             continue
         if page_marks:
             place_tabular(out, lines, i)
+            i += 1
+            continue
+        if layout.paragraphs:
+            if is_plain_heading(lines, i):
+                # Numbered parts are sections; an unnumbered title inside one ("** 使用帮助 **") is its sub-heading.
+                if heading_labels(line.text) or not heading_labels(section):
+                    section = line.text
+                    out.heading(line.text, line.page, section)
+                else:
+                    out.heading(line.text, line.page, section, line.text)
+            else:
+                new_line = not line.tight or out.closed or LIST_ITEM_RE.match(line.text) is not None
+                out.append(line.text, line.page, new_line=new_line, opens_page=line.page_break)
             i += 1
             continue
         if line.tight:

@@ -10,9 +10,11 @@ vector dilutes; they are searched through the store's ANN index, not held in mem
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate
 
@@ -20,11 +22,10 @@ import numpy as np
 
 from assistant.indexing.lexical import LexicalIndex, tokenize
 from assistant.retrieval.crosslingual import english_to_chinese_terms
+from assistant.retrieval.documents import Library
 from assistant.retrieval.sections import (
-    CONCLUSION_CHUNKS,
     SectionScope,
     main_sections,
-    numbered_sections,
     section_references,
     wants_summary,
 )
@@ -47,6 +48,7 @@ class Query:
     vector: np.ndarray
     tokens: list[str]
     scope: SectionScope = field(default_factory=SectionScope)
+    documents: frozenset[str] = frozenset()  # answer from these documents only (empty: all)
 
 
 def lexical_tokens(text: str, language: str, vocabulary: set[str]) -> list[str]:
@@ -56,6 +58,15 @@ def lexical_tokens(text: str, language: str, vocabulary: set[str]) -> list[str]:
         return tokens
     kept = [t for t in tokens if t in vocabulary]
     return kept + [t for t in english_to_chinese_terms(text) if t in vocabulary]
+
+
+def titles(chunks: Iterable[Chunk]) -> dict[str, str]:
+    """Each document's title: the first line of its first chunk."""
+    first: dict[str, Chunk] = {}
+    for chunk in chunks:
+        if chunk.doc_id not in first or chunk.start < first[chunk.doc_id].start:
+            first[chunk.doc_id] = chunk
+    return {doc: chunk.text.strip().split("\n", 1)[0] for doc, chunk in first.items()}
 
 
 def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:
@@ -95,7 +106,7 @@ class HybridRetriever:
         settings: RetrieveSettings,
     ) -> None:
         self.chunks = {c.id: c for c in chunks}
-        self.numbered = numbered_sections(chunks)
+        self.library = Library.of(titles(chunks))
         self.main_sections = main_sections(chunks)
         # Latin-letter runs of every lowered chunk, chunks separated by NUL: is_common scans this, not the Chinese text.
         runs = [" ".join(LATIN_RUN_RE.findall(c.text.lower())) + "\0" for c in chunks]
@@ -126,23 +137,22 @@ class HybridRetriever:
             position = self._latin_runs.find(word, self._latin_starts[chunk])
         return count > limit
 
-    def prepare(self, text: str, language: str, vector: np.ndarray) -> Query:
-        scope = SectionScope(section_references(text), tuple(self.numbered))
-        return Query(text, language, vector, lexical_tokens(text, language, self.vocabulary), scope)
+    def prepare(self, text: str, language: str, vector: np.ndarray, documents: Iterable[str] = ()) -> Query:
+        """The question ready for search; ``documents`` (ids or names) limit it, else the documents it names do."""
+        scope = SectionScope(section_references(text))
+        picked = self.library.resolve(documents) if documents else self.library.named_in(text)
+        return Query(text, language, vector, lexical_tokens(text, language, self.vocabulary), scope, picked)
 
     def scope(self, query: Query, ranked: list[str]) -> list[str]:
         """Only the named parts' chunks (all quotes then come from them), the best chunk of each part first, so a
-        question naming two places gets evidence from both; a whole-report summary likewise takes the best chunk
-        of each main section first, so its digest covers the report rather than one part of it."""
+        question naming two places gets evidence from both; a whole-document summary likewise takes the best chunk
+        of each main section first, so its digest covers the document rather than one part of it."""
         parts = query.scope.parts
         if parts:
-            members = [[cid for cid in ranked if part.matches(self.chunks[cid], self.numbered)] for part in parts]
-            members = [self.closing(m) if part.role == "conclusion" else m for part, m in zip(parts, members)]
+            members = [[cid for cid in ranked if part.matches(self.chunks[cid])] for part in parts]
             named = {cid for m in members for cid in m}
             leading = list(dict.fromkeys(m[0] for m in members if m))
             order = leading + [cid for cid in ranked if cid in named and cid not in leading]
-            if any(part.role == "vendors" for part in parts):  # a boost: a question may name the tables and another place
-                return order + [cid for cid in ranked if cid not in named]
             return order or ranked
         if not wants_summary(query.text):
             return ranked
@@ -154,13 +164,15 @@ class HybridRetriever:
         leading = [firsts[s] for s in self.main_sections if s in firsts]
         return leading + [cid for cid in ranked if cid not in leading]
 
-    def closing(self, named: list[str]) -> list[str]:
-        """The report's outlook: the last prose chunks of its last section, in rank order."""
-        prose = sorted((c for c in named if self.chunks[c].kind != "table"), key=lambda c: self.chunks[c].start)
-        return [cid for cid in named if cid in prose[-CONCLUSION_CHUNKS:]]
+    def _in_scope(self, chunk_id: str, query: Query) -> bool:
+        chunk = self.chunks.get(chunk_id)
+        return chunk is not None and (not query.documents or chunk.doc_id in query.documents)
 
     def search(self, query: Query, k: int) -> list[Hit]:
         n = self.settings.candidates
+        if query.documents:  # each ranking must reach past the other documents' passages
+            share = sum(1 for c in self.chunks.values() if c.doc_id in query.documents) / max(len(self.chunks), 1)
+            n = min(len(self.chunks), math.ceil(n / max(share, 1 / len(self.chunks))))
         dense = self.dense_search(query.vector, n)
         dense_sim = dict(dense)
         sentence_rank = self.sentences.ranked_chunks(query.vector, n)
@@ -174,10 +186,11 @@ class HybridRetriever:
             ],
             self.settings.rrf_k,
         )
-        ranked = sorted((cid for cid in fused if cid in self.chunks), key=lambda cid: fused[cid], reverse=True)
+        ranked = sorted((cid for cid in fused if self._in_scope(cid, query)), key=lambda cid: fused[cid], reverse=True)
         order = self.scope(query, ranked)
         if self.settings.keep_leaders and order is ranked:  # a named part or a summary orders the passages itself
-            order = with_leaders(order, [[cid for cid, _ in dense], sentence_rank, [cid for cid, _ in lexical]], k)
+            rankings = [[cid for cid, _ in dense], sentence_rank, [cid for cid, _ in lexical]]
+            order = with_leaders(order, [[cid for cid in r if self._in_scope(cid, query)] for r in rankings], k)
         order = order[:k]
         return [
             Hit(

@@ -7,10 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from assistant.language import CN_NUMERAL, chinese_numeral
+
 FULL_WIDTH = str.maketrans("０１２３４５６７８９％．", "0123456789%.")
-CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-CN_NUMERAL = "零〇一二两三四五六七八九十百千万亿"
 SCALES = {
     "万亿": 1e12,
     "千亿": 1e11,
@@ -54,24 +53,6 @@ class Quantity:
 
     value: float
     kind: Literal["year", "percent", "amount"]
-
-
-def chinese_numeral(text: str) -> float:
-    """Value of a Chinese numeral: 三十 → 30, 两千 → 2000, 一亿五千万 → 150000000, 二〇二三 → 2023."""
-    for big, scale in (("亿", 1e8), ("万", 1e4)):
-        if big in text:
-            left, _, right = text.partition(big)
-            return chinese_numeral(left or "一") * scale + (chinese_numeral(right) if right else 0)
-    if all(c in CN_DIGITS for c in text):
-        return float("".join(str(CN_DIGITS[c]) for c in text))
-    total, digit = 0, None
-    for c in text:
-        if c in CN_UNITS:
-            total += (1 if digit is None else digit) * CN_UNITS[c]
-            digit = None
-        else:
-            digit = CN_DIGITS[c]
-    return float(total + (digit or 0))
 
 
 def quantities(text: str, *, loose: bool = False) -> list[Quantity]:
