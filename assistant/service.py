@@ -45,10 +45,11 @@ from assistant.indexing.lexical import cached_lexical_index
 from assistant.indexing.manifest import stale_reason
 from assistant.indexing.store import ChunkStore, Manifest
 from assistant.indexing.verify import verify
+from assistant.ingest.presets import read_presets
 from assistant.language import detect_language
 from assistant.retrieval.followup import condense_offline, is_elliptical
-from assistant.retrieval.hybrid import HybridRetriever, Query
-from assistant.retrieval.sections import wants_summary
+from assistant.retrieval.hybrid import HybridRetriever, Query, titles
+from assistant.retrieval.sections import main_sections, wants_summary
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.settings import Settings
 from assistant.types import (
@@ -62,6 +63,7 @@ from assistant.types import (
 )
 
 log = logging.getLogger(__name__)
+OUTLINE_SAMPLE_CHUNKS = 20  # enough of a document's text to tell its language
 
 
 class Assistant:
@@ -173,9 +175,21 @@ class Assistant:
             SentenceIndex(stored, vectors),
             lambda vector, n: self.store.dense_search(manifest, vector, n, rows),
             self.settings.retrieve,
+            {doc: preset.names for doc, preset in read_presets(Path(self.settings.paths.corpus_dir), {c.doc_id for c in chunks}).items()},
         )
         self._loaded = (live, manifest, retriever)
         return retriever
+
+    def outlines(self) -> dict[str, dict[str, object]]:
+        """Per indexed document: its title, language and detected main sections (what the Documents tab shows)."""
+        chunks = list(self.retriever().chunks.values())
+        names = titles(chunks)
+        outlines = {}
+        for doc_id, title in names.items():
+            own = [c for c in chunks if c.doc_id == doc_id]
+            sample = "".join(c.text for c in sorted(own, key=lambda c: c.start)[:OUTLINE_SAMPLE_CHUNKS])
+            outlines[doc_id] = {"title": title, "language": detect_language(sample), "sections": main_sections(own)}
+        return outlines
 
     def validate(self, question: str) -> str:
         """The question without control and invisible characters (a lone surrogate would break JSON output later)."""
@@ -371,9 +385,8 @@ class Assistant:
         )
 
     def _generic_names(self, retriever: HybridRetriever) -> Callable[[str], bool]:
-        """Latin words that name nothing specific: as common as "AI" in the corpus, or the documents' author."""
-        authors = {name.lower() for name in self.settings.answer.author_names}
-        return lambda word: word.lower() in authors or retriever.is_common(word)
+        """Latin words that name nothing specific: as common as "AI" in the corpus, or a name of a document."""
+        return lambda word: retriever.library.names_a_document(word) or retriever.is_common(word)
 
     def _answer_offline(
         self, question: str, standalone: str, k: int | None, started: float, documents: Sequence[str] = ()

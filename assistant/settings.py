@@ -110,12 +110,6 @@ class AnswerSettings(BaseModel):
         """The evidence threshold for questions in ``language``."""
         return self.min_evidence_en if language == "en" else self.min_evidence
     max_quotes: int = Field(3, ge=1, le=10, description="Most quoted sentences in an offline answer.")
-    author_names: list[str] = Field(
-        ["Deloitte"],
-        description="Latin-letter names of the documents' author or publisher: \"According to Deloitte, …\" asks about"
-        " the documents themselves, so such a name is never a specific the evidence must state (the dictionary lacks"
-        " 德勤, and the name alone refused 24 of 25 English dev questions).",
-    )
     max_question_chars: int = Field(2000, ge=10, le=100_000, description="Longer questions are rejected.")
     history_turns: int = Field(
         2,
@@ -126,6 +120,12 @@ class AnswerSettings(BaseModel):
 
 
 class ServerSettings(BaseModel):
+    title: str = Field(
+        "", description="The chat's title; empty = the titles of the indexed documents (\"Document assistant\" with none)."
+    )
+    examples: list[str] = Field(
+        [], description="Example questions shown under the chat's question box; empty = none shown."
+    )
     host: str = Field("127.0.0.1", description="Interface the web app binds to.")
     port: int = Field(7860, ge=1, le=65535, description="Port of the web app.")
     admin_token: SecretStr | None = Field(

@@ -29,6 +29,7 @@ from assistant.settings import LlmSettings, PathSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "corpus" / "genai-enterprise-report.zh.txt"
+REPORT_PRESET = ROOT / "corpus" / "genai-enterprise-report.zh.txt.toml"  # declares the author's names
 GOLDEN = ROOT / "eval" / "golden_dev.jsonl"
 
 
@@ -152,6 +153,7 @@ def report_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     base = tmp_path_factory.mktemp("report")
     (base / "corpus").mkdir()
     shutil.copy(REPORT, base / "corpus" / REPORT.name)
+    shutil.copy(REPORT_PRESET, base / "corpus" / REPORT_PRESET.name)
     return Settings(paths=PathSettings(corpus_dir=base / "corpus", index_dir=base / "index"))
 
 

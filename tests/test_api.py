@@ -164,9 +164,9 @@ def test_retrieve_returns_the_ranked_passages(client, report_assistant):
 
 def test_documents_and_health_describe_the_loaded_index(client, report_assistant, report_settings):
     chunks = len(report_assistant.retriever().chunks)
-    (name,) = [p.name for p in report_settings.paths.corpus_dir.iterdir()]
+    (name,) = [p.name for p in report_settings.paths.corpus_dir.iterdir() if p.suffix == ".txt"]  # not its .toml
     documents = client.get("/api/documents").json()
-    assert [(d["doc_id"], d["status"], d["chunks"]) for d in documents] == [(name, "indexed", chunks)]
+    assert [(d["doc_id"], d["status"], d["chunks"], d["language"]) for d in documents] == [(name, "indexed", chunks, "zh")]
     health = client.get("/healthz")
     assert health.status_code == 200
     on_disk = sum(p.stat().st_blocks * 512 for p in report_settings.paths.index_dir.rglob("*") if p.is_file())

@@ -10,7 +10,7 @@ from assistant.answering.extractive import (
 from assistant.errors import BadQuestion
 from assistant.ingest.clean import clean
 from assistant.service import Assistant
-from assistant.settings import AnswerSettings
+from assistant.settings import PathSettings
 
 
 def test_chinese_answer_quotes_the_report_with_citations(report_assistant, report_text):
@@ -28,16 +28,16 @@ def test_chinese_answer_quotes_the_report_with_citations(report_assistant, repor
 def test_english_answer_is_framed_in_english(report_assistant):
     answer = report_assistant.ask("How much more can a generative AI query cost than a conventional index query?")
     assert answer.language == "en" and answer.answerable
-    assert answer.text.startswith("The report says")
+    assert answer.text.startswith("The document says")
     assert any("十倍" in c.quote for c in answer.citations)
 
 
-def test_a_question_naming_the_reports_author_is_still_answered(report_assistant, report_settings):
+def test_a_question_naming_the_author_its_settings_declare_is_still_answered(report_assistant, report_settings, tmp_path):
     question = "According to Deloitte, how much more can a generative AI query cost than a conventional index query?"
-    answer = report_assistant.ask(question)
+    answer = report_assistant.ask(question)  # corpus/<report>.toml declares names = ["Deloitte", "德勤"]
     assert answer.answerable and any("十倍" in c.quote for c in answer.citations)
-    unnamed = Assistant(report_settings.model_copy(update={"answer": AnswerSettings(author_names=[])}))
-    assert not unnamed.ask(question).answerable  # the dictionary has no 德勤: an unknown name otherwise
+    undeclared = report_settings.model_copy(update={"paths": PathSettings(corpus_dir=tmp_path, index_dir=report_settings.paths.index_dir)})
+    assert not Assistant(undeclared).ask(question).answerable  # the dictionary has no 德勤: an unknown name otherwise
 
 
 @pytest.mark.parametrize(

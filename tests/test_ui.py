@@ -223,7 +223,7 @@ def test_the_extractive_draft_comes_first_and_the_generated_answer_replaces_it(l
     assert 'class="source"' in first_sources  # the draft's quotes are already in the Sources panel
     reply, sources = final[0][-1]["content"], final[1]
     assert "Draft" not in reply and "100亿美元" in reply and "✓ verified" in sources
-    assert plain_text(draft).startswith("根据报告原文")  # history never carries the label
+    assert plain_text(draft).startswith("根据原文")  # history never carries the label
 
 
 def test_a_second_look_discards_the_streamed_text_and_shows_the_draft_again(llm_assistant, fake_llm):
@@ -305,7 +305,8 @@ def test_upload_then_reindex_makes_the_new_document_answerable(admin, corpus, tm
     assert progress.calls and {stage for stage, _ in progress.calls} <= {"read", "embed passages", "embed sentences", "store"}
     assert all(0 <= done <= total for _, (done, total) in progress.calls)
     rows, choices, footer = documents_view(admin)
-    assert [row[:3] for row in rows] == [["appendix.md", "indexed", summary["total"]["chunks"]]]
+    assert [[row[0], row[1], row[4]] for row in rows] == [["appendix.md", "indexed", summary["total"]["chunks"]]]
+    assert rows[0][2] in ("zh", "en")  # its language, read from the indexed text
     assert choices == ["appendix.md"]
     assert f"1 documents, {summary['total']['chunks']} chunks" in footer
     reply, sources = final_reply(list(respond(admin, "示例公司的总部在哪里？", [])))
@@ -408,7 +409,7 @@ def test_served_chat_answers_with_a_citation_from_the_corpus(served):
     from gradio_client import Client
 
     client = Client(f"{served.url}/", verbose=False)
-    history, sources, cleared = client.predict("微软对OpenAI的投资金额是多少？", [], api_name="/ask")
+    history, sources, cleared = client.predict("微软对OpenAI的投资金额是多少？", [], [], api_name="/ask")
     reply = history[-1]["content"]
     text = reply if isinstance(reply, str) else "".join(part["text"] for part in reply)
     assert "[\\[1\\]](#cite-1)" in text
@@ -445,12 +446,12 @@ def logged_since(log: Path, offset: int, expected: str) -> str:
 @pytest.mark.slow
 def test_a_user_error_logs_one_line_and_a_bug_still_logs_its_traceback(served):
     offset = served.log.stat().st_size
-    refused = gradio_event(served.url, "submit", ["   ", []], elem_id="question")
+    refused = gradio_event(served.url, "submit", ["   ", [], []], elem_id="question")
     assert refused["success"] is False and "Please type a question" in refused["output"]["error"]
     logged = logged_since(served.log, offset, "Please type a question")
     assert logged.count("Please type a question") == 1 and "Traceback" not in logged, logged
     offset = served.log.stat().st_size
-    broken = gradio_event(served.url, "submit", ["微软对OpenAI的投资金额是多少？", {"not": "a chat"}], elem_id="question")
+    broken = gradio_event(served.url, "submit", ["微软对OpenAI的投资金额是多少？", {"not": "a chat"}, []], elem_id="question")
     assert broken["success"] is False
     assert "Traceback" in logged_since(served.log, offset, "Traceback")  # not a user error: the details are kept
 

@@ -32,12 +32,12 @@ EVIDENCE_SENTENCES = 5
 UNSUPPORTED_PENALTY = 0.25
 
 REFUSAL = {
-    "zh": "报告中未找到相关内容。",
-    "en": "The report does not appear to cover this.",
+    "zh": "文档中未找到相关内容。",
+    "en": "The documents do not appear to cover this.",
 }
 LEAD = {
-    "zh": "根据报告原文：",
-    "en": "The report says (quoted in the original Chinese):",
+    "zh": "根据原文：",
+    "en": "The document says (quoted verbatim):",
 }
 NAMED_LEAD = {  # when other documents were searched too, the reader is told which ones the quotes come from
     "zh": "根据{sources}原文：",

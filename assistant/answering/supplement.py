@@ -18,7 +18,7 @@ from assistant.language import detect_language
 from assistant.types import Answer, Citation
 
 LEFT_OUT_NOVELTY = 0.5  # a quote with more than half of its character pairs missing from the answer was not restated
-LEAD = {"zh": "报告原文还写道：", "en": "The report also says:"}
+LEAD = {"zh": "原文还写道：", "en": "The sources also say:"}
 
 
 def left_out(answer: str, language: str, quotes: Sequence[Citation], cited: Sequence[Citation] = ()) -> list[Citation]:

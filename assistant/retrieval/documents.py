@@ -27,9 +27,22 @@ GENERIC_NAME_WORDS = frozenset(
 
 
 def _acronyms(words: list[str]) -> set[str]:
-    """Initials of the title's capitalised words, whole and of the last three or four ("GGPL", "GPL")."""
-    initials = "".join(w[0] for w in words if w[0].isupper()).lower()
-    return {initials[-n:] for n in range(ACRONYM_MIN, len(initials) + 1) if n <= ACRONYM_MAX or n == len(initials)}
+    """Initials of each run of capitalised words (a run of capitals counts alone: "GNU GENERAL PUBLIC LICENSE
+    Version"), whole and of the last three or four ("GGPL", "GPL")."""
+    runs: list[list[str]] = []
+    for style in (str.isupper, lambda w: w[0].isupper()):
+        run: list[str] = []
+        for word in [*words, "."]:
+            if word[0].isalpha() and style(word):
+                run.append(word)
+            else:
+                runs.append(run)
+                run = []
+    acronyms = set()
+    for run in runs:
+        initials = "".join(w[0] for w in run).lower()
+        acronyms |= {initials[-n:] for n in range(ACRONYM_MIN, len(initials) + 1) if n <= ACRONYM_MAX or n == len(initials)}
+    return acronyms
 
 
 def document_names(doc_id: str, title: str, declared: Iterable[str] = ()) -> set[str]:
@@ -47,6 +60,7 @@ class Library:
     """The indexed documents and the names that pick each one out."""
 
     names: Mapping[str, frozenset[str]]  # doc_id -> its distinctive names
+    every_name: frozenset[str] = frozenset()  # every name of every document, shared ones too
 
     @classmethod
     def of(cls, titles: Mapping[str, str], declared: Mapping[str, Iterable[str]] | None = None) -> Library:
@@ -56,7 +70,13 @@ class Library:
         for doc, names in candidates.items():
             for name in names:
                 owners[name].add(doc)
-        return cls({doc: frozenset(n for n in names if len(owners[n]) == 1) for doc, names in candidates.items()})
+        distinct = {doc: frozenset(n for n in names if len(owners[n]) == 1) for doc, names in candidates.items()}
+        return cls(distinct, frozenset(owners))
+
+    def names_a_document(self, word: str) -> bool:
+        """Whether a word is one of the documents' names ("GPL", a declared "Deloitte"): a question that says it
+        is about a document, so the evidence need not state it."""
+        return word.lower() in self.every_name
 
     def named_in(self, question: str) -> frozenset[str]:
         """The documents a question names, when it names some but not all of them (then it is about those)."""

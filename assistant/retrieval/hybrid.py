@@ -14,7 +14,7 @@ import math
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
 
@@ -104,9 +104,10 @@ class HybridRetriever:
         sentences: SentenceIndex,
         dense_search,
         settings: RetrieveSettings,
+        declared_names: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.chunks = {c.id: c for c in chunks}
-        self.library = Library.of(titles(chunks))
+        self.library = Library.of(titles(chunks), declared_names)
         self.main_sections = main_sections(chunks)
         # Latin-letter runs of every lowered chunk, chunks separated by NUL: is_common scans this, not the Chinese text.
         runs = [" ".join(LATIN_RUN_RE.findall(c.text.lower())) + "\0" for c in chunks]

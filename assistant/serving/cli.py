@@ -118,7 +118,7 @@ def _print_answer(answer: Answer) -> None:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.service import Assistant
 
-    events = Assistant(settings).ask_stream(args.question, k=args.k)
+    events = Assistant(settings).ask_stream(args.question, k=args.k, documents=args.doc)
     if args.json and args.stream:
         for event in events:  # one JSON object per line, as they happen
             print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
@@ -153,7 +153,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.service import Assistant
 
-    hits = Assistant(settings).retrieve(args.question, k=args.k)
+    hits = Assistant(settings).retrieve(args.question, k=args.k, documents=args.doc)
     if args.json:
         _print_json([h.to_dict() for h in hits])
         return 0
@@ -249,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("question")
         p.add_argument("--k", type=passage_count, default=None, help="passages to retrieve, 1-50 (default: settings)")
         p.add_argument("--json", action="store_true", help="print JSON")
+        p.add_argument(
+            "--doc", action="append", default=[], metavar="NAME",
+            help="answer from this document only (its file name, or a name unique to it); repeat for several",
+        )
         if name == "ask":
             p.add_argument("--stream", action="store_true", help="print the answer as it is generated")
         p.set_defaults(func=func)

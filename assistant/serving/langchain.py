@@ -124,23 +124,28 @@ class ReportRetriever(BaseRetriever):
     assistant: Assistant
     k: int | None = None
     """Passages per question; None = the ``retrieve.k`` setting."""
+    documents: list[str] = []
+    """Search these documents only (file names, or names unique to one); empty = all, or the ones a query names."""
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, *, k: int | None = None) -> ReportRetriever:
-        return cls(assistant=Assistant(settings), k=k)
+    def from_settings(
+        cls, settings: Settings | None = None, *, k: int | None = None, documents: Sequence[str] = ()
+    ) -> ReportRetriever:
+        return cls(assistant=Assistant(settings), k=k, documents=list(documents))
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [hit_to_document(hit) for hit in self.assistant.retrieve(query, self.k)]
+        return [hit_to_document(hit) for hit in self.assistant.retrieve(query, self.k, self.documents)]
 
 
-def _question(value: AskInput) -> tuple[str, list[Turn], int | None]:
+def _question(value: AskInput) -> tuple[str, list[Turn], int | None, list[str]]:
+    """The question, its history, k and the documents it is limited to, from a string or a mapping."""
     if isinstance(value, str):
-        return value, [], None
+        return value, [], None, []
     history = [
         (str(turn["question"]), str(turn["answer"])) if isinstance(turn, Mapping) else (str(turn[0]), str(turn[1]))
         for turn in value.get("history", ())
     ]
-    return str(value["question"]), history, value.get("k")
+    return str(value["question"]), history, value.get("k"), [str(d) for d in value.get("documents", ())]
 
 
 class AnswerRunnable(Runnable[AskInput, Answer]):
@@ -151,12 +156,12 @@ class AnswerRunnable(Runnable[AskInput, Answer]):
         self.assistant = assistant
 
     def invoke(self, input: AskInput, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
-        question, history, k = _question(input)
-        return self.assistant.ask(question, k, history)
+        question, history, k, documents = _question(input)
+        return self.assistant.ask(question, k, history, documents)
 
     def stream(self, input: AskInput, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[StreamEvent]:  # type: ignore[override]
-        question, history, k = _question(input)
-        yield from self.assistant.ask_stream(question, k, history)
+        question, history, k, documents = _question(input)
+        yield from self.assistant.ask_stream(question, k, history, documents)
 
 
 def as_runnable(assistant: Assistant | Settings | None = None) -> AnswerRunnable:

@@ -46,6 +46,8 @@ def list_documents(assistant: Assistant) -> list[dict[str, object]]:
     """``document_statuses`` of the live index and the corpus folder; shared by the API and the Documents tab."""
     try:
         indexed = assistant.manifest().documents
+        outlines = assistant.outlines() if indexed else {}
     except IndexMissing:
-        indexed = {}
-    return document_statuses(indexed, file_hashes(assistant.settings.paths.corpus_dir))
+        indexed, outlines = {}, {}
+    statuses = document_statuses(indexed, file_hashes(assistant.settings.paths.corpus_dir))
+    return [{**status, **outlines.get(str(status["doc_id"]), {})} for status in statuses]

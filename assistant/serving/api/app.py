@@ -154,13 +154,13 @@ def create_app(assistant: Assistant, jobs: IndexJobs | None = None) -> FastAPI:
         """The answer with citations, as in `assistant ask --json`; `?stream=true` sends server-sent events."""
         history = [(turn.question, turn.answer) for turn in body.history]
         if stream:
-            return event_stream(assistant.ask_stream(body.question, body.k, history))
-        return JSONResponse(assistant.ask(body.question, body.k, history).to_dict())
+            return event_stream(assistant.ask_stream(body.question, body.k, history, body.documents))
+        return JSONResponse(assistant.ask(body.question, body.k, history, body.documents).to_dict())
 
     @app.post("/api/retrieve", response_model=list[PassageOut], dependencies=[limited], max_body_size=MAX_JSON_BYTES)
     def retrieve(body: RetrieveRequest) -> list[dict[str, object]]:
         """The passages an answer would be drawn from, best first."""
-        return [hit.to_dict() for hit in assistant.retrieve(body.question, body.k)]
+        return [hit.to_dict() for hit in assistant.retrieve(body.question, body.k, body.documents)]
 
     @app.get("/api/documents", response_model=list[DocumentOut], response_model_exclude_none=True)
     def documents() -> list[dict[str, object]]:

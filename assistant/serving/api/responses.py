@@ -130,3 +130,6 @@ class DocumentOut(BaseModel):
     pages: int | None = None
     chunks: int | None = None
     chunk_ids: list[str] | None = None
+    title: str | None = Field(None, description="the document's first line")
+    language: str | None = Field(None, description="zh or en: the language most of its text is in")
+    sections: list[str] | None = Field(None, description="the numbered sections (and abstract) detected in it")

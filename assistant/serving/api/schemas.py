@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_QUESTION_CHARS = 100_000  # caps the request body; the configured, usually lower, limit is Assistant.validate's
 MAX_HISTORY_TURNS = 20
+MAX_SCOPE_DOCUMENTS = 200
 MAX_TURN_CHARS = 20_000
 MAX_JSON_BYTES = 12 * (MAX_QUESTION_CHARS + 2 * MAX_HISTORY_TURNS * MAX_TURN_CHARS) + 64 * 1024
 """Largest accepted JSON body: the longest escape of one character is 12 bytes (a surrogate pair), plus keys."""
@@ -16,6 +17,12 @@ class RetrieveRequest(BaseModel):
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="Chinese or English question.")
     k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (default: the retrieve.k setting).")
+    documents: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_SCOPE_DOCUMENTS,
+        description="Answer from these documents only (ids as GET /api/documents lists them, or a name unique to one);"
+        " empty: every document, or the ones the question names.",
+    )
 
 
 class HistoryTurn(BaseModel):

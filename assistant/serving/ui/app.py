@@ -16,6 +16,7 @@ from assistant.serving.api import create_app
 from assistant.serving.guard import RequestGuard
 from assistant.serving.jobs import IndexJobs
 from assistant.serving.progress import ConsoleProgress
+from assistant.serving.ui.render import escape_markdown
 from assistant.serving.ui.handlers import (
     delete_document,
     documents_view,
@@ -25,13 +26,7 @@ from assistant.serving.ui.handlers import (
 )
 from assistant.settings import Settings
 
-EXAMPLES = [
-    "微软对OpenAI的投资金额是多少？",
-    "企业买家在选择生成式AI供应商时经常采用哪些标准？",
-    "How much more can a generative AI query cost than a conventional index query?",
-    "Which industries does the report expect to be more cautious in adopting generative AI?",
-]
-DOCUMENT_HEADERS = ["document", "status", "chunks", "pages", "indexed at", "detail"]
+DOCUMENT_HEADERS = ["document", "status", "language", "sections", "chunks", "pages", "indexed at", "detail"]
 CSS = """
 .source { border-left: 3px solid #d0d7de; padding: 4px 10px; margin: 8px 0; }
 .source:target, .source.active { border-left-color: #f59e0b; background: #fffbeb; }
@@ -47,15 +42,21 @@ CSS = """
 def build_app(assistant: Assistant, jobs: IndexJobs | None = None) -> gr.Blocks:
     """The chat and the Documents tab; ``jobs`` runs the Re-index button's jobs (pass the API's to share them)."""
     jobs = jobs or IndexJobs(assistant.index)
-    with gr.Blocks(title="Report assistant · 报告助手") as app:
-        gr.Markdown("## 生成式AI对企业的影响和意义 — ask in Chinese or English · 中英文提问")
+    server = assistant.settings.server
+    with gr.Blocks(title=server.title or "Document assistant · 文档助手") as app:
+        header = gr.Markdown(elem_id="header")
         with gr.Tab("Chat · 问答"):
             with gr.Row():
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(label="Chat", height=480, sanitize_html=True, elem_id="chat")
-                    question = gr.Textbox(label="Question · 问题", placeholder="例如：微软对OpenAI的投资金额是多少？", elem_id="question")
-                    ask_button = gr.Button("Ask · 提问", variant="primary", elem_id="ask")
-                    gr.Examples(EXAMPLES, inputs=question)
+                    question = gr.Textbox(label="Question · 问题", placeholder="Ask in Chinese or English · 中英文提问", elem_id="question")
+                    with gr.Row():
+                        picked = gr.Dropdown(
+                            label="Documents · 文档 (none picked: all)", multiselect=True, elem_id="picker", scale=3
+                        )
+                        ask_button = gr.Button("Ask · 提问", variant="primary", elem_id="ask", scale=1)
+                    if server.examples:
+                        gr.Examples(server.examples, inputs=question)
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources · 出处")
                     sources = gr.HTML("<p>Citations appear here.</p>", elem_id="sources")
@@ -74,8 +75,8 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None) -> gr.Blocks:
             index_status = gr.Textbox(label="Index", interactive=False, lines=10, elem_id="index-status")
         footer = gr.Markdown(elem_id="footer")
 
-        def ask(message: str, chat: list[dict]) -> Iterator[tuple[list[dict], str, str]]:
-            yield from respond(assistant, message, chat)
+        def ask(message: str, chat: list[dict], documents: list[str] | None) -> Iterator[tuple[list[dict], str, str]]:
+            yield from respond(assistant, message, chat, documents or ())
 
         def save(paths: list[str] | None, given: str) -> tuple[str, None]:
             return upload_documents(assistant, paths, given), None  # None empties the upload box
@@ -86,17 +87,20 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None) -> gr.Blocks:
         def run_index(given: str, progress: gr.Progress = gr.Progress()) -> Iterator[str]:
             yield from reindex(jobs, assistant.settings.server, given, progress)
 
-        def show() -> tuple[list[list[object]], gr.Dropdown, str]:
+        def show() -> tuple[list[list[object]], gr.Dropdown, str, gr.Dropdown, str]:
             rows, deletable, footer_line = documents_view(assistant)
-            return rows, gr.Dropdown(choices=deletable, value=None), footer_line
+            indexed = [str(row[0]) for row in rows if row[2]]  # the ones with a language were indexed
+            title = server.title or " · ".join(indexed) or "Document assistant · 文档助手"
+            heading = f"## {escape_markdown(title)} — ask in Chinese or English · 中英文提问"
+            return rows, gr.Dropdown(choices=deletable, value=None), footer_line, gr.Dropdown(choices=indexed), heading
 
-        view = [documents, doomed, footer]
+        view = [documents, doomed, footer, picked, header]
         private: dict[str, Any] = {"api_visibility": "private"}
         # Admin writes share one slot, so an upload is saved before a re-index clicked after it;
         # chat events have slots of their own, so questions are answered while an index is built.
         admin: dict[str, Any] = {"concurrency_id": "documents", "concurrency_limit": 1, **private}
-        question.submit(ask, [question, chatbot], [chatbot, sources, question], api_name="ask")
-        ask_button.click(ask, [question, chatbot], [chatbot, sources, question], **private)
+        question.submit(ask, [question, chatbot, picked], [chatbot, sources, question], api_name="ask")
+        ask_button.click(ask, [question, chatbot, picked], [chatbot, sources, question], **private)
         upload.upload(save, [upload, token], [document_status, upload], **admin).then(show, None, view, **private)
         delete.click(remove, [doomed, token], document_status, **admin).then(show, None, view, **private)
         reindex_button.click(run_index, token, index_status, **admin).then(show, None, view, **private)

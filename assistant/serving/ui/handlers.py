@@ -39,7 +39,9 @@ ProgressBar = Callable[..., object]
 """``gr.Progress`` or anything called like it: ``progress((done, total), desc=stage)``."""
 
 
-def respond(assistant: Assistant, message: str, chat: Sequence[Mapping[str, object]] | None) -> Iterator[tuple[list[dict], str, str]]:
+def respond(
+    assistant: Assistant, message: str, chat: Sequence[Mapping[str, object]] | None, documents: Sequence[str] = ()
+) -> Iterator[tuple[list[dict], str, str]]:
     """Stream one answer into the chat: the extractive draft at once (with the queue position while the question
     waits for the model), then the model's text replacing it, then the checked answer and its sources."""
     message = LONE_SURROGATE_RE.sub("\ufffd", message)  # not encodable as UTF-8: it would break the event stream
@@ -49,7 +51,7 @@ def respond(assistant: Assistant, message: str, chat: Sequence[Mapping[str, obje
     text = ""
     draft = None
     try:
-        for event in assistant.ask_stream(message, history=history):
+        for event in assistant.ask_stream(message, history=history, documents=documents):
             if event.kind is EventKind.ANSWER and event.answer is not None:
                 reply, sources = render_answer(event.answer), render_sources(event.answer)
             elif event.kind is EventKind.DRAFT and event.answer is not None:  # again: the model starts over

@@ -158,6 +158,8 @@ def document_row(status: Mapping[str, object]) -> list[object]:
     return [
         status["doc_id"],
         status["status"],
+        status.get("language", ""),
+        len(status.get("sections") or []) or "",
         status.get("chunks", ""),
         status.get("pages", ""),
         _when(status.get("indexed_at")),
