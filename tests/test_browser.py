@@ -175,3 +175,27 @@ def test_markup_in_a_document_is_shown_as_text_and_never_runs(private_served, pa
     )
     assert injected == {"pwned": "undefined", "scripts": 0, "images": 0}
     snap("markup-shown-as-text")
+
+
+WARRANTY = "# Warranty notice\n\nThe gadget firmware is provided without any warranty of fitness for a particular purpose.\n"
+
+
+def test_the_document_picker_limits_the_answer_to_the_picked_document(private_served, page, snap):
+    (private_served.corpus_dir / "warranty.en.md").write_text(WARRANTY, encoding="utf-8")
+    admin = {"Authorization": f"Bearer {private_served.admin_token}"}
+    with httpx.Client(base_url=private_served.url, timeout=120) as http:
+        job = finished_job(http, http.post("/api/index", headers=admin), admin)
+    assert "warranty.en.md" in job["report"]["documents"]["added"], job
+    open_chat(page, private_served.url)
+    expect(page.locator("#header")).to_contain_text("warranty.en.md")  # the title names the indexed documents
+
+    page.locator("#picker input").click()
+    page.get_by_role("option", name="warranty.en.md").click()
+    page.keyboard.press("Escape")
+    snap("picked")
+    ask(page, "What is the firmware provided without?")
+    sources = page.locator("#sources")
+    expect(sources).to_contain_text("without any warranty", timeout=ANSWER_TIMEOUT_MS)
+    expect(sources).to_contain_text("warranty.en.md")
+    expect(sources).not_to_contain_text("genai-enterprise-report.zh.txt")
+    snap("answered-from-the-picked-document")

@@ -21,6 +21,7 @@ import pytest
 from assistant.errors import IndexBusy, IndexMismatch
 from assistant.indexing.build import exclusive
 from assistant.indexing.lexical import LexicalIndex, tokenize
+from assistant.indexing.tokens import TOKENIZER_VERSION
 from assistant.indexing.manifest import DocumentRecord
 from assistant.indexing.store import ChunkStore
 from assistant.service import Assistant
@@ -74,7 +75,7 @@ def test_the_new_generation_s_bm25_is_built_at_index_time_from_cached_tokens(cop
     copy.retriever()  # the first open tokenises every chunk and keeps the tokens per row
     edit_report(tmp_path / "corpus")
     copy.index()
-    assert (tmp_path / "index" / f"bm25-{copy.manifest().version}" / "ids.json").exists()  # before any reader opened it
+    assert (tmp_path / "index" / f"bm25-v{TOKENIZER_VERSION}-{copy.manifest().version}" / "ids.json").exists()  # before any reader opened it
     retriever = Assistant(Settings(), embedder=copy.embedder).retriever()
     chunks = list(retriever.chunks.values())
     fresh = LexicalIndex.build([c.id for c in chunks], [c.text for c in chunks])

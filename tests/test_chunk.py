@@ -18,6 +18,15 @@ def test_chinese_and_english_sentences_split_after_terminators():
     assert spans == ["第一句。", "第二句！", "“第三句？”", "English one.", "English two"]
 
 
+def test_ascii_marks_end_a_sentence_only_before_a_capital_and_abbreviations_never():
+    vim = "请输入 <ESC>   :q!   <回车> 放弃所有改动。下一句。"
+    assert [vim[a:b] for a, b in split_sentences(vim)] == ["请输入 <ESC>   :q!   <回车> 放弃所有改动。", "下一句。"]
+    english = "Stop! Then go. See e.g. the GPL. No. 3 applies; and more? Yes."
+    assert [english[a:b] for a, b in split_sentences(english)] == [
+        "Stop!", "Then go.", "See e.g. the GPL.", "No. 3 applies; and more?", "Yes."
+    ]
+
+
 def test_decimal_points_do_not_end_sentences():
     text = "增长了1.5倍。下一句"
     assert [text[a:b] for a, b in split_sentences(text)] == ["增长了1.5倍。", "下一句"]

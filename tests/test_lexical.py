@@ -1,7 +1,7 @@
 """Tokenizer and BM25 index."""
 
-from assistant.indexing.lexical import LexicalIndex, cached_lexical_index, tokenize
-from assistant.indexing.tokens import load_tokens, row_tokens
+from assistant.indexing.lexical import LexicalIndex, cached_lexical_index, latin_stems, tokenize, tokens_in
+from assistant.indexing.tokens import TOKENIZER_VERSION, load_tokens, row_tokens
 
 
 def test_chinese_is_segmented_and_stopwords_dropped():
@@ -16,7 +16,19 @@ def test_numbers_years_and_percentages_are_tokens():
 
 
 def test_latin_words_are_lowercased_and_hyphenated_names_kept():
-    assert tokenize("GPT-3 and Stable Diffusion") == ["gpt-3", "stable", "diffusion"]
+    assert tokenize("GPT-3 and Stable Diffusion") == ["gpt-3", "stabl", "diffus"]
+
+
+def test_english_words_are_stemmed_and_stop_words_dropped():
+    assert tokenize("What does modifying and conveying copies mean?") == ["modifi", "convey", "copi", "mean"]
+    assert set(tokenize("copies conveyed")) <= set(tokenize("convey a copy"))  # the forms differ, the stems meet
+    index = LexicalIndex.build(["a", "b"], ["Conveying verbatim copies.", "Disclaimer of warranty."])
+    assert index.search(tokenize("how to convey a copy"), 2)[0][0] == "a"
+
+
+def test_query_tokens_are_found_in_a_sentence_by_stem_or_as_written():
+    assert latin_stems("The Company conveys it") >= {"compani", "convey"}
+    assert tokens_in(["compani", "convey", "微软", "100", "patent"], "The company conveys 微软的100亿") == {"compani", "convey", "微软", "100"}
 
 
 def test_bm25_ranks_the_matching_chunk_first(tmp_path):
@@ -29,11 +41,11 @@ def test_bm25_ranks_the_matching_chunk_first(tmp_path):
 
 def test_cache_is_keyed_by_index_version(tmp_path):
     first = cached_lexical_index(tmp_path, "v1", ["a"], ["ra"], {"ra": "微软投资"})
-    assert (tmp_path / "bm25-v1" / "ids.json").exists()
+    assert (tmp_path / f"bm25-v{TOKENIZER_VERSION}-v1" / "ids.json").exists()
     again = cached_lexical_index(tmp_path, "v1", ["ignored"], ["ignored"], {})
     assert again.ids == first.ids == ["a"]
     cached_lexical_index(tmp_path, "v2", ["b"], ["rb"], {"rb": "谷歌"})
-    assert not (tmp_path / "bm25-v1").exists()
+    assert not (tmp_path / f"bm25-v{TOKENIZER_VERSION}-v1").exists()
 
 
 def test_a_new_generation_tokenises_only_rows_it_has_not_seen(tmp_path):

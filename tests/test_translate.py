@@ -66,6 +66,7 @@ def test_only_english_questions_over_chinese_quotes_are_translated():
     assert needs_translation(answer("en", citation(1, "微软投资了100亿美元。", 0, 11)))
     assert not needs_translation(answer("zh", citation(1, "微软投资了100亿美元。", 0, 11)))
     assert not needs_translation(answer("en", citation(1, "Microsoft invested ten billion dollars.", 0, 39)))
+    assert needs_translation(answer("zh", citation(1, "You may charge any price for each copy.", 0, 39)))  # an English document
     assert not needs_translation(answer("en"))
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from assistant.answering.listitems import with_list_items
 from assistant.answering.specifics import QUANTITY_SENTENCES, anchors, mentioned, unsupported_specifics
 from assistant.answering.verify.quantities import Quantity, quantities, same_quantity
+from assistant.indexing.lexical import tokens_in
 from assistant.language import is_question
 from assistant.retrieval.hybrid import Query
 from assistant.retrieval.sections import SectionScope, wants_summary
@@ -59,12 +60,10 @@ def novelty(sentence: str, question: str) -> float:
 
 
 def lexical_coverage(tokens: list[str], text: str) -> float:
-    """Share of distinct query tokens that occur in the sentence."""
+    """Share of distinct query tokens that occur in the sentence: Chinese words and numbers as substrings, English
+    stems among the stems of the sentence's words ("compani" is no substring of "company")."""
     distinct = set(tokens)
-    if not distinct:
-        return 0.0
-    lowered = text.lower()
-    return sum(1 for t in distinct if t in lowered) / len(distinct)
+    return len(tokens_in(distinct, text)) / len(distinct) if distinct else 0.0
 
 
 def anchor_share(names: list[str], figures: list[Quantity], text: str) -> float:
@@ -163,7 +162,7 @@ def supporting(query: Query, ranked: list[tuple[float, Sentence, Hit]], chosen: 
     "成熟度？…商业模式是什么？" is answered by two sentences; the second scores a little below the first
     and would be cut by the relative margin alone. The margin is measured from ``best``, the plain support.
     """
-    covered = {t for t in set(query.tokens) if any(t in item[1].text.lower() for item in chosen)}
+    covered = {t for item in chosen for t in tokens_in(query.tokens, item[1].text)}
     spans = {span_key(item) for item in chosen}
     added: list[tuple[float, Sentence, Hit]] = []
     for item in ranked[:SUPPORT_WINDOW]:
@@ -171,7 +170,7 @@ def supporting(query: Query, ranked: list[tuple[float, Sentence, Hit]], chosen: 
             break
         if span_key(item) in spans:
             continue
-        new = {t for t in set(query.tokens) - covered if t in item[1].text.lower()}
+        new = tokens_in(set(query.tokens) - covered, item[1].text)
         if new:
             added.append(item)
             covered |= new

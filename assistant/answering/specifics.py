@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from assistant.answering.slots import absent_slot, asked_slot, mentions_slot
 from assistant.answering.verify.quantities import asks_for_quantity, states_quantity
+from assistant.indexing.lexical import stem
 from assistant.language import detect_language
 from assistant.retrieval.crosslingual import english_to_chinese_terms
 
@@ -33,8 +34,9 @@ def anchors(question: str) -> list[str]:
 
 
 def in_vocabulary(anchor: str, vocabulary: set[str]) -> bool:
-    """An anchor counts as mentioned in its own form, singular form, or a dictionary translation."""
-    if anchor in vocabulary or anchor.rstrip("s") in vocabulary:
+    """An anchor counts as mentioned in its own form, its singular ("GPUs", which Snowball leaves whole) or stem (the
+    lexical index holds English stems), or a dictionary translation."""
+    if anchor in vocabulary or anchor.rstrip("s") in vocabulary or stem(anchor) in vocabulary:
         return True
     parts = [p for p in re.split(r"[^a-z0-9]+", anchor) if p]
     if len(parts) > 1 and all(p in vocabulary or any(v.startswith(p) for v in vocabulary) for p in parts):

@@ -102,14 +102,16 @@ def translation_prompt(chinese: Answer, windows: Sequence[Window]) -> list[Messa
 
 
 def quotes_prompt(extractive: Answer, windows: Sequence[Window]) -> list[Message] | None:
-    """The prompt that translates the extractive answer's quotes, one numbered line each, into the asker's English."""
+    """The prompt that translates the extractive answer's quotes, one numbered line each, into the asker's language."""
     numbers = window_numbers(extractive.citations, windows)
     if not numbers:
         return None
-    return build_quotes_translation_messages([(translation_line(c.quote), numbers[c.n]) for c in extractive.citations])
+    lines = [(translation_line(c.quote), numbers[c.n]) for c in extractive.citations]
+    return build_quotes_translation_messages(lines, extractive.language)
 
 
 def needs_translation(extractive: Answer) -> bool:
-    """Whether the quotes are Chinese and the question English (the one pair a translation prompt exists for)."""
+    """Whether the quotes are in the other language than the question: Chinese quotes for an English reader, or
+    English quotes (an English document) for a Chinese reader."""
     quotes = " ".join(c.quote for c in extractive.citations)
-    return extractive.language == "en" and bool(quotes) and detect_language(quotes) == "zh"
+    return bool(quotes) and extractive.language in ("zh", "en") and detect_language(quotes) != extractive.language

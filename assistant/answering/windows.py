@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from assistant.indexing.lexical import tokens_in
 from assistant.language import CJK
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import Chunk, Hit, Sentence
@@ -158,8 +159,7 @@ def select_windows(
     while remaining:
         def gain(i: int) -> float:
             redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
-            text = pool[i][1].text.lower()
-            new = sum(1 for t in tokens - covered if t in text) / len(tokens) if tokens else 0.0
+            new = len(tokens_in(tokens - covered, pool[i][1].text)) / len(tokens) if tokens else 0.0
             fresh = NEW_PASSAGE_BONUS / pool[i][2].rank if pool[i][2].chunk.id not in represented else 0.0
             return pool[i][0] - REDUNDANCY * max(redundancy, 0.0) + COVERAGE_BONUS * new + fresh
 
@@ -178,7 +178,7 @@ def select_windows(
                 spans[hit.chunk.doc_id] = trial
                 chosen.append(best)
                 represented.add(hit.chunk.id)
-                covered |= {t for t in tokens if t in sentence.text.lower()}
+                covered |= tokens_in(tokens, sentence.text)
                 break
     windows = [_window(documents[doc_id], first, last, score) for doc_id, runs in spans.items() for first, last, score in runs]
     return sorted(windows, key=lambda w: w.score, reverse=True)

@@ -21,7 +21,10 @@ import numpy as np
 from assistant.indexing.manifest import write_atomic_with
 
 log = logging.getLogger(__name__)
-TOKENS = "tokens.npz"
+TOKENIZER_VERSION = "2"
+"""Bumped whenever ``lexical.tokenize`` changes its output (2: English stems and stop words): cached tokens and BM25
+matrices of another version are never reused, since a row's text alone does not say how it was tokenised."""
+TOKENS = f"tokens-v{TOKENIZER_VERSION}.npz"
 
 
 def _joined(items: Sequence[str]) -> np.ndarray:
@@ -107,6 +110,9 @@ def save_tokens(cache_dir: Path, rows: Sequence[str], tokens: RowTokens) -> None
     arrays = {"vocabulary": _joined(tokens.vocabulary), "rows": _joined(rows), "ids": tokens.ids, "offsets": tokens.offsets}
     try:
         write_atomic_with(cache_dir / TOKENS, lambda handle: np.savez(handle, **arrays))
+        for old in cache_dir.glob("tokens*.npz"):  # another tokenizer version's: never read again
+            if old.name != TOKENS:
+                old.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("could not cache BM25 tokens in %s: %s", cache_dir, exc)
 

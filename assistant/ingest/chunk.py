@@ -7,11 +7,9 @@ import re
 from collections import Counter
 
 from assistant.ingest.clean import SENTENCE_END, ends_sentence
+from assistant.language import SENTENCE_END_RE
 from assistant.types import Chunk, CleanDocument, Sentence
 
-# A sentence ends after Chinese/English terminal punctuation (plus closing quotes/brackets),
-# after a period followed by whitespace, or at a line break (table rows, headings, list items).
-SENTENCE_END_RE = re.compile(r"[。！？；!?;…]+[”’」』）)\"']*|\.(?=\s)[”’\"')]*|\n")
 SOFT_BREAK_RE = re.compile(r"[，、,：:\s]")
 MIN_SENTENCE_CHARS = 4
 MIN_SECTION_CHARS = 40

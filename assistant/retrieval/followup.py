@@ -56,7 +56,7 @@ def is_elliptical(question: str, language: str) -> bool:
 
 def key_terms(question: str) -> list[str]:
     """Content words of a question, in order, without duplicates or question words."""
-    return list(dict.fromkeys(t for t in tokenize(question) if t not in QUESTION_WORDS | FRAME_WORDS and len(t) > 1))
+    return list(dict.fromkeys(t for t in tokenize(question, stemmed=False) if t not in QUESTION_WORDS | FRAME_WORDS and len(t) > 1))
 
 
 def condense_offline(question: str, history: Sequence[Turn]) -> str:

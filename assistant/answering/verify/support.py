@@ -30,7 +30,7 @@ def claim_terms(claim: str) -> list[str]:
     """Distinct content words of a claim; figures, with their scale words, are compared as quantities instead."""
     return list(
         dict.fromkeys(
-            t for t in tokenize(claim) if not t.replace(".", "").rstrip("%").isdigit() and t not in FIGURE_WORDS
+            t for t in tokenize(claim, stemmed=False) if not t.replace(".", "").rstrip("%").isdigit() and t not in FIGURE_WORDS
         )
     )
 
