@@ -33,16 +33,16 @@ from assistant.errors import LlmUnavailable
 from assistant.types import Answer, AnswerMode, EventKind, StreamEvent, Turn
 
 NOTICE = {
-    "zh": "语言模型不可用（{reason}），以下为报告原文摘录。",
-    "en": "The language model is unavailable ({reason}); showing quotes from the report instead.",
+    "zh": "语言模型不可用（{reason}），以下为原文摘录。",
+    "en": "The language model is unavailable ({reason}); showing quotes from the documents instead.",
 }
 UNCHECKABLE = {
-    "zh": "语言模型的回答没有一句能与来源核对，以下为报告原文摘录。",
-    "en": "No sentence of the model's answer could be checked against the sources; showing quotes from the report instead.",
+    "zh": "语言模型的回答没有一句能与来源核对，以下为原文摘录。",
+    "en": "No sentence of the model's answer could be checked against the sources; showing quotes from the documents instead.",
 }
 NOT_FOUND = {  # the evidence gate found the question answered; the model did not, twice: the reader sees the quotes
-    "zh": "语言模型认为检索到的段落没有回答这个问题，以下为报告中最相关的原文摘录。",
-    "en": "The language model found no answer in the retrieved passages; showing the closest quotes from the report instead.",
+    "zh": "语言模型认为检索到的段落没有回答这个问题，以下为最相关的原文摘录。",
+    "en": "The language model found no answer in the retrieved passages; showing the closest quotes from the documents instead.",
 }
 CONDENSE_MAX_CHARS = 300
 MIN_SHOWN_SHARE = 0.5  # an answer mostly unsupported by its sources is not shown (it gets a second look first)

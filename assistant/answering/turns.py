@@ -22,8 +22,8 @@ from assistant.answering.generate import fallback
 from assistant.types import Answer, EventKind, StreamEvent
 
 BUSY = {
-    "zh": "语言模型正忙（{ahead}），以下为报告原文摘录。",
-    "en": "The language model is busy ({ahead}); showing quotes from the report instead.",
+    "zh": "语言模型正忙（{ahead}），以下为原文摘录。",
+    "en": "The language model is busy ({ahead}); showing quotes from the documents instead.",
 }
 INITIAL_SERVICE_S = 8.0  # assumed generation time until the first ones are measured
 RECENT = 20

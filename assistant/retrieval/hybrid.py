@@ -21,7 +21,7 @@ from itertools import accumulate
 import numpy as np
 
 from assistant.indexing.lexical import LexicalIndex, tokenize
-from assistant.retrieval.crosslingual import english_to_chinese_terms
+from assistant.retrieval.crosslingual import chinese_to_english_terms, english_to_chinese_terms
 from assistant.retrieval.documents import Library
 from assistant.retrieval.sections import (
     SectionScope,
@@ -52,10 +52,12 @@ class Query:
 
 
 def lexical_tokens(text: str, language: str, vocabulary: set[str]) -> list[str]:
-    """Tokens worth matching against the corpus; English words become Chinese dictionary terms."""
+    """Tokens worth matching against the corpus; English words also as Chinese dictionary terms, Chinese words also
+    as the English glosses the corpus holds (a Chinese question over an English document)."""
     tokens = tokenize(text)
     if language == "zh":
-        return tokens
+        glosses = chinese_to_english_terms([t for t in tokenize(text, stemmed=False) if not t.isascii()])
+        return tokens + [t for t in glosses if t in vocabulary and t not in tokens]
     kept = [t for t in tokens if t in vocabulary]
     return kept + [t for t in english_to_chinese_terms(text) if t in vocabulary]
 

@@ -25,8 +25,8 @@ LEGEND_HTML = (
     " the source. Check it against the sources. · 未经核实：请对照出处。</small>"
 )
 DRAFT_HTML = (
-    '<em class="draft">Draft — quotes from the report; the model is writing its answer ({}) ·'
-    " 草稿：报告原文摘录，语言模型正在撰写回答</em>"
+    '<em class="draft">Draft — quotes from the documents; the model is writing its answer ({}) ·'
+    " 草稿：原文摘录，语言模型正在撰写回答</em>"
 )
 DECORATION_RE = re.compile(r'<(em|span|small) class="(?:notice|unverified|legend|draft)">.*?</\1>', re.DOTALL)
 CHECKING_SOURCES = "<p>Checking the sources… · 正在核对出处…</p>"
