@@ -86,6 +86,15 @@ def ask(page: Page, question: str) -> None:
     page.locator("#ask").click()
 
 
+def add_and_index(served: object, name: str, text: str) -> None:
+    """Put a document into the served corpus and index it over the API, as an admin script would."""
+    (served.corpus_dir / name).write_text(text, encoding="utf-8")
+    admin = {"Authorization": f"Bearer {served.admin_token}"}
+    with httpx.Client(base_url=served.url, timeout=120) as http:
+        job = finished_job(http, http.post("/api/index", headers=admin), admin)
+    assert name in job["report"]["documents"]["added"], job
+
+
 def open_chat(page: Page, url: str) -> None:
     page.goto(url)
     expect(page.locator("#question textarea")).to_be_editable()
@@ -152,11 +161,7 @@ def test_uploaded_document_is_indexed_from_the_documents_tab_and_cited_in_the_ch
 
 
 def test_markup_in_a_document_is_shown_as_text_and_never_runs(private_served, page, snap):
-    (private_served.corpus_dir / "security-notice.md").write_text(HOSTILE, encoding="utf-8")
-    admin = {"Authorization": f"Bearer {private_served.admin_token}"}
-    with httpx.Client(base_url=private_served.url, timeout=120) as http:
-        job = finished_job(http, http.post("/api/index", headers=admin), admin)
-    assert "security-notice.md" in job["report"]["documents"]["added"], job
+    add_and_index(private_served, "security-notice.md", HOSTILE)
     open_chat(page, private_served.url)
 
     ask(page, "钓鱼网站在评论区植入了什么脚本？")
@@ -181,11 +186,7 @@ WARRANTY = "# Warranty notice\n\nThe gadget firmware is provided without any war
 
 
 def test_the_document_picker_limits_the_answer_to_the_picked_document(private_served, page, snap):
-    (private_served.corpus_dir / "warranty.en.md").write_text(WARRANTY, encoding="utf-8")
-    admin = {"Authorization": f"Bearer {private_served.admin_token}"}
-    with httpx.Client(base_url=private_served.url, timeout=120) as http:
-        job = finished_job(http, http.post("/api/index", headers=admin), admin)
-    assert "warranty.en.md" in job["report"]["documents"]["added"], job
+    add_and_index(private_served, "warranty.en.md", WARRANTY)
     open_chat(page, private_served.url)
     expect(page.locator("#header")).to_contain_text("warranty.en.md")  # the title names the indexed documents
 
