@@ -89,7 +89,7 @@ CONDENSE_LABELS = {
     "en": ("Conversation:", "User: ", "Assistant: ", "Follow-up question: "),
 }
 
-SECTION_LABEL_RE = re.compile(r"^(第[一二三四五六七八九十百\d]+[章节部篇])\s")  # "第二节 生成式人工智能在…的应用案例"
+SECTION_LABEL_RE = re.compile(r"^(第[一二三四五六七八九十百\d]+[章节部篇])\s")  # "第二节 <title>": a title follows the label
 DELIMITER_RE = re.compile(r"<(\s*/?\s*source)", re.IGNORECASE)
 REFUSAL_PATTERNS = {
     "zh": re.compile(

@@ -1,12 +1,11 @@
 """Turn extracted text into clean prose with page and section maps.
 
-The report's extraction (.txt) has a fixed shape: each wrapped line of a paragraph
-is followed by a blank line, table cells sit on consecutive lines, a line starting
-with a single space opens a new page, and running headers, bare page numbers and
-"Source: Deloitte" captions interrupt the flow. Every other reader emits one shared
-layout instead: form feeds separate pages and Markdown ``#`` lines are headings;
-PDF readers separate visual lines by blank lines, like the report's wrapped lines,
-while DOCX and HTML readers write whole paragraphs on consecutive lines.
+Text extracted from a PDF (.txt, detected by ``text_layout``) has a fixed shape: each wrapped line of a
+paragraph is followed by a blank line, table cells sit on consecutive lines, a line starting with a single
+space opens a new page, and running headers, bare page numbers and figure captions interrupt the flow. Plain
+text (.txt) has paragraphs of consecutive lines. Every other reader emits one shared layout instead: form feeds
+separate pages and Markdown ``#`` lines are headings; PDF readers separate visual lines by blank lines, like an
+extraction's wrapped lines, while DOCX and HTML readers write whole paragraphs on consecutive lines.
 Everything here is a pure function of the input text so it can be tested on real excerpts.
 """
 

@@ -2,9 +2,9 @@
 
 ``corpus/report.pdf.toml`` holds, for ``corpus/report.pdf``::
 
-    names = ["Deloitte", "德勤"]   # other names of the document or its author: a question that says
-                                    # "According to Deloitte" is about the document, and such a name is never a
-                                    # specific the evidence must state
+    names = ["Acme Research", "艾克米"]  # other names of the document or its author: a question that says
+                                          # "According to Acme Research" is about the document, and such a
+                                          # name is never a specific the evidence must state
 
 Unknown keys and unreadable files are reported with the file's name, never silently ignored.
 """

@@ -1,8 +1,8 @@
 """Which extracted lines belong to tables and figures rather than to prose.
 
-The report's tables come out of the PDF as runs of short cells ("Amazon", "每分钟"),
+A PDF's tables come out of its text as runs of short cells ("Amazon", "每分钟"),
 rows of bullets ("拓展市场 ● ●"), header rows of space-separated labels
-("供应商 描述 案例 主要客户"), and vertical labels one character per line ("垂", "直").
+("产品 描述 价格 客户"), and vertical labels one character per line ("垂", "直").
 Glued onto a neighbouring sentence they produce quotes that the reader never sees,
 so cleaning keeps them as table blocks of their own, one row per line.
 """
@@ -38,7 +38,7 @@ def is_table_row(text: str) -> bool:
 
 
 def is_label_row(text: str) -> bool:
-    """Several space-separated Chinese labels: a column-header or data row ("供应商 描述 案例 主要客户")."""
+    """Several space-separated Chinese labels: a column-header or data row ("产品 描述 价格 客户")."""
     if SENTENCE_PUNCTUATION_RE.search(text):
         return False
     tokens = text.split()

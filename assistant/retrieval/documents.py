@@ -74,7 +74,7 @@ class Library:
         return cls(distinct, frozenset(owners))
 
     def names_a_document(self, word: str) -> bool:
-        """Whether a word is one of the documents' names ("GPL", a declared "Deloitte"): a question that says it
+        """Whether a word is one of the documents' names ("GPL", a declared "Acme"): a question that says it
         is about a document, so the evidence need not state it."""
         return word.lower() in self.every_name
 

@@ -52,7 +52,7 @@ def lexical_overlaps(claim: str, texts: Sequence[str]) -> list[float]:
     """IDF-weighted share of the claim's words and figures that each text states.
 
     IDF is taken over ``texts`` themselves, so words every retrieved source shares
-    (生成式人工智能) count for little and a claim's distinctive words and figures decide.
+    (the topic of the question) count for little and a claim's distinctive words and figures decide.
     """
     lowered = [t.lower() for t in texts]
     stated = [quantities(t, loose=True) for t in texts]
