@@ -23,7 +23,7 @@ MODELS_DIR = Path("models")
 DEFAULT_MODEL_PATH = MODELS_DIR / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 """Where `assistant model fetch` installs the default local model (see ``answering.models.MODELS``)."""
 
-CLEANER_VERSION = "4"
+CLEANER_VERSION = "5"
 """Bumped whenever cleaning output changes, so old indexes are detected as stale."""
 
 CHUNKER_VERSION = "3"

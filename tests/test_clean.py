@@ -20,6 +20,8 @@ def test_wrapped_cjk_lines_join_without_spaces():
 def test_latin_words_keep_a_space_across_a_wrap():
     assert join_wrapped("使得提示工程（prompt", "engineering）成为") == "使得提示工程（prompt engineering）成为"
     assert join_wrapped("模型的结构和设", "计，以及用于训") == "模型的结构和设计，以及用于训"
+    assert join_wrapped("threatened by software patents.", "States should not") == "threatened by software patents. States should not"
+    assert join_wrapped("copyright-", "like laws") == "copyright-like laws"  # a hyphen may break a word: no space
 
 
 def test_running_header_and_bare_page_numbers_are_dropped():

@@ -39,6 +39,7 @@ SENTENCE_END = "。！？；!?;：:…"
 CLOSERS = "”’」』）)\"'"
 PUNCTUATION_RE = re.compile(r"[，。、；：！？,.;:!?|•“”（）()【】《》%/·\-]")
 LATIN_WORD = re.compile(r"[A-Za-z0-9]")
+LATIN_CLOSERS = ".,;:!?)]\"'"  # ASCII punctuation a Latin sentence or clause ends with before a line break
 TITLE_LINE_MAX = 14
 SUBHEADING_MAX = 12
 PROSE_LINE_MIN = 12
@@ -48,10 +49,12 @@ LIST_ITEM_RE = re.compile(r"^(?:\d{1,2}[.)、]|[a-z][.)]|\([a-z0-9]{1,3}\)|[•�
 
 
 def join_wrapped(left: str, right: str) -> str:
-    """Join two halves of a hard-wrapped line: no space between CJK, one space between Latin words."""
+    """Join two halves of a hard-wrapped line: no space between CJK, one space where Latin text meets Latin text,
+    also after punctuation ("patents." + "States" → "patents. States"); never after a hyphen or slash, which
+    may break a word."""
     if not left or not right:
         return left + right
-    if LATIN_WORD.match(left[-1]) and LATIN_WORD.match(right[0]):
+    if LATIN_WORD.match(right[0]) and (LATIN_WORD.match(left[-1]) or left[-1] in LATIN_CLOSERS):
         return f"{left} {right}"
     return left + right
 
