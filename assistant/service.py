@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -48,13 +49,14 @@ from assistant.indexing.verify import verify
 from assistant.ingest.presets import read_presets
 from assistant.language import detect_language
 from assistant.retrieval.followup import condense_offline, is_elliptical
-from assistant.retrieval.hybrid import HybridRetriever, Query, titles
+from assistant.retrieval.hybrid import HybridRetriever, Query
 from assistant.retrieval.sections import main_sections, wants_summary
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.settings import Settings
 from assistant.types import (
     Answer,
     AnswerMode,
+    Chunk,
     EventKind,
     Hit,
     IndexReport,
@@ -84,6 +86,7 @@ class Assistant:
         self._loaded: tuple[str, Manifest, HybridRetriever] | None = None
         self._chat_model: BaseChatModel | None = None
         self._similarity: tuple[HybridRetriever, Similarity] | None = None
+        self._outlines: tuple[HybridRetriever, dict[str, dict[str, object]]] | None = None
         self.engine_queue = EngineQueue()  # the local engine answers one question at a time
         self.digests = DigestCache(self.settings.paths.index_dir)
 
@@ -126,6 +129,7 @@ class Assistant:
         with self._lock:
             self._loaded = None
             self._similarity = None
+            self._outlines = None
             self.store.close()
 
     def check(self) -> list[str]:
@@ -181,14 +185,21 @@ class Assistant:
         return retriever
 
     def outlines(self) -> dict[str, dict[str, object]]:
-        """Per indexed document: its title, language and detected main sections (what the Documents tab shows)."""
-        chunks = list(self.retriever().chunks.values())
-        names = titles(chunks)
-        outlines = {}
-        for doc_id, title in names.items():
-            own = [c for c in chunks if c.doc_id == doc_id]
-            sample = "".join(c.text for c in sorted(own, key=lambda c: c.start)[:OUTLINE_SAMPLE_CHUNKS])
+        """Per indexed document: its title, language and detected main sections (what the Documents tab shows);
+        worked out once per index generation, since every document listing asks."""
+        retriever = self.retriever()
+        cached = self._outlines
+        if cached and cached[0] is retriever:
+            return cached[1]
+        by_document: dict[str, list[Chunk]] = defaultdict(list)
+        for chunk in sorted(retriever.chunks.values(), key=lambda c: c.start):
+            by_document[chunk.doc_id].append(chunk)
+        outlines: dict[str, dict[str, object]] = {}
+        for doc_id, title in retriever.titles.items():
+            own = by_document[doc_id]
+            sample = "".join(c.text for c in own[:OUTLINE_SAMPLE_CHUNKS])
             outlines[doc_id] = {"title": title, "language": detect_language(sample), "sections": main_sections(own)}
+        self._outlines = (retriever, outlines)
         return outlines
 
     def validate(self, question: str) -> str:

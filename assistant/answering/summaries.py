@@ -84,7 +84,7 @@ def section_requests(sections: Sequence[str], language: str) -> list[str]:
     for section in sections:
         labels = heading_labels(section)
         if labels:
-            label = section.split()[0] if not labels[0].unit == "" else f"第{labels[0].number}节"
+            label = section.split()[0] if labels[0].unit else f"第{labels[0].number}节"  # "11. Patents." → 第11节
             requests.append(f"请总结{label}" if language == "zh" else f"Summarize section {labels[0].number}")
         elif ABSTRACT_HEADING_RE.match(section.strip()):
             requests.append("请总结摘要" if language == "zh" else "Summarize the abstract")

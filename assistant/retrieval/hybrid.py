@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -109,7 +109,9 @@ class HybridRetriever:
         declared_names: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.chunks = {c.id: c for c in chunks}
-        self.library = Library.of(titles(chunks), declared_names)
+        self.titles = titles(chunks)
+        self.document_chunks = Counter(c.doc_id for c in chunks)  # how much of the index a document scope keeps
+        self.library = Library.of(self.titles, declared_names)
         self.main_sections = main_sections(chunks)
         # Latin-letter runs of every lowered chunk, chunks separated by NUL: is_common scans this, not the Chinese text.
         runs = [" ".join(LATIN_RUN_RE.findall(c.text.lower())) + "\0" for c in chunks]
@@ -174,7 +176,7 @@ class HybridRetriever:
     def search(self, query: Query, k: int) -> list[Hit]:
         n = self.settings.candidates
         if query.documents:  # each ranking must reach past the other documents' passages
-            share = sum(1 for c in self.chunks.values() if c.doc_id in query.documents) / max(len(self.chunks), 1)
+            share = sum(self.document_chunks[doc] for doc in query.documents) / max(len(self.chunks), 1)
             n = min(len(self.chunks), math.ceil(n / max(share, 1 / len(self.chunks))))
         dense = self.dense_search(query.vector, n)
         dense_sim = dict(dense)
