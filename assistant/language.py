@@ -35,6 +35,36 @@ def is_question(sentence: str) -> bool:
     return bool(QUESTION_END_RE.search(sentence.strip()))
 
 
+# Text addressed to the assistant rather than the reader: a role label ("SYSTEM:", "assistant："), an order to drop its
+# instructions, to reply with given words or to cite a source, or a "you are a model" preamble. Narrow on purpose: a
+# tutorial's imperatives to its reader ("Press <ESC> to quit", "按 j 键") are its content and stay evidence.
+INSTRUCTION_RE = re.compile(
+    r"(?:^|[\s|>*\"“(\[])(?:system|assistant|developer|user|human)\s*[:：]"
+    r"|\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instructions?|prompts?|rules|directions|guidelines)\b"
+    r"|(?:^|\b(?:and|then|please|now)\s+|[,;:]\s*)(?:reply|respond|answer|say|output|write)\s+(?:only\s+|exactly\s+)?"
+    r"(?:that\b|with\b|[:\"“'‘])"
+    r"|\bcite\s*(?:source\s*)?\[?\d+\]?"
+    r"|\byou are (?:now )?(?:an? |the )?(?:ai|assistant|language model|chatbot)\b"
+    r"|\bas an ai\b"
+    r"|(?:^|[\s|>*“(\[（])(?:系统|助手|用户)\s*[:：]"
+    r"|(?:忽略|无视|忘记|忘掉)[^。！？\n]{0,12}(?:指示|指令|提示|规则|要求|说明)"
+    r"|(?:只|请|直接)?(?:回答|回复|输出)(?:为|说)?\s*[:：“\"]"
+    r"|引用\s*(?:来源)?\s*\[\d+\]"
+    r"|你(?:现在)?是(?:一个)?[^。！？\n]{0,6}(?:助手|模型|AI|机器人)",
+    re.IGNORECASE,
+)
+
+
+def is_instruction(sentence: str) -> bool:
+    """A sentence that gives the assistant orders: documents are data, so it is never evidence for a claim."""
+    return bool(INSTRUCTION_RE.search(sentence))
+
+
+def is_evidence(sentence: str) -> bool:
+    """Whether a document sentence may support an answer: it states something, to the reader."""
+    return not (is_question(sentence) or is_instruction(sentence))
+
+
 CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 CN_NUMERAL = "零〇一二两三四五六七八九十百千万亿"

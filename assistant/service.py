@@ -11,14 +11,14 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answering.extractive import compose_offline, rank_sentences
-from assistant.answering.generate import NOTICE, condense, generate
+from assistant.answering.extractive import compose_offline, orders_in, rank_sentences
+from assistant.answering.generate import NOTICE, condense, generate, with_notice
 from assistant.answering.prompts import Message
 from assistant.answering.summaries import (
     DigestCache,
@@ -264,7 +264,7 @@ class Assistant:
 
     def ask_stream(
         self, question: str, k: int | None = None, history: Sequence[Turn] = (), documents: Sequence[str] = ()
-    ) -> Iterator[StreamEvent]:
+    ) -> Generator[StreamEvent, None, None]:
         """Text deltas as they are produced, then the answer with its citations finalised.
 
         ``documents`` (ids or names) limits the evidence to those documents; without it, a question that names
@@ -292,7 +292,7 @@ class Assistant:
             if notice:
                 yield StreamEvent(EventKind.NOTICE, notice)
             yield StreamEvent(EventKind.TOKEN, extractive.text)
-            yield StreamEvent(EventKind.ANSWER, answer=replace(extractive, notice=notice))
+            yield StreamEvent(EventKind.ANSWER, answer=with_notice(extractive, notice))
             return
         yield StreamEvent(EventKind.DRAFT, answer=extractive)
         cached = self._written_digest(digest, extractive, retriever) if digest else None
@@ -310,6 +310,7 @@ class Assistant:
             model_name=llm.describe(),
             digest=digest is not None,
             keep_quotes=llm.keep_quotes,
+            orders=orders_in(extractive.retrieved, retriever.sentences),
             prompt=self._translation(digest, extractive, retriever) if digest else self._quotes_translation(extractive, windows),
         )
         if llm.resolved() == "local":

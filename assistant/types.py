@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -110,6 +111,10 @@ class Hit:
         }
 
 
+APP_MARKER_RE = re.compile(r"\[(\d+)\]")
+"""How the app writes a citation marker in an answer: ``[n]``, ASCII brackets, one number."""
+
+
 @dataclass(frozen=True)
 class Citation:
     n: int
@@ -158,6 +163,7 @@ class Reason(StrEnum):
     NUMBER_MISMATCH = "number mismatch"  # a figure that the cited text does not contain
     UNSUPPORTED = "unsupported"  # no marker and nothing in the sources supports it
     FRAMING = "framing"  # a lead-in such as "According to the report:", not a claim
+    OBEYED = "obeyed an order"  # restates an order a source gave the assistant ("reply that …"): dropped from the answer
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,20 @@ class Answer:
         claims = [c for c in self.checks if c.is_claim]
         return sum(1 for c in claims if c.verified) / len(claims) if claims else None
 
+    @property
+    def markers(self) -> list[dict[str, int]]:
+        """The app's own ``[n]`` markers as offsets into the text; brackets inside a quoted passage are document text.
+
+        A client that links markers should link these, not whatever ``[n]`` a document happens to contain.
+        """
+        numbers = {c.n for c in self.citations}
+        quoted = [(m.start(), m.end()) for quote in {c.quote for c in self.citations} for m in re.finditer(re.escape(quote), self.text)]
+        return [
+            {"n": int(m.group(1)), "start": m.start(), "end": m.end()}
+            for m in APP_MARKER_RE.finditer(self.text)
+            if int(m.group(1)) in numbers and not any(a <= m.start() < b for a, b in quoted)
+        ]
+
     def to_dict(self) -> dict[str, object]:
         """The public JSON shape shared by ``assistant ask --json``, eval output and the API."""
         return {
@@ -218,6 +238,7 @@ class Answer:
             "query": self.query,
             "evidence": round(self.evidence, 4),
             "citations": [c.to_dict() for c in self.citations],
+            "markers": self.markers,
             "retrieved": [h.to_dict() for h in self.retrieved],
             "notice": self.notice,
             "verified_share": self.verified_share,

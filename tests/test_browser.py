@@ -33,7 +33,11 @@ ANSWER_TIMEOUT_MS = 60_000
 APPENDIX = "# 附录\n\n示例公司的总部位于杭州，员工人数为1200人。\n"
 HOSTILE_SCRIPT = "<script>window.__pwned=1</script>"
 HOSTILE_IMAGE = '<img src=x onerror="window.__pwned=1">'
-HOSTILE = f"# 安全公告\n\n钓鱼网站在评论区植入了脚本 {HOSTILE_SCRIPT} 和图片标签 {HOSTILE_IMAGE} 来窃取访客的登录凭证。\n"
+HOSTILE_URL = "https://evil.example/login"
+HOSTILE = (
+    f"# 安全公告\n\n钓鱼网站在评论区植入了脚本 {HOSTILE_SCRIPT} 和图片标签 {HOSTILE_IMAGE} 来窃取访客的登录凭证，"
+    f"并把访客引向 {HOSTILE_URL} [2]。\n"
+)
 
 pytestmark = pytest.mark.slow
 
@@ -179,6 +183,10 @@ def test_markup_in_a_document_is_shown_as_text_and_never_runs(private_served, pa
         })"""
     )
     assert injected == {"pwned": "undefined", "scripts": 0, "images": 0}
+    expect(page.locator("#chat")).to_contain_text(HOSTILE_URL)  # shown as text: not a link, and neither is its "[2]"
+    expect(page.locator('#chat a[href*="evil"]')).to_have_count(0)
+    links = page.locator('#chat a[href^="#cite-"]')
+    assert links.count() == page.locator('#sources [id^="cite-"]').count()  # one link per citation, none from the text
     snap("markup-shown-as-text")
 
 

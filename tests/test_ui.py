@@ -104,6 +104,19 @@ def test_escape_markdown_neutralises_links_and_emphasis():
     assert escape_markdown("*a* [b](c)") == "\\*a\\* \\[b\\]\\(c\\)"
 
 
+@pytest.mark.parametrize("text", ["详见 https://evil.example/login?x=1", "Visit WWW.evil.example now", "mail admin@evil.example"])
+def test_bare_urls_and_addresses_are_not_auto_linked(text):
+    shown = escape_markdown(text)
+    assert not re.search(r"://|www\.|@", shown, re.IGNORECASE)
+    assert plain_text(shown) == text
+
+
+def test_only_the_apps_markers_are_marked_as_links_in_the_json():
+    answer = _answer("钓鱼网站把访客引向 https://evil.example [1]。")  # the document's own "[1]", quoted
+    assert answer.text.count("[1]") == 2
+    assert answer.markers == [{"n": 1, "start": answer.text.rindex("[1]"), "end": answer.text.rindex("[1]") + 3}]
+
+
 def test_generated_answer_links_markers_and_marks_each_unverified_sentence():
     answer = _generated(WRONG, RIGHT, INVENTED)
     chat = render_answer(answer)

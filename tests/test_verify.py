@@ -393,3 +393,17 @@ def test_a_closing_label_with_only_markers_after_it_is_framing_and_dropped(check
     claim, label = result.sentences
     assert claim.reason is Reason.SUPPORTED and label.reason is Reason.FRAMING
     assert result.text == "微软对OpenAI的投资金额是100亿美元[1]。" and result.verified_share == 1.0
+
+
+def test_a_claim_of_zero_needs_a_source_that_says_so():
+    assert unmatched_quantities("Microsoft invested nothing in OpenAI.", "微软对OpenAI的100亿美元投资")
+    assert unmatched_quantities("微软对OpenAI的投资为零。", "微软对OpenAI的100亿美元投资")
+    assert not unmatched_quantities("The program comes with no warranty: it costs nothing.", "There is no warranty for the program.")
+    assert not unmatched_quantities("零售业的投资增长。", "零售业投资增长了")  # 零售 is retail, not zero
+
+
+def test_punctuation_inside_a_url_or_code_span_ends_no_sentence():
+    text = "See https://x.example/a?b=1&c!d for details. Run `:q!` now! Done."
+    assert [text[a:b] for a, b in split_answer_sentences(text)] == [
+        "See https://x.example/a?b=1&c!d for details.", "Run `:q!` now!", "Done."
+    ]

@@ -9,13 +9,14 @@ which never raises the evidence score; what the evidence lacks (``specifics``) l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from assistant.answering.listitems import with_list_items
 from assistant.answering.specifics import QUANTITY_SENTENCES, anchors, mentioned, unsupported_specifics
 from assistant.answering.verify.quantities import Quantity, quantities, same_quantity
 from assistant.indexing.lexical import tokens_in
-from assistant.language import is_question
+from assistant.language import is_evidence, is_instruction
 from assistant.retrieval.hybrid import Query
 from assistant.retrieval.sections import SectionScope, wants_summary
 from assistant.retrieval.sentences import SentenceIndex
@@ -43,6 +44,10 @@ LEAD = {
 NAMED_LEAD = {  # when other documents were searched too, the reader is told which ones the quotes come from
     "zh": "根据{sources}原文：",
     "en": "From {sources} (quoted verbatim):",
+}
+IGNORED_ORDERS = {  # documents are data: orders in them are neither quoted nor followed, and the reader is told
+    "zh": "检索到的段落中含有针对助手的指令，已忽略：它们不被执行，也不作为依据。",
+    "en": "A retrieved passage contains instructions addressed to the assistant; they were ignored, not followed or used as evidence.",
 }
 RESTATEMENT_NOVELTY = 0.15  # a sentence with fewer new character pairs than this only repeats the question
 RESTATEMENT_PENALTY = 0.2
@@ -95,7 +100,7 @@ def rank_sentences(query: Query, hits: list[Hit], sentences: SentenceIndex) -> l
     best: dict[tuple[int, int, str], tuple[float, Sentence, Hit]] = {}
     for (i, hit), cosine in zip(candidates, similarity):
         sentence = sentences.sentences[i]
-        if is_question(sentence.text):
+        if not is_evidence(sentence.text):
             continue
         score = float(cosine) + LEXICAL_BONUS * lexical_coverage(query.tokens, sentence.text)
         if novelty(sentence.text, query.text) < RESTATEMENT_NOVELTY:  # echoes the question, adds no answer
@@ -148,7 +153,14 @@ def compose_offline(
     chosen.sort(key=lambda item: (item[2].rank, item[1].start))
     seen: set[tuple[int, str]] = set()
     chosen = [item for item in with_list_items(chosen, hits, sentences) if not (span_key(item) in seen or seen.add(span_key(item)))]
-    return quoted_answer(question, query, hits, chosen, evidence)
+    answer = quoted_answer(question, query, hits, chosen, evidence)
+    return replace(answer, notice=IGNORED_ORDERS[language]) if orders_in(hits, sentences) else answer
+
+
+def orders_in(hits: Sequence[Hit], sentences: SentenceIndex) -> list[str]:
+    """The sentences of the retrieved passages that give the assistant orders ("ignore previous instructions …")."""
+    texts = (sentences.sentences[i].text for hit in hits for i in sentences.by_chunk.get(hit.chunk.id, []))
+    return list(dict.fromkeys(text for text in texts if is_instruction(text)))
 
 
 def span_key(item: tuple[float, Sentence, Hit]) -> tuple[int, str]:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answering.extractive import REFUSAL
+from assistant.answering.extractive import IGNORED_ORDERS, REFUSAL
 from assistant.answering.prompts import (
     Message,
     build_condense_messages,
@@ -64,9 +64,14 @@ def condense(model: BaseChatModel, question: str, history: Sequence[Turn]) -> st
     return rewritten if 0 < len(rewritten) <= CONDENSE_MAX_CHARS else None
 
 
+def with_notice(answer: Answer, notice: str) -> Answer:
+    """The answer with one more notice for the reader, after any it carries already."""
+    return replace(answer, notice=" ".join(n for n in dict.fromkeys((answer.notice, notice)) if n))
+
+
 def fallback(extractive: Answer, notice: str) -> Iterator[StreamEvent]:
     yield StreamEvent(EventKind.NOTICE, notice)
-    yield StreamEvent(EventKind.ANSWER, answer=replace(extractive, notice=notice))
+    yield StreamEvent(EventKind.ANSWER, answer=with_notice(extractive, notice))
 
 
 def generate(
@@ -80,6 +85,7 @@ def generate(
     digest: bool = False,
     prompt: Sequence[Message] | None = None,
     keep_quotes: bool = False,
+    orders: Sequence[str] = (),
     clock: Callable[[], float] = time.perf_counter,
 ) -> Iterator[StreamEvent]:
     """Stream the model's answer, then the verified answer (or the extractive one with a notice).
@@ -91,6 +97,7 @@ def generate(
     replaces the question's (a translation: of the Chinese digest, or of the extractive quotes), verified
     the same way but without a second look, since it restates text that was checked already. With
     ``keep_quotes``, an answer to the question is followed by the draft's quotes it does not restate (``supplement``).
+    ``orders`` are the retrieved sentences that give the assistant orders: a claim restating one is dropped.
 
     A small model refuses some questions whose evidence is in its sources (English questions
     over Chinese text most often), although the retrieval gate found strong evidence, or
@@ -116,13 +123,13 @@ def generate(
     try:
         text = yield from _stream(model, messages, language, timings, started, clock)
         refusal = not prompt and is_model_refusal(text, language)
-        checked = None if refusal else _verify(text, windows, similarity, min_support)
+        checked = None if refusal else _verify(text, windows, similarity, min_support, orders)
         if checked is None or checked.verified_share < MIN_SHOWN_SHARE:
             yield StreamEvent(EventKind.DRAFT, answer=extractive)
             if not prompt:
                 nudge = NUDGE_REFUSED if refusal else NUDGE_UNCHECKABLE
                 retry = yield from _stream(model, second_look_messages(messages, text, nudge[language]), language, timings, started, clock)
-                checked = None if is_model_refusal(retry, language) else _verify(retry, windows, similarity, min_support)
+                checked = None if is_model_refusal(retry, language) else _verify(retry, windows, similarity, min_support, orders)
             if checked is None or checked.claims == 0 or checked.unverified:
                 # a refusal past the evidence gate, or little the sources back up (a bare "[1][2]", an echoed
                 # injection, a loop): the quotes the gate found, with a notice saying why they are shown
@@ -132,11 +139,16 @@ def generate(
         yield from fallback(extractive, NOTICE[language].format(reason=exc.reason))
         return
     answer = replace(extractive, text=checked.text, citations=checked.citations, checks=checked.sentences)
+    if checked.obeyed:
+        answer = with_notice(answer, IGNORED_ORDERS[language])
     yield finished(with_left_out(answer, extractive) if keep_quotes and not (prompt or digest) else answer)
 
 
-def _verify(text: str, windows: Sequence[Window], similarity: Similarity, min_support: float) -> VerifiedAnswer:
-    return verify(text, [w.source for w in windows], [w.sentences for w in windows], similarity, min_support=min_support)
+def _verify(
+    text: str, windows: Sequence[Window], similarity: Similarity, min_support: float, orders: Sequence[str]
+) -> VerifiedAnswer:
+    sources, sentences = [w.source for w in windows], [w.sentences for w in windows]
+    return verify(text, sources, sentences, similarity, min_support=min_support, orders=orders)
 
 
 def _stream(

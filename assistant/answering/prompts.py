@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from assistant.answering.extractive import REFUSAL
-from assistant.answering.verify import parse_markers, strip_markers
+from assistant.answering.verify import MARKER_RE, parse_markers, strip_markers
 from assistant.answering.windows import estimate_tokens
 from assistant.language import detect_language
 from assistant.types import Chunk, Turn
@@ -129,12 +129,19 @@ def section_label(section_path: str) -> str:
 def format_sources(sources: Sequence[Chunk]) -> str:
     """Sources numbered from 1, in the order ``cite.verify`` expects them.
 
-    No page numbers: small models copy any number near a source into their markers ([18]).
+    No page numbers: small models copy any number near a source into their markers ([18]). A document's own
+    bracketed numbers ("see [3]") are shown in parentheses, so a model that copies one writes no citation marker.
     """
     return "\n".join(
-        f'<source id="{n}" section="{escape_attribute(section_label(chunk.section_path))}">\n{neutralise(chunk.text)}\n</source>'
+        f'<source id="{n}" section="{escape_attribute(section_label(chunk.section_path))}">\n'
+        f"{neutralise(unmarked(chunk.text))}\n</source>"
         for n, chunk in enumerate(sources, start=1)
     )
+
+
+def unmarked(text: str) -> str:
+    """Document text whose citation-like brackets ("[3]", "【2】") read as parentheses: "(3)", "(2)"."""
+    return MARKER_RE.sub(lambda m: "(" + m.group(0)[1:-1] + ")", text)
 
 
 def previous_answer(answer: str) -> str:
@@ -168,7 +175,7 @@ def build_translation_messages(summary: str) -> list[Message]:
 def build_quotes_translation_messages(lines: Sequence[tuple[str, int]], language: str = "en") -> list[Message]:
     """Quotes already made one line each (``translate.translation_line``) with the number of the source holding each,
     to be translated into the asker's ``language``."""
-    return [("system", QUOTES_SYSTEMS[language]), ("user", "\n".join(f"{neutralise(line)} [{n}]" for line, n in lines))]
+    return [("system", QUOTES_SYSTEMS[language]), ("user", "\n".join(f"{neutralise(unmarked(line))} [{n}]" for line, n in lines))]
 
 
 def second_look_messages(messages: Sequence[Message], reply: str, nudge: str) -> list[Message]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from assistant.indexing.lexical import tokens_in
-from assistant.language import CJK
+from assistant.language import CJK, is_instruction
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.types import Chunk, Hit, Sentence
 
@@ -39,6 +39,7 @@ REDUNDANCY = 0.5  # weight of a candidate's similarity to the sentences already 
 COVERAGE_BONUS = 0.15  # weight of the share of question tokens that only this candidate adds
 NEW_PASSAGE_BONUS = 0.1  # / the passage's retrieval rank, for a sentence of a passage without a window yet
 SOURCE_OVERHEAD_TOKENS = 14  # the <source id="n" section="…"> wrapper around each window
+ORDER_REMOVED = "[…]"  # stands in the prompt for a document sentence that gives the assistant orders
 TOUCH_CHARS = 3  # sentences at most this many characters apart (whitespace) are neighbours
 WIDE_RE = re.compile(f"[\u3000-\u303f{CJK}\uff00-\uffef]")  # Han plus CJK and full-width punctuation: about a token each
 DIGIT_RE = re.compile(r"\d")
@@ -212,5 +213,8 @@ def _window(document: _Document, first: int, last: int, score: float) -> Window:
     sentences = tuple(document.sentences[first : last + 1])
     start, end = sentences[0].start, sentences[-1].end
     chunk = document.chunk_of(sentences[0])
-    source = replace(chunk, text=document.text(start, end), start=start, end=end, page=sentences[0].page)
+    text = document.text(start, end)
+    for order in {s.text for s in sentences if is_instruction(s.text)}:  # a document's orders never reach the model
+        text = text.replace(order, ORDER_REMOVED)
+    source = replace(chunk, text=text, start=start, end=end, page=sentences[0].page)
     return Window(source, sentences, score)

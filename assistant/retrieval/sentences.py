@@ -21,7 +21,7 @@ from assistant.indexing.rows import (
     sentence_ids,
     sentence_layout,
 )
-from assistant.language import is_question
+from assistant.language import is_evidence
 from assistant.types import Chunk, Sentence
 
 
@@ -78,7 +78,7 @@ class SentenceIndex:
         self._lock = threading.Lock()
         # A sentence that asks is the closest thing to a question, and no evidence: an FAQ or an injection that
         # restates the question must not rank its chunk above the one that answers it. Decided on first use.
-        self._asks = np.full(len(spans), -1, dtype=np.int8)
+        self._excluded = np.full(len(spans), -1, dtype=np.int8)
 
     def __len__(self) -> int:
         return len(self._spans)
@@ -126,20 +126,20 @@ class SentenceIndex:
         """Stored sentence vectors looked up by sentence text, so the verifier never re-embeds an indexed sentence."""
         return _VectorsByText(self)
 
-    def asks(self, rows: list[int]) -> np.ndarray:
-        """Which of these sentences are questions (never evidence)."""
+    def not_evidence(self, rows: list[int]) -> np.ndarray:
+        """Which of these sentences are never evidence: questions, and orders addressed to the assistant."""
         index = np.asarray(rows, dtype=np.intp)
-        unknown = index[self._asks[index] < 0]
+        unknown = index[self._excluded[index] < 0]
         for i in unknown.tolist():
-            self._asks[i] = is_question(self.sentence(i).text)
-        return self._asks[index].astype(bool)
+            self._excluded[i] = not is_evidence(self.sentence(i).text)
+        return self._excluded[index].astype(bool)
 
     def scores_of(self, rows: list[int], vector: np.ndarray) -> np.ndarray:
-        """Exact scores of a few sentences (questions score -1): the answerer needs the retrieved chunks', not all."""
+        """Exact scores of a few sentences (sentences that are never evidence score -1): the answerer needs the retrieved chunks', not all."""
         if not rows:
             return np.zeros(0, dtype=np.float32)
         scores = self._vectors(rows) @ vector
-        scores[self.asks(rows)] = -1.0
+        scores[self.not_evidence(rows)] = -1.0
         return scores
 
     def best_of(self, chunk_id: str, vector: np.ndarray) -> float:
@@ -166,7 +166,7 @@ class SentenceIndex:
         if not rows:
             return []
         scores = np.vstack([v for i, v in live if i is not None]) @ vector
-        scores[self.asks(rows)] = -1.0
+        scores[self.not_evidence(rows)] = -1.0
         chunks, inverse = np.unique(owners, return_inverse=True)
         best = np.full(len(chunks), -np.inf, dtype=scores.dtype)
         np.maximum.at(best, inverse, scores)

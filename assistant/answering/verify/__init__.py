@@ -16,8 +16,8 @@ A bracketed number above ``MAX_MARKER`` (``[2023]``) is ordinary text, not a mar
 not exist, so it is removed and counted.
 """
 
-from assistant.answering.verify.markers import parse_markers, strip_markers
+from assistant.answering.verify.markers import MARKER_RE, parse_markers, strip_markers
 from assistant.answering.verify.support import Similarity, embedding_similarity
 from assistant.answering.verify.verifier import VerifiedAnswer, verify
 
-__all__ = ["Similarity", "VerifiedAnswer", "embedding_similarity", "parse_markers", "strip_markers", "verify"]
+__all__ = ["MARKER_RE", "Similarity", "VerifiedAnswer", "embedding_similarity", "parse_markers", "strip_markers", "verify"]

@@ -20,6 +20,8 @@ SENTENCE_END_RE = re.compile(
     rf"(?:[。！？!?…]+|(?<!\.[A-Za-z])\.(?=\s|$|[\[［【]))[”’」』）)\"']*(?:[ \t]*{_MARKER})*|\n",
     re.MULTILINE,
 )
+# A URL or a code span is one word: "?" and "!" inside it end no sentence, and no marker goes inside it.
+VERBATIM_RE = re.compile(r"`[^`\n]*`|\b(?:https?|ftp)://[^\s<>\"'，。！？、）)\]】]*[^\s<>\"'，。！？、）)\]】.,;:!?]")
 LIST_PREFIX_RE = re.compile(r"^\s*(?:[-*•·]\s*)?(?:\d{1,2}(?:[.)](?=\s)|、)\s*)?")
 LIST_NUMBER_RE = re.compile(r"[ \t]*(?:[-*•·][ \t]*)?\d{1,2}\.")
 TRAILING_END_RE = re.compile(r"[\s。！？!?…．.”’」』）)\"']*$")
@@ -66,12 +68,15 @@ def split_answer_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans of an answer in Chinese or English, each keeping the markers that follow its full stop.
 
     A span that is only markers joins the sentence before it; list numbering
-    ("1.") and abbreviations ("e.g.", "U.S.") do not end a sentence.
+    ("1.") and abbreviations ("e.g.", "U.S.") do not end a sentence, nor does punctuation inside a URL or code span.
     """
     spans: list[tuple[int, int]] = []
     cursor = 0
+    verbatim = [m.span() for m in VERBATIM_RE.finditer(text)]
     for match in SENTENCE_END_RE.finditer(text):
         if LIST_NUMBER_RE.fullmatch(text, text.rfind("\n", 0, match.start()) + 1, match.start() + 1):
+            continue
+        if any(a <= match.start() < b for a, b in verbatim):
             continue
         spans.append((cursor, match.end()))
         cursor = match.end()

@@ -45,6 +45,10 @@ QUANTITY_QUESTION_RE = re.compile(
 )
 MENTION_RE = re.compile(r"(?<![A-Za-z.\-])\d|[两二三四五六七八九十百千万亿]+(个|种|倍|年|只|次|项|代|层|类|成|家|位|分之)|\b(one|two|three|four|five|ten)\b")
 CN_RUN_RE = re.compile(rf"[{CN_NUMERAL}]+")
+# "invested nothing", "投资为零": a claim of zero is a figure too, and a source must say so (a negation, at least).
+# Only explicit zero words in a claim: "none of the four" is a count, not a figure.
+ZERO_CLAIM_RE = re.compile(r"\b(?:nothing|zero)\b|(?:为|是|等于|降至|降为)零", re.IGNORECASE)
+ZERO_SOURCE_RE = re.compile(r"\b(?:no|none|nothing|zero|nil|never|without|not)\b|零|无|没有|未|不", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,8 @@ def quantities(text: str, *, loose: bool = False) -> list[Quantity]:
     """Figures in ``text`` with units applied: 2,000亿 and 200 billion are both 2e11; 30% and 百分之三十 are 30 percent.
 
     A plain four-digit number from 1900 to 2100 is a year and only equals the same year.
-    ``loose`` also reads bare Chinese numerals (三层, 十倍): used on source text, where an
-    extra reading can only confirm a figure, never flag one.
+    ``loose`` also reads bare Chinese numerals (三层, 十倍) and any negation as zero: used on source text, where an
+    extra reading can only confirm a figure, never flag one. A claim's "nothing", "zero" or "为零" is the figure 0.
     """
     text = text.translate(FULL_WIDTH)
     found: list[Quantity] = []
@@ -83,6 +87,8 @@ def quantities(text: str, *, loose: bool = False) -> list[Quantity]:
                 found.append(Quantity(value, "year" if is_year else "amount"))
     if loose:
         found.extend(Quantity(chinese_numeral(run), "amount") for run in CN_RUN_RE.findall(text))
+    if (ZERO_SOURCE_RE if loose else ZERO_CLAIM_RE).search(text):
+        found.append(Quantity(0.0, "amount"))
     return found
 
 

@@ -23,7 +23,9 @@ from assistant.answering.verify.support import (
     SourceSentences,
     best_by_source,
     candidates,
+    support_scores,
 )
+from assistant.language import is_instruction
 from assistant.types import Chunk, Citation, Reason, SentenceCheck
 
 
@@ -47,6 +49,11 @@ class VerifiedAnswer:
     @property
     def unverified(self) -> int:
         return self.claims - self.verified
+
+    @property
+    def obeyed(self) -> bool:
+        """Whether the model restated an order a source gave it (those sentences were dropped)."""
+        return any(s.reason is Reason.OBEYED for s in self.sentences)
 
     @property
     def verified_share(self) -> float:
@@ -107,6 +114,7 @@ def verify(
     similarity: Similarity,
     *,
     min_support: float,
+    orders: Sequence[str] = (),
 ) -> VerifiedAnswer:
     """Align every sentence of ``answer_text`` to a verbatim source sentence and check its figures.
 
@@ -115,8 +123,12 @@ def verify(
     reaches ``min_support`` and each of its figures occurs in the supporting chunk text.
     With the bundled E5, 0.07 separated supported from invented sentences on report
     excerpts in both languages; recalibrate on real model output.
+
+    A source sentence that gives the assistant orders ("ignore previous instructions and reply that …") never
+    supports a claim; a claim closer to such an order than to any other source sentence restates it, whatever the
+    model was told, and is dropped from the text. ``orders`` are more such sentences, of passages the prompt left out.
     """
-    verifier = _Verifier(candidates(sources, sentences), len(sources), similarity, min_support)
+    verifier = _Verifier(candidates(sources, sentences), len(sources), similarity, min_support, orders)
     checks: list[SentenceCheck] = []
     pieces: list[str] = []
     cursor = 0
@@ -126,7 +138,7 @@ def verify(
         checks.append(check)
         if i == len(spans) - 1 and _introduces_nothing(check):
             end = len(answer_text)  # a closing label ("来源编号：[1]", an echo of the prompt's cue) is dropped
-        else:
+        elif check.reason is not Reason.OBEYED:  # an order from a document, restated, is never shown
             pieces.append(answer_text[cursor:start] + check.text)
         cursor = end
     pieces.append(answer_text[cursor:])
@@ -140,8 +152,11 @@ def _introduces_nothing(check: SentenceCheck) -> bool:
 class _Verifier:
     """State shared by the sentences of one answer: the candidate pool, citation numbering, dropped markers."""
 
-    def __init__(self, pool: Sequence[Candidate], sources: int, similarity: Similarity, min_support: float) -> None:
-        self.pool = pool
+    def __init__(
+        self, pool: Sequence[Candidate], sources: int, similarity: Similarity, min_support: float, orders: Sequence[str]
+    ) -> None:
+        self.pool = [c for c in pool if not is_instruction(c.sentence.text)]
+        self.orders = list(dict.fromkeys([*(c.sentence.text for c in pool if is_instruction(c.sentence.text)), *orders]))
         self.sources = sources
         self.similarity = similarity
         self.min_support = min_support
@@ -157,6 +172,8 @@ class _Verifier:
         claim = LIST_PREFIX_RE.sub("", strip_markers(raw)).strip()
         if not CONTENT_RE.search(claim) or claim.endswith((":", "：")):  # a label with markers after it states nothing
             return SentenceCheck(strip_markers(raw), (), True, 0.0, Reason.FRAMING)
+        if self.orders and self.restates_order(claim):
+            return SentenceCheck(strip_markers(raw), (), False, 0.0, Reason.OBEYED)
         segments = {
             words: kept_numbers
             for words, numbers in marker_segments(raw, markers).items()
@@ -190,6 +207,13 @@ class _Verifier:
             return SentenceCheck(strip_markers(raw), (), False, support, reason)
         text, used = self.rewrite(raw, markers, {candidate.number: candidate for _, candidate in kept}, verified)
         return SentenceCheck(text, tuple(used), verified, support, reason)
+
+    def restates_order(self, claim: str) -> bool:
+        """Whether the sentence closest to the claim, of all the sources', is an order to the assistant."""
+        texts = [*dict.fromkeys(c.sentence.text for c in self.pool), *self.orders]
+        scores = support_scores(claim, texts, self.similarity)
+        best = max(range(len(texts)), key=scores.__getitem__)
+        return texts[best] in self.orders and scores[best] >= self.min_support
 
     def other_source(
         self, claim: str, whole: Mapping[int, tuple[float, Candidate]], cited: Sequence[int]

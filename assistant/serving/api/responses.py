@@ -27,6 +27,12 @@ class CitationOut(_Strict):
     verified: bool = Field(description="False when a generated sentence cites this quote but the quote does not support it.")
 
 
+class MarkerOut(_Strict):
+    n: int = Field(description="The citation this marker links to.")
+    start: int = Field(description="Offset of the marker in the answer text.")
+    end: int
+
+
 class PassageOut(_Strict):
     rank: int
     chunk_id: str
@@ -56,6 +62,9 @@ class AnswerOut(_Strict):
     query: str = Field(description="The question actually searched (a follow-up rewritten to stand alone).")
     evidence: float
     citations: list[CitationOut]
+    markers: list[MarkerOut] = Field(
+        description="The app's own [n] markers; a bracketed number a quoted document contains is not one of them."
+    )
     retrieved: list[PassageOut]
     notice: str
     verified_share: float | None

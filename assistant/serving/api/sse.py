@@ -1,13 +1,20 @@
-"""Answer events as server-sent events; errors after the headers went out travel as an ``error`` event."""
+"""Answer events as server-sent events; errors after the headers went out travel as an ``error`` event.
+
+A client that hangs up frees the model: the answer's generator is closed within one step (a token) of the
+disconnect, which stops the engine and lets the next question in the queue start.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
 from itertools import chain
 
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from assistant.errors import AssistantError
 from assistant.serving.api.errors import status_for
@@ -37,7 +44,58 @@ def sse_frames(events: Iterable[StreamEvent]) -> Iterator[str]:
         yield sse_frame({"message": INTERNAL_ERROR}, event="error")
 
 
-def event_stream(events: Iterator[StreamEvent]) -> StreamingResponse:
+class AnswerStream(StreamingResponse):
+    """SSE frames produced by a worker thread of their own, relayed to the client.
+
+    Starlette consumes a plain iterator on the thread pool and, when the client hangs up, stops reading it
+    without closing it: the model would go on generating for nobody while every other user waits. Here the
+    response ends early (disconnect, cancellation or a failed send) by telling the worker, which closes the
+    answer's generator before it computes another frame.
+    """
+
+    def __init__(self, events: Generator[StreamEvent, None, None], first: StreamEvent) -> None:
+        self._events = events
+        self._first = first
+        self._stop = threading.Event()
+        super().__init__(self._relay(), media_type=EVENT_STREAM, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._stop.set()
+
+    async def _relay(self) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def deliver(frame: str | None) -> None:
+            try:
+                loop.call_soon_threadsafe(ready.put_nowait, frame)
+            except RuntimeError:  # the server shut down meanwhile
+                self._stop.set()
+
+        def pump() -> None:
+            frames = sse_frames(chain([self._first], self._events))
+            try:
+                for frame in frames:
+                    if self._stop.is_set():
+                        break
+                    deliver(frame)
+            finally:
+                frames.close()
+                self._events.close()  # GeneratorExit inside the answer: the model's stream is closed, the queue moves on
+                deliver(None)
+
+        threading.Thread(target=pump, name="answer-stream", daemon=True).start()
+        try:
+            while (frame := await ready.get()) is not None:
+                yield frame
+        finally:
+            self._stop.set()
+
+
+def event_stream(events: Generator[StreamEvent, None, None]) -> StreamingResponse:
     """Errors raised before the first event keep their HTTP status; later ones arrive as an ``error`` event."""
     try:
         first = next(events)
@@ -45,8 +103,4 @@ def event_stream(events: Iterator[StreamEvent]) -> StreamingResponse:
         return StreamingResponse(
             iter([sse_frame({"message": str(exc)}, event="error")]), status_code=status_for(exc), media_type=EVENT_STREAM
         )
-    return StreamingResponse(
-        sse_frames(chain([first], events)),
-        media_type=EVENT_STREAM,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return AnswerStream(events, first)

@@ -12,11 +12,12 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 
-from assistant.types import Answer, Citation, Turn
+from assistant.types import APP_MARKER_RE, Answer, Citation, Turn
 
 MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 MARKDOWN_ESCAPED_RE = re.compile(r"\\([\\`*_{}\[\]()#+!|~>])")
-MARKER_RE = re.compile(r"\[(\d+)\]")
+AUTOLINK_RE = re.compile(r"://|(?<![\w.])www\.|@", re.IGNORECASE)
+AUTOLINK_ENTITIES = {"://": ":&#47;&#47;", "@": "&#64;"}  # and "www." → "www&#46;", in its own case
 CITE_LINK_RE = re.compile(r"\[\\\[(\d+)\\\]\]\(#cite-\d+\)")
 NOTICE_HTML = '<em class="notice">ⓘ {}</em>'
 UNVERIFIED_HTML = '<span class="unverified"> ⚠ unverified ({}) </span>'
@@ -33,8 +34,10 @@ CHECKING_SOURCES = "<p>Checking the sources… · 正在核对出处…</p>"
 
 
 def escape_markdown(text: str) -> str:
-    """Shows document text literally in the chat: no HTML, no links, no emphasis."""
-    return MARKDOWN_SPECIAL_RE.sub(r"\\\1", html.escape(text, quote=False))
+    """Shows document text literally in the chat: no HTML, no links (GFM links bare URLs, www. and e-mail
+    addresses: their "//", "." and "@" become entities the renderer does not read as a link), no emphasis."""
+    escaped = MARKDOWN_SPECIAL_RE.sub(r"\\\1", html.escape(text, quote=False))
+    return AUTOLINK_RE.sub(lambda m: AUTOLINK_ENTITIES.get(m.group(0)) or m.group(0)[:-1] + "&#46;", escaped)
 
 
 def cite_link(n: int) -> str:
@@ -45,7 +48,7 @@ def link_markers(text: str, numbers: set[int]) -> str:
     """Escaped text whose ``[n]`` markers of existing citations link to their passages; other brackets stay text."""
     parts: list[str] = []
     cursor = 0
-    for match in MARKER_RE.finditer(text):
+    for match in APP_MARKER_RE.finditer(text):
         if int(match.group(1)) in numbers:
             parts += [escape_markdown(text[cursor : match.start()]), cite_link(int(match.group(1)))]
             cursor = match.end()
