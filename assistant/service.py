@@ -48,7 +48,7 @@ from assistant.indexing.store import ChunkStore, Manifest
 from assistant.indexing.verify import verify
 from assistant.ingest.presets import read_presets
 from assistant.language import detect_language
-from assistant.retrieval.followup import condense_offline, is_elliptical
+from assistant.retrieval.followup import condense_offline, is_elliptical, recent_turns
 from assistant.retrieval.hybrid import HybridRetriever, Query
 from assistant.retrieval.sections import main_sections, wants_summary
 from assistant.retrieval.sentences import SentenceIndex
@@ -278,8 +278,7 @@ class Assistant:
         """
         started = time.perf_counter()
         text = self.validate(question)
-        turns = self.settings.answer.history_turns
-        history = history[-turns:] if turns else ()  # the one cap on history, for every edge
+        history = recent_turns(history, self.settings.answer.history_turns)  # the one cap on history, for every edge
         notice = ""
         try:
             model = self.chat_model()

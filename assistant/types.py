@@ -283,6 +283,7 @@ class IndexReport:
     embedded: int = 0
     errors: tuple[str, ...] = field(default_factory=tuple)
     index_bytes: int | None = None  # the local index folder on disk after the run; None in server mode
+    duplicates: tuple[str, ...] = ()  # "sub/a.txt = a.txt": byte-identical copies, indexed once under the second name
 
     @property
     def changed(self) -> bool:
@@ -301,5 +302,6 @@ class IndexReport:
             "seconds": round(self.seconds, 3),
             "total": {"documents": self.documents, "chunks": self.chunks, "sentences": self.sentences},
             "errors": list(self.errors),
+            "duplicates": list(self.duplicates),
             "index_bytes": self.index_bytes,
         }

@@ -12,9 +12,11 @@ from typing import NamedTuple
 
 import pytest
 from fake_openai import FakeOpenAI, Reply
+from fastapi.testclient import TestClient
 
 from assistant.answering.extractive import IGNORED_ORDERS
 from assistant.service import Assistant
+from assistant.serving.api import create_app
 from assistant.settings import LlmSettings, PathSettings, Settings
 from assistant.types import Reason
 
@@ -95,3 +97,40 @@ def test_a_true_claim_next_to_a_restated_order_still_verifies(red_team, fake_llm
     reasons = [check.reason for check in answer.checks]
     assert Reason.OBEYED in reasons and any(check.verified for check in answer.checks)
     assert "10 billion" in answer.text and "nothing" not in answer.text
+    # the draft's quotes the answer left out, under the name of the document they come from
+    assert f"Also from {' and '.join(dict.fromkeys(c.source for c in answer.citations[1:]))}:" in answer.text
+    assert len(answer.citations) > 1
+
+
+def test_unsafe_names_copies_and_unreadable_files_are_listed_not_indexed(red_team, tmp_path):
+    corpus = red_team.settings.paths.corpus_dir
+    spoofed = "invoice\u202etxt.exe.md"
+    (corpus / spoofed).write_text("# Invoice\n\nThe invoice total is 4,200 dollars.\n", encoding="utf-8")
+    (corpus / "sub").mkdir()
+    shutil.copy(corpus / "genai-enterprise-report.zh.txt", corpus / "sub" / "copy-of-report.txt")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4\n\x00garbage")
+    try:
+        report = red_team.offline.index()
+        assert report.duplicates == ("sub/copy-of-report.txt = genai-enterprise-report.zh.txt",)
+        client = TestClient(create_app(red_team.offline))
+        listed = {d["doc_id"]: d for d in client.get("/api/documents").json()}
+        assert listed["sub/copy-of-report.txt"]["status"] == "duplicate of genai-enterprise-report.zh.txt"
+        assert listed[spoofed]["status"] == "error" and "invoice\\u202etxt.exe.md" in listed[spoofed]["error"]
+        assert listed["broken.pdf"]["status"] == "error" and str(corpus) not in str(listed)  # no server paths
+        answer = red_team.offline.ask("微软对OpenAI的投资金额是多少？")
+        assert "genai-enterprise-report.zh.txt" in {c.source for c in answer.citations}
+        assert all(hit.chunk.doc_id != "sub/copy-of-report.txt" for hit in answer.retrieved)
+        assert all(c.source != spoofed for c in red_team.offline.ask("What is the invoice total?").citations)
+    finally:
+        for name in (spoofed, "sub/copy-of-report.txt", "broken.pdf"):
+            (corpus / name).unlink()
+        (corpus / "sub").rmdir()
+        red_team.offline.index()
+
+
+def test_a_huge_history_is_cut_before_it_is_read_and_the_follow_up_keeps_its_topic(red_team):
+    filler = "这是一段很长的对话背景，与问题无关。" * 1200  # ~20,000 characters a turn
+    history = [("微软对OpenAI的投资金额是多少？" + filler, "微软对OpenAI投资了100亿美元。" + filler)] * 20
+    answer = red_team.offline.ask("那谷歌呢？", history=history)
+    assert len(answer.query) < 400 and "谷歌" in answer.query
+    assert any("3亿美元" in c.quote for c in answer.citations)

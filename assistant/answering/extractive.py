@@ -234,6 +234,10 @@ def lead(language: str, citations: tuple[Citation, ...], hits: list[Hit]) -> str
     """"According to the report" when only one document was searched; otherwise the quoted documents by name."""
     if len({hit.chunk.doc_id for hit in hits}) <= 1:
         return LEAD[language]
+    return NAMED_LEAD[language].format(sources=document_names(language, citations))
+
+
+def document_names(language: str, citations: Sequence[Citation]) -> str:
+    """The documents the citations quote, by name, in the reader's language: 《a》、《b》 or "a and b"."""
     quoted = list(dict.fromkeys(c.source for c in citations))
-    names = "、".join(f"《{name}》" for name in quoted) if language == "zh" else " and ".join(quoted)
-    return NAMED_LEAD[language].format(sources=names)
+    return "、".join(f"《{name}》" for name in quoted) if language == "zh" else " and ".join(quoted)

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from assistant.answering.extractive import novelty, quote_lines
+from assistant.answering.extractive import document_names, novelty, quote_lines
 from assistant.answering.verify.quantities import Quantity, quantities, same_quantity
 from assistant.language import detect_language
 from assistant.types import Answer, Citation
 
 LEFT_OUT_NOVELTY = 0.5  # a quote with more than half of its character pairs missing from the answer was not restated
 LEAD = {"zh": "原文还写道：", "en": "The sources also say:"}
+NAMED_LEAD = {"zh": "{sources}还写道：", "en": "Also from {sources}:"}  # when the answer drew on several documents
 
 
 def left_out(answer: str, language: str, quotes: Sequence[Citation], cited: Sequence[Citation] = ()) -> list[Citation]:
@@ -51,4 +52,6 @@ def with_left_out(answer: Answer, draft: Answer) -> Answer:
         return answer
     first = max((c.n for c in answer.citations), default=0) + 1
     added = tuple(replace(quote, n=n) for n, quote in enumerate(missing, start=first))  # draft quotes are verbatim
-    return replace(answer, text=f"{answer.text}\n\n{LEAD[answer.language]}\n{quote_lines(added)}", citations=answer.citations + added)
+    several = len({hit.chunk.doc_id for hit in answer.retrieved}) > 1
+    lead = NAMED_LEAD[answer.language].format(sources=document_names(answer.language, added)) if several else LEAD[answer.language]
+    return replace(answer, text=f"{answer.text}\n\n{lead}\n{quote_lines(added)}", citations=answer.citations + added)

@@ -79,6 +79,7 @@ def _read_changed(
     """Load, clean and chunk the changed documents; records each one (or its error) in ``documents``."""
     chunks: list[Chunk] = []
     sentences: list[Sentence] = []
+    by_hash = {record.sha256: doc_id for doc_id, record in documents.items() if record.indexed}
     for i, (doc_id, path) in enumerate(paths.items()):
         report("read", i + 1, len(paths))
         try:
@@ -88,6 +89,10 @@ def _read_changed(
             # Remembered so an unchanged bad file does not make the index look stale forever.
             documents[doc_id] = DocumentRecord(sha256=file_hash(path), error=str(exc), indexed_at=time.time())
             continue
+        if raw.sha256 in by_hash:  # a copy (corpus/ and corpus/sub/): its passages would take two evidence slots
+            documents[doc_id] = DocumentRecord(sha256=raw.sha256, indexed_at=time.time(), duplicate_of=by_hash[raw.sha256])
+            continue
+        by_hash[raw.sha256] = doc_id
         cleaned = clean_raw(raw)
         doc_chunks = chunk_document(cleaned, max_chars=settings.chunk.max_chars, overlap_chars=settings.chunk.overlap_chars)
         chunks.extend(doc_chunks)
@@ -104,6 +109,16 @@ def _read_changed(
             indexed_at=time.time(),
         )
     return chunks, sentences
+
+
+def _orphaned(live: Manifest | None, doc_id: str, hashes: dict[str, str]) -> bool:
+    """Whether a document indexed as a copy of another no longer has that original, unchanged, beside it."""
+    record = live.documents.get(doc_id) if live else None
+    return bool(record and record.duplicate_of and hashes.get(record.duplicate_of) != record.sha256)
+
+
+def _preference(doc_id: str) -> tuple[int, str]:
+    return doc_id.count("/"), doc_id
 
 
 def prepare_lexical(index_dir: Path, manifest: Manifest, texts: dict[str, str]) -> None:
@@ -137,8 +152,10 @@ def build_index(
     on_disk = {path.relative_to(corpus_dir).as_posix(): path for path in discover(corpus_dir)}
     hashes = {doc_id: file_hash(path) for doc_id, path in on_disk.items()}
     before = indexed_hashes(live) if live else {}
-    changed = sorted(d for d in on_disk if before.get(d) != hashes[d])
-    unchanged = sorted(d for d in on_disk if before.get(d) == hashes[d])
+    # A copy whose original changed or left is read again (it may be the one to index now); shallower paths first,
+    # so of two new copies the one at the top of the corpus is indexed and the other names it.
+    changed = sorted((d for d in on_disk if before.get(d) != hashes[d] or _orphaned(live, d, hashes)), key=_preference)
+    unchanged = sorted(d for d in on_disk if d not in changed)
     removed = sorted(set(before) - set(on_disk))
     if live is not None and not changed and not removed:
         store.require_collections(live)  # "up to date" only if Chroma still holds the live generation

@@ -39,6 +39,7 @@ class DocumentRecord(BaseModel):
     sha256: str
     indexed_at: float
     error: str | None = None
+    duplicate_of: str | None = None  # byte-identical to this indexed document: indexed once, under that name
     encoding: str | None = None
     bytes: int = 0
     characters: int = 0
@@ -53,7 +54,7 @@ class DocumentRecord(BaseModel):
 
     @property
     def indexed(self) -> bool:
-        return self.error is None
+        return self.error is None and self.duplicate_of is None
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of ``manifest.json`` and ``GET /api/documents``: fields that do not apply are left out."""
@@ -188,6 +189,9 @@ def report_for(
         sentences=manifest.sentences,
         index_bytes=index_bytes,
         errors=tuple(f"{doc_id}: {record.error}" for doc_id, record in sorted(manifest.documents.items()) if record.error),
+        duplicates=tuple(
+            f"{doc_id} = {record.duplicate_of}" for doc_id, record in sorted(manifest.documents.items()) if record.duplicate_of
+        ),
     )
 
 

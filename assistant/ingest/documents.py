@@ -25,7 +25,7 @@ from assistant.errors import (
     UnknownDocument,
     UploadTooLarge,
 )
-from assistant.ingest.load import SUPPORTED_SUFFIXES, discover, load_file
+from assistant.ingest.load import SUPPORTED_SUFFIXES, discover, has_unsafe_characters, load_file
 from assistant.settings import Settings
 
 MB = 1024 * 1024
@@ -36,7 +36,6 @@ WINDOWS_FORBIDDEN = frozenset('<>:"|?*')
 WINDOWS_DEVICES = frozenset(
     {"con", "prn", "aux", "nul", "conin$", "conout$", *(f"{port}{n}" for port in ("com", "lpt") for n in range(10))}
 )
-UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})  # controls, bidi overrides, undecodable bytes, unassigned
 MAGIC = {".pdf": (b"%PDF-", "PDF"), ".docx": (b"PK\x03\x04", "DOCX")}
 MAX_EXPANSION = 10  # a DOCX may unpack to this many times the upload limit; more is a zip bomb, not a report
 TEMP_PREFIX = ".upload-"
@@ -49,7 +48,7 @@ def safe_name(filename: str) -> str:
     name = SEPARATORS_RE.split(unicodedata.normalize("NFC", filename))[-1].strip(" ")
     if not name:
         raise BadUpload(f"The upload {filename!r} has no file name; name the file, e.g. report.pdf.")
-    if any(unicodedata.category(char) in UNSAFE_CATEGORIES for char in name):  # repr() escapes them in the message
+    if has_unsafe_characters(name):  # repr() escapes them in the message
         raise BadUpload(
             f"The file name {name!r} contains control or invisible characters, or bytes that are not UTF-8 text; "
             "rename the file."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from pathlib import Path
 
 from assistant.errors import BadDocument, UnreadableContent
@@ -10,25 +11,40 @@ from assistant.ingest.formats import FORMATS
 from assistant.types import RawDocument
 
 SUPPORTED_SUFFIXES = tuple(FORMATS)
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})  # controls, bidi overrides, undecodable bytes, unassigned
+
+
+def has_unsafe_characters(name: str) -> bool:
+    """Whether a name holds control or invisible characters: a right-to-left override shows "txt.exe" as "exe.txt"."""
+    return any(unicodedata.category(char) in UNSAFE_CATEGORIES for char in name)
+
+
+def shown_name(name: str) -> str:
+    """The name with its control and invisible characters written as escapes (U+202E as \\u202e), safe to display."""
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in UNSAFE_CATEGORIES else c for c in name)
 
 
 def load_file(path: Path, doc_id: str) -> RawDocument:
-    """Read one document; every way it can fail is a BadDocument that names the file and the reason."""
+    """Read one document; every way it can fail is a BadDocument that names the file (by its id in the corpus,
+    never the server's absolute path) and the reason."""
+    name = shown_name(doc_id)
+    if has_unsafe_characters(doc_id):
+        raise BadDocument(name, "its name contains control or invisible characters (a right-to-left override can disguise a name); rename the file")
     document_format = FORMATS.get(path.suffix.lower())
     if document_format is None:
-        raise BadDocument(path, f"only {', '.join(SUPPORTED_SUFFIXES)} files are supported")
+        raise BadDocument(name, f"only {', '.join(SUPPORTED_SUFFIXES)} files are supported")
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise BadDocument(path, exc.strerror or str(exc)) from exc
+        raise BadDocument(name, exc.strerror or type(exc).__name__) from exc
     if not data:
-        raise BadDocument(path, "the file is empty")
+        raise BadDocument(name, "the file is empty")
     try:
         text, encoding = document_format.read(data)
     except UnreadableContent as exc:
-        raise BadDocument(path, str(exc)) from exc
+        raise BadDocument(name, str(exc)) from exc
     if not text.strip():
-        raise BadDocument(path, document_format.no_text)
+        raise BadDocument(name, document_format.no_text)
     return RawDocument(
         doc_id=doc_id,
         path=str(path),

@@ -15,9 +15,12 @@ import re
 from collections.abc import Sequence
 
 from assistant.indexing.lexical import tokenize
-from assistant.language import CJK, detect_language
+from assistant.language import CJK, detect_language, is_question
 from assistant.types import Turn
 
+QUESTION_CHARS = 300  # of an earlier question, the most a follow-up is read against: its topic, not the whole essay
+ASKED_RE = re.compile(r"[^。！？!?]+[。！？!?]*")
+ANSWER_CHARS = 1000  # of an earlier answer (its listed items answer "the second one")
 ELLIPTICAL_ZH = re.compile(r"^(那|那么|还有|另外|此外|而|和|以及)|[它其这那]些?(个|种|项|家)?[呢的]|第[一二三四五六七八九十\d]+[个种项点条家]|前者|后者|上述|呢[？?]?$")
 ELLIPTICAL_EN = re.compile(
     r"^(and|or|but|what about|how about|also|then)\b|\b(it|its|they|them|their|this|that|these|those|the (first|second|third|last|former|latter)( one)?)\b",
@@ -57,6 +60,18 @@ def is_elliptical(question: str, language: str) -> bool:
 def key_terms(question: str) -> list[str]:
     """Content words of a question, in order, without duplicates or question words."""
     return list(dict.fromkeys(t for t in tokenize(question, stemmed=False) if t not in QUESTION_WORDS | FRAME_WORDS and len(t) > 1))
+
+
+def recent_turns(history: Sequence[Turn], turns: int) -> list[Turn]:
+    """The newest ``turns`` turns, each question and answer cut short: a follow-up needs the topic, and a client's
+    20 turns of 20,000 characters then cost what a normal conversation does."""
+    return [(asked(q)[:QUESTION_CHARS], a[:ANSWER_CHARS]) for q, a in (history[-turns:] if turns else ())]
+
+
+def asked(question: str) -> str:
+    """What a turn asked: its interrogative sentences when it also told things ("I read part 3. What does it cost?")."""
+    sentences = [s.strip() for s in ASKED_RE.findall(question)]
+    return " ".join(s for s in sentences if is_question(s)) or question
 
 
 def condense_offline(question: str, history: Sequence[Turn]) -> str:

@@ -57,6 +57,8 @@ def _print_index_report(report: IndexReport, as_json: bool) -> None:
         )
     for error in report.errors:
         print(f"  skipped: {error}", file=sys.stderr)
+    for duplicate in report.duplicates:
+        print(f"  indexed once (identical files): {duplicate}", file=sys.stderr)
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:

@@ -27,6 +27,8 @@ def document_status(record: DocumentRecord | None, on_disk_sha256: str | None) -
         return "missing on disk"
     if record.sha256 != on_disk_sha256:
         return "changed on disk"
+    if record.duplicate_of:
+        return f"duplicate of {record.duplicate_of}"
     return "indexed" if record.indexed else "error"
 
 

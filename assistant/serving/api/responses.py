@@ -98,6 +98,7 @@ class IndexReportOut(_Strict):
     seconds: float
     total: IndexTotals
     errors: list[str]
+    duplicates: list[str] = Field(description='Byte-identical copies, indexed once: "copy = indexed name".')
     index_bytes: int | None = Field(
         None, description="Bytes the local index folder takes on disk after the run; null in Chroma server mode."
     )
