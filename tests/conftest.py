@@ -241,6 +241,27 @@ def private_served(report_assistant: Assistant, tmp_path_factory: pytest.TempPat
         yield server
 
 
+@pytest.fixture(scope="session")
+def model_served(report_assistant: Assistant, small_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A real server answering with the real 0.5B model on the report index, warmed by one question;
+    ``llm.max_wait_s`` is 2 s, so a question that finds the engine busy gets quotes with the busy notice."""
+    paths = report_assistant.settings.paths
+    env = {
+        "ASSISTANT_LLM__PROVIDER": "local",
+        "ASSISTANT_LLM__MODEL_PATH": str(small_gguf.resolve()),
+        "ASSISTANT_LLM__N_CTX": "2048",
+        "ASSISTANT_LLM__THREADS": "2",
+        "ASSISTANT_LLM__MAX_TOKENS": "400",
+        "ASSISTANT_LLM__MAX_WAIT_S": "2",
+        "ASSISTANT_LIMITS__RATE_PER_MINUTE": "0",
+    }
+    with assistant_server(paths.corpus_dir, paths.index_dir, tmp_path_factory.mktemp("model-served") / "server.log", env) as server:
+        with httpx.Client(base_url=server.url, timeout=300) as client:
+            warm = client.post("/api/ask", json={"question": "微软对OpenAI的投资金额是多少？"}).json()  # loads the engine
+            assert warm["mode"] == "generated", warm
+        yield server
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"

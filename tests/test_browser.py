@@ -10,12 +10,14 @@ import itertools
 import json
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import finished_job
+from test_disconnect import LONG, next_question_is_generated
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -208,3 +210,15 @@ def test_the_document_picker_limits_the_answer_to_the_picked_document(private_se
     expect(sources).to_contain_text("warranty.en.md")
     expect(sources).not_to_contain_text("genai-enterprise-report.zh.txt")
     snap("answered-from-the-picked-document")
+
+
+def test_closing_the_tab_while_the_model_writes_frees_it_for_the_next_question(model_served, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
+    page = context.new_page()
+    open_chat(page, model_served.url)
+    ask(page, LONG)
+    expect(page.locator("#chat .draft")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)  # quotes first, model queued
+    expect(page.locator("#chat .draft")).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)  # its own words are arriving
+    context.close()
+    time.sleep(0.5)
+    next_question_is_generated(model_served.url)

@@ -134,3 +134,36 @@ def test_a_huge_history_is_cut_before_it_is_read_and_the_follow_up_keeps_its_top
     answer = red_team.offline.ask("那谷歌呢？", history=history)
     assert len(answer.query) < 400 and "谷歌" in answer.query
     assert any("3亿美元" in c.quote for c in answer.citations)
+
+
+NEWS = "# Market news\n\nMicrosoft invested 13 billion US dollars in OpenAI, according to people familiar with the deal.\n"
+DISAGREEING = [
+    ("How much did Microsoft invest in OpenAI?", "The sources disagree", ("10 billion US dollars", "13 billion US dollars")),
+    ("微软对OpenAI的投资金额是多少？", "来源说法不一", ("100亿美元", "130亿美元")),
+]
+
+
+@pytest.fixture
+def with_news(red_team):
+    news = red_team.settings.paths.corpus_dir / "market-news.md"
+    news.write_text(NEWS, encoding="utf-8")
+    red_team.offline.index()
+    yield red_team
+    news.unlink()
+    red_team.offline.index()
+
+
+@pytest.mark.parametrize(("question", "notice", "figures"), DISAGREEING)
+def test_sources_that_disagree_are_both_shown_with_a_notice(with_news, fake_llm, question, notice, figures):
+    offline = with_news.offline.ask(question)
+    fake_llm.script(Reply("Microsoft invested 13 billion US dollars in OpenAI [1]." if "How" in question else "微软对OpenAI投资了130亿美元[1]。"))
+    generated = scripted(with_news, fake_llm).ask(question)
+    for answer in (offline, generated):
+        assert notice in answer.notice and all(figure in answer.notice for figure in figures), answer.notice
+        assert "market-news.md" in answer.notice and "genai-enterprise-report.zh.txt" in answer.notice
+    assert {"market-news.md", "genai-enterprise-report.zh.txt"} <= {c.source for c in offline.citations}
+
+
+def test_one_document_alone_is_never_said_to_disagree(red_team):
+    answer = red_team.offline.ask("How much did Microsoft invest in OpenAI?")
+    assert "disagree" not in answer.notice

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from assistant.answering.conflicts import conflict_notice, disagreement
 from assistant.answering.listitems import with_list_items
 from assistant.answering.specifics import QUANTITY_SENTENCES, anchors, mentioned, unsupported_specifics
 from assistant.answering.verify.quantities import Quantity, quantities, same_quantity
@@ -150,11 +151,14 @@ def compose_offline(
     chosen = [item for item in ranked if item[0] >= best - RELATIVE_CUTOFF][:max_quotes]
     chosen += supporting(query, ranked, chosen, best)
     chosen += from_each_part(chosen, ranked, query.scope)
+    conflict = disagreement(question, ranked)
+    chosen += [stated.item for stated in conflict]  # every side of a disagreement is quoted
     chosen.sort(key=lambda item: (item[2].rank, item[1].start))
     seen: set[tuple[int, str]] = set()
     chosen = [item for item in with_list_items(chosen, hits, sentences) if not (span_key(item) in seen or seen.add(span_key(item)))]
     answer = quoted_answer(question, query, hits, chosen, evidence)
-    return replace(answer, notice=IGNORED_ORDERS[language]) if orders_in(hits, sentences) else answer
+    notices = [conflict_notice(conflict, language) if conflict else "", IGNORED_ORDERS[language] if orders_in(hits, sentences) else ""]
+    return replace(answer, notice=" ".join(n for n in notices if n))
 
 
 def orders_in(hits: Sequence[Hit], sentences: SentenceIndex) -> list[str]:

@@ -110,3 +110,44 @@ def asks_for_quantity(question: str) -> bool:
 def states_quantity(text: str) -> bool:
     """Whether ``text`` states any figure or count (digits, 三种, 十倍, ten): looser than ``quantities``."""
     return bool(MENTION_RE.search(text))
+
+
+YEAR_QUESTION_RE = re.compile(r"\b(which|what) year\b|\bwhen\b|哪一?年|何时|什么时候|年份", re.I)
+CURRENCY_RE = re.compile(r"\s*(?P<code>美元|US\s*dollars?|USD|dollars?|人民币|元|欧元|euros?|EUR)", re.I)
+CURRENCIES = {"美元": "usd", "usd": "usd", "dollar": "usd", "人民币": "cny", "元": "cny", "欧元": "eur", "euro": "eur", "eur": "eur"}
+CURRENCY_NAMES = {
+    "en": {"usd": " US dollars", "cny": " yuan", "eur": " euros"},
+    "zh": {"usd": "美元", "cny": "元", "eur": "欧元"},
+}
+SCALE_NAMES = {"en": ((1e12, " trillion"), (1e9, " billion"), (1e6, " million")), "zh": ((1e8, "亿"), (1e4, "万"))}
+
+
+def asks_for_year(question: str) -> bool:
+    """Whether the question asks when (a year), so the figure that answers it is a year, not an amount."""
+    return bool(YEAR_QUESTION_RE.search(question))
+
+
+def currency_after(text: str, match: re.Match[str]) -> str:
+    """The currency a figure is written in ("usd" for 100亿美元, $10 billion, 10 billion US dollars), or ""."""
+    if match.start() > 0 and text[match.start() - 1] == "$":
+        return "usd"
+    written = CURRENCY_RE.match(text, match.end())
+    if not written:
+        return ""
+    code = re.sub(r"\s+", "", written.group("code")).lower().removeprefix("us").rstrip("s")
+    return CURRENCIES.get(code, CURRENCIES.get(written.group("code"), ""))
+
+
+def figure_text(figure: Quantity, currency: str, language: str) -> str:
+    """A figure written for a reader of ``language``: 1e10 dollars is "10 billion US dollars" or "100亿美元"."""
+    if figure.kind == "percent":
+        return f"{_plain(figure.value)}%"
+    if figure.kind == "year":
+        return f"{figure.value:.0f}" + ("年" if language == "zh" else "")
+    scale, name = next(((s, n) for s, n in SCALE_NAMES[language] if figure.value >= s), (1.0, ""))
+    return f"{_plain(figure.value / scale)}{name}{CURRENCY_NAMES[language].get(currency, '')}"
+
+
+def _plain(value: float) -> str:
+    """2 → "2", 2.5 → "2.5", 12000 → "12,000": no exponent, no trailing zeros."""
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
