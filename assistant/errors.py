@@ -75,6 +75,25 @@ class UnknownDocument(BadUpload):
         super().__init__(f"There is no document {doc_id!r} in the corpus folder; check the name in the document list.")
 
 
+class UnknownVersion(AssistantError):
+    """A version of a document that is not kept (never indexed, or garbage-collected)."""
+
+    def __init__(self, doc_id: str, wanted: int, kept: list[int]) -> None:
+        have = ", ".join(map(str, kept)) if kept else "none yet (versions are kept from the document's next indexing on)"
+        super().__init__(f"{doc_id!r} has no version {wanted}; versions kept: {have}.")
+
+
+class NoEarlierVersion(UnknownVersion):
+    """Asked what changed in a document indexed only once."""
+
+    def __init__(self, doc_id: str, kept: list[int]) -> None:
+        AssistantError.__init__(
+            self,
+            f"{doc_id!r} has only {'version ' + str(kept[0]) if kept else 'no recorded version'}: nothing to compare yet. "
+            "Changes are listed once an updated copy of the document has been indexed.",
+        )
+
+
 class UnknownJob(AssistantError):
     def __init__(self, job_id: str, kept: int) -> None:
         super().__init__(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
+from assistant.answering.changes import DocumentChanges, compare
 from assistant.answering.extractive import compose_offline, orders_in, rank_sentences
 from assistant.answering.generate import NOTICE, condense, generate, with_notice
 from assistant.answering.prompts import Message
@@ -37,6 +38,7 @@ from assistant.errors import (
     BadQuestion,
     IndexCorrupt,
     LlmUnavailable,
+    NoEarlierVersion,
     StorageUnavailable,
 )
 from assistant.indexing.build import StageProgress, build_index, exclusive
@@ -46,6 +48,7 @@ from assistant.indexing.lexical import cached_lexical_index
 from assistant.indexing.manifest import stale_reason
 from assistant.indexing.store import ChunkStore, Manifest
 from assistant.indexing.verify import verify
+from assistant.indexing.versions import Version, VersionStore
 from assistant.ingest.presets import read_presets
 from assistant.language import detect_language
 from assistant.retrieval.followup import condense_offline, is_elliptical, recent_turns
@@ -201,6 +204,29 @@ class Assistant:
             outlines[doc_id] = {"title": title, "language": detect_language(sample), "sections": main_sections(own)}
         self._outlines = (retriever, outlines)
         return outlines
+
+    def versions(self, document: str) -> tuple[str, list[Version]]:
+        """A document's id (``document`` is its id or a name unique to it) and the versions kept of it, oldest first."""
+        doc_id = next(iter(self.retriever().library.resolve([document])))
+        return doc_id, self._versions().history(doc_id)
+
+    def changes(self, document: str, old: int | None = None, new: int | None = None) -> DocumentChanges:
+        """What changed in a document from version ``old`` (default: the one before ``new``) to version ``new``
+        (default: the latest); UnknownVersion names the versions kept."""
+        doc_id, history = self.versions(document)
+        kept = [v.n for v in history]
+        if old is None and new is None and len(history) < 2:
+            raise NoEarlierVersion(doc_id, kept)
+        store = self._versions()
+        to = new if new is not None else history[-1].n if history else 1
+        earlier = [n for n in kept if n < to]
+        since = old if old is not None else earlier[-1] if earlier else to - 1
+        old_text, new_text = store.text(doc_id, since), store.text(doc_id, to)  # UnknownVersion for either
+        by_number = {v.n: v for v in history}
+        return DocumentChanges(doc_id, by_number[since], by_number[to], tuple(compare(old_text, new_text)))
+
+    def _versions(self) -> VersionStore:
+        return VersionStore(Path(self.settings.paths.index_dir), self.settings.index.versions_kept)
 
     def validate(self, question: str) -> str:
         """The question without control and invisible characters (a lone surrogate would break JSON output later)."""

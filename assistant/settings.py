@@ -77,6 +77,12 @@ class StoreSettings(BaseModel):
     )
 
 
+class IndexSettings(BaseModel):
+    versions_kept: int = Field(
+        5, ge=2, le=100, description="Versions of each document whose text is kept, so `assistant changes` can compare them."
+    )
+
+
 class RetrieveSettings(BaseModel):
     k: int = Field(5, ge=1, le=50, description="Passages returned to the answerer.")
     candidates: int = Field(40, ge=5, le=500, description="Candidates taken from each retriever before fusion.")
@@ -311,6 +317,7 @@ class Settings(BaseSettings):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)

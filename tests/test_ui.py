@@ -28,7 +28,10 @@ from assistant.serving.ui.handlers import (
     footer_text,
     reindex,
     require_admin,
+    SessionQuestions,
     respond,
+    respond_in_turn,
+    waiting_turn,
     upload_documents,
 )
 from assistant.serving.ui.render import (
@@ -196,6 +199,23 @@ def test_a_lone_surrogate_in_the_question_does_not_break_the_stream(report_assis
     updates = list(respond(report_assistant, "微软\ud800对OpenAI的投资金额是多少？", []))
     json.dumps(updates, ensure_ascii=False).encode("utf-8")  # what Gradio sends must be UTF-8
     assert "100亿美元" in final_reply(updates)[0] and "\ufffd" in updates[-1][0][0]["content"]
+
+
+def test_a_question_asked_while_an_answer_is_written_waits_its_turn_and_is_answered(report_assistant):
+    questions = SessionQuestions()
+    first = respond_in_turn(report_assistant, questions, "s1", "微软对OpenAI的投资金额是多少？", [])
+    chat, _, cleared = next(first)
+    assert cleared == ""  # the asked question leaves the box
+    queued = list(respond_in_turn(report_assistant, questions, "s1", "那谷歌呢？", chat))
+    assert len(queued) == 1 and queued[0][2] == ""  # accepted: the box is cleared, the question is not lost
+    elsewhere = list(respond_in_turn(report_assistant, questions, "s2", "谷歌对Anthropic的投资金额是多少？", []))
+    assert "3亿美元" in elsewhere[-1][0][-1]["content"]  # another session is not held up
+    shown, _, box = next(first)
+    assert shown[-2:] == waiting_turn("那谷歌呢？") and box != ""  # shown at once; typing in the box is kept
+    *_, (final, _, _) = first
+    assert [m["role"] for m in final] == ["user", "assistant", "user", "assistant"]
+    assert final[2]["content"] == "那谷歌呢？" and "3亿美元" in final[3]["content"] and "waiting" not in final[3]["content"]
+    assert questions.offer("s1", "新问题")  # the session is free again
 
 
 def test_empty_question_is_a_message_not_a_traceback(report_assistant, caplog):

@@ -32,6 +32,7 @@ from assistant.indexing.manifest import (
 )
 from assistant.indexing.rows import place
 from assistant.indexing.store import ChunkStore, RowCounts
+from assistant.indexing.versions import VersionStore
 from assistant.ingest.chunk import chunk_document, chunk_sentences
 from assistant.ingest.clean import clean_raw
 from assistant.ingest.load import discover, load_file
@@ -80,6 +81,7 @@ def _read_changed(
     chunks: list[Chunk] = []
     sentences: list[Sentence] = []
     by_hash = {record.sha256: doc_id for doc_id, record in documents.items() if record.indexed}
+    versions = VersionStore(Path(settings.paths.index_dir), settings.index.versions_kept)
     for i, (doc_id, path) in enumerate(paths.items()):
         report("read", i + 1, len(paths))
         try:
@@ -94,6 +96,7 @@ def _read_changed(
             continue
         by_hash[raw.sha256] = doc_id
         cleaned = clean_raw(raw)
+        versions.record(doc_id, raw.sha256, cleaned.text)  # before the switch: content-addressed, so a rerun adds nothing
         doc_chunks = chunk_document(cleaned, max_chars=settings.chunk.max_chars, overlap_chars=settings.chunk.overlap_chars)
         chunks.extend(doc_chunks)
         for chunk in doc_chunks:

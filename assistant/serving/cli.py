@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -165,6 +166,27 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_changes(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.service import Assistant
+
+    assistant = Assistant(settings)
+    if args.versions:
+        doc_id, history = assistant.versions(args.document)
+        if args.json:
+            _print_json({"doc_id": doc_id, "versions": [v.to_dict() for v in history]})
+        for v in [] if args.json else history:
+            print(f"version {v.n} · indexed {time.strftime('%Y-%m-%d %H:%M', time.localtime(v.indexed_at))} · sha256 {v.sha256[:12]}")
+        return 0
+    found = assistant.changes(args.document, args.old, args.new)
+    if args.json:
+        _print_json(found.to_dict())
+        return 0
+    print(f"{found.doc_id}: version {found.old.n} → {found.new.n}, {len(found.changes)} change(s)")
+    for line in found.lines():
+        print(f"  {line}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.evaluate import QuoteChecker, evaluate, only_split, per_language, read_golden
     from assistant.service import Assistant
@@ -258,6 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "ask":
             p.add_argument("--stream", action="store_true", help="print the answer as it is generated")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("changes", help="what changed in a document between two indexed versions")
+    p.add_argument("document", help="the document's file name (or a name unique to it)")
+    p.add_argument("--from", dest="old", type=int, default=None, metavar="N", help="earlier version (default: the one before --to)")
+    p.add_argument("--to", dest="new", type=int, default=None, metavar="M", help="later version (default: the latest)")
+    p.add_argument("--versions", action="store_true", help="list the versions kept instead")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_changes)
 
     p = sub.add_parser("eval", help="evaluate on a golden question file")
     p.add_argument("--qa", required=True, help="JSONL file of golden questions")

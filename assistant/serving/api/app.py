@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -185,6 +185,22 @@ def create_app(assistant: Assistant, jobs: IndexJobs | None = None) -> FastAPI:
         messages = [str(exc) for exc in rejected]
         body = {"detail": " ".join(messages), "saved": saved, "rejected": messages}
         return JSONResponse(body, status_code=status_for(rejected[0]))
+
+    @app.get("/api/documents/{doc_id:path}/changes")
+    def changes(
+        doc_id: str,
+        old: int | None = Query(None, alias="from", ge=1, description="Earlier version (default: the one before `to`)."),
+        new: int | None = Query(None, alias="to", ge=1, description="Later version (default: the latest)."),
+    ) -> dict[str, object]:
+        """What changed between two indexed versions of a document: added, removed and changed sentences or table
+        rows, with the changed figures; 404 names the versions kept."""
+        return assistant.changes(doc_id, old, new).to_dict()
+
+    @app.get("/api/documents/{doc_id:path}/versions")
+    def versions(doc_id: str) -> dict[str, object]:
+        """The versions kept of a document, oldest first."""
+        found, history = assistant.versions(doc_id)
+        return {"doc_id": found, "versions": [v.to_dict() for v in history]}
 
     @app.delete("/api/documents/{doc_id:path}", dependencies=[Depends(require_admin)])
     def delete(doc_id: str) -> dict[str, list[str]]:

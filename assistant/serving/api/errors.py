@@ -18,6 +18,7 @@ from assistant.errors import (
     StorageUnavailable,
     UnknownDocument,
     UnknownJob,
+    UnknownVersion,
     UploadTooLarge,
 )
 
@@ -25,6 +26,7 @@ STATUS_BY_ERROR: tuple[tuple[type[AssistantError], int], ...] = (
     (BadQuestion, 422),
     (UnknownDocument, 404),
     (UnknownJob, 404),
+    (UnknownVersion, 404),
     (UploadTooLarge, 413),
     (BadUpload, 422),
     (IndexBusy, 409),

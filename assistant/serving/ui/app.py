@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,8 +21,9 @@ from assistant.serving.ui.render import escape_markdown
 from assistant.serving.ui.handlers import (
     delete_document,
     documents_view,
+    SessionQuestions,
     reindex,
-    respond,
+    respond_in_turn,
     upload_documents,
 )
 from assistant.settings import Settings
@@ -42,6 +44,7 @@ CSS = """
 def build_app(assistant: Assistant, jobs: IndexJobs | None = None) -> gr.Blocks:
     """The chat and the Documents tab; ``jobs`` runs the Re-index button's jobs (pass the API's to share them)."""
     jobs = jobs or IndexJobs(assistant.index)
+    questions = SessionQuestions()
     server = assistant.settings.server
     with gr.Blocks(title=server.title or "Document assistant · 文档助手") as app:
         header = gr.Markdown(elem_id="header")
@@ -75,8 +78,11 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None) -> gr.Blocks:
             index_status = gr.Textbox(label="Index", interactive=False, lines=10, elem_id="index-status")
         footer = gr.Markdown(elem_id="footer")
 
-        def ask(message: str, chat: list[dict], documents: list[str] | None) -> Iterator[tuple[list[dict], str, str]]:
-            yield from respond(assistant, message, chat, documents or ())
+        def ask(
+            message: str, chat: list[dict], documents: list[str] | None, request: gr.Request
+        ) -> Iterator[tuple[object, object, object]]:
+            session = request.session_hash or uuid.uuid4().hex  # a client without a session shares its turn with nobody
+            yield from respond_in_turn(assistant, questions, session, message, chat, documents or ())
 
         def save(paths: list[str] | None, given: str) -> tuple[str, None]:
             return upload_documents(assistant, paths, given), None  # None empties the upload box
@@ -99,8 +105,10 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None) -> gr.Blocks:
         # Admin writes share one slot, so an upload is saved before a re-index clicked after it;
         # chat events have slots of their own, so questions are answered while an index is built.
         admin: dict[str, Any] = {"concurrency_id": "documents", "concurrency_limit": 1, **private}
-        question.submit(ask, [question, chatbot, picked], [chatbot, sources, question], api_name="ask")
-        ask_button.click(ask, [question, chatbot, picked], [chatbot, sources, question], **private)
+        # "multiple": a question asked while an answer is written reaches ``ask``, which queues it in the session
+        chat_io: dict[str, Any] = {"inputs": [question, chatbot, picked], "outputs": [chatbot, sources, question], "trigger_mode": "multiple"}
+        question.submit(ask, api_name="ask", **chat_io)
+        ask_button.click(ask, **chat_io, **private)
         upload.upload(save, [upload, token], [document_status, upload], **admin).then(show, None, view, **private)
         delete.click(remove, [doomed, token], document_status, **admin).then(show, None, view, **private)
         reindex_button.click(run_index, token, index_status, **admin).then(show, None, view, **private)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar, cast
 from pathlib import Path
 
 import gradio as gr
@@ -33,8 +38,10 @@ from assistant.types import EventKind
 log = logging.getLogger(__name__)
 UI_TOKEN_ADVICE = "enter it in the Admin token box"
 WRITING = "writing… · 撰写中"
+WAITING = '<em class="draft">waiting for the previous answer… · 等待上一个回答完成…</em>'
 LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 POLL_S = 0.25  # the longest the Re-index box waits before it looks at its job again
+T = TypeVar("T")
 ProgressBar = Callable[..., object]
 """``gr.Progress`` or anything called like it: ``progress((done, total), desc=stage)``."""
 
@@ -69,6 +76,129 @@ def respond(
             yield [*asked, {"role": "assistant", "content": reply}], sources, ""
     except AssistantError as exc:
         raise user_error(str(exc)) from exc
+
+
+class SessionQuestions:
+    """Questions a chat session asked while its previous answer was still being written, in order.
+
+    Users type a follow-up as soon as an answer appears, while the model is still finishing it. The handler
+    already answering in that session shows such a question at once as waiting, and answers it next: one
+    generator owns the session's chat, so two answers never overwrite each other's messages.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, deque[str]] = {}
+
+    def offer(self, session: str, question: str) -> bool:
+        """True: nothing is being answered in the session, so the caller answers ``question`` now; False: queued."""
+        with self._lock:
+            if session in self._pending:
+                self._pending[session].append(question)
+                return False
+            self._pending[session] = deque()
+            return True
+
+    def waiting(self, session: str) -> list[str]:
+        with self._lock:
+            return list(self._pending.get(session, ()))
+
+    def next(self, session: str) -> str | None:
+        """The next queued question, or None: then the session is free again."""
+        with self._lock:
+            queued = self._pending.get(session)
+            if queued:
+                return queued.popleft()
+            self._pending.pop(session, None)
+            return None
+
+    def release(self, session: str) -> None:
+        with self._lock:
+            self._pending.pop(session, None)
+
+
+def respond_in_turn(
+    assistant: Assistant,
+    questions: SessionQuestions,
+    session: str,
+    message: str,
+    chat: Sequence[Mapping[str, object]] | None,
+    documents: Sequence[str] = (),
+) -> Iterator[tuple[object, object, object]]:
+    """``respond``, one question at a time per session: a question asked meanwhile is shown as waiting at once
+    (the box is cleared: it is not lost) and answered after the one being written. Text typed into the box
+    while an answer streams stays there: only accepting a question clears the box."""
+    if not questions.offer(session, message):
+        yield gr.skip(), gr.skip(), ""  # the handler answering in this session shows and answers it
+        return
+    messages = [*map(dict, chat or [])]
+    cleared = ""
+    try:
+        while message is not None:
+            try:
+                shown: tuple[list[dict], str] | None = None
+                for update in ticking(respond(assistant, message, messages, documents), POLL_S):
+                    shown = update[:2] if update is not None else shown  # a tick: a question may have been queued
+                    if shown is not None:
+                        waiting = [turn for q in questions.waiting(session) for turn in waiting_turn(q)]
+                        yield [*shown[0], *waiting], shown[1], cleared
+                        cleared = gr.skip()
+                messages = shown[0] if shown else messages
+            except gr.Error as exc:
+                if not questions.waiting(session):
+                    raise
+                messages = [*messages, {"role": "user", "content": message}, {"role": "assistant", "content": escape_markdown(exc.message)}]
+            message = questions.next(session)
+    finally:
+        questions.release(session)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+_DONE = object()
+
+
+def ticking(events: Generator[T, None, None], every_s: float) -> Iterator[T | None]:
+    """The items of ``events``, computed on a thread of their own, and None whenever ``every_s`` passes without
+    one (a model can think for seconds before its first token). Closing this iterator (a closed tab) closes
+    ``events`` at its next item, which stops the model."""
+    ready: queue.Queue[object] = queue.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for item in events:
+                ready.put(item)
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # re-raised in the consumer's thread
+            ready.put(_Failed(exc))
+        finally:
+            events.close()
+            ready.put(_DONE)
+
+    threading.Thread(target=pump, name="chat-answer", daemon=True).start()
+    try:
+        while True:
+            try:
+                item = ready.get(timeout=every_s)
+            except queue.Empty:
+                yield None
+                continue
+            if item is _DONE:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield cast(T, item)
+    finally:
+        stop.set()
+
+
+def waiting_turn(question: str) -> list[dict]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": WAITING}]
 
 
 def user_error(message: str) -> gr.Error:

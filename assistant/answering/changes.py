@@ -1,0 +1,173 @@
+"""What changed between two versions of a document: sentences and table rows aligned, figures compared.
+
+Not a line diff: text extracted from a PDF is re-wrapped between editions, so lines are joined inside a paragraph
+and compared without whitespace; a table row (a line of cells) stays a unit of its own. Units are aligned in
+order (difflib), a replaced unit is paired with the most similar one replacing it, and within a changed pair the
+figures are compared as quantities ("100亿美元" → "130亿美元"). A paragraph that only moved is not a change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from assistant.answering.verify.quantities import CURRENCY_RE, QUANTITY_RE, Quantity, quantities, same_quantity
+from assistant.indexing.versions import Version
+from assistant.language import SENTENCE_END_RE
+
+PARAGRAPH_RE = re.compile(r"(?:[^\n]|\n(?![ \t]*\n))+")
+TABLE_ROW_RE = re.compile(r"\||\t|\S {2,}\S")  # cells: pipes, tabs, or runs of spaces between words
+WHITESPACE_RE = re.compile(r"\s+")
+SAME_UNIT = 0.5  # a removed and an added unit at least this similar are one changed unit
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A sentence or table row of one version, with its offsets in that version's cleaned text."""
+
+    text: str
+    start: int
+    end: int
+
+    @property
+    def key(self) -> str:
+        return WHITESPACE_RE.sub("", self.text)
+
+
+@dataclass(frozen=True)
+class FigureChange:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One added, removed or changed unit; a changed one lists the figures that differ."""
+
+    kind: Literal["added", "removed", "changed"]
+    old: Unit | None = None
+    new: Unit | None = None
+    figures: tuple[FigureChange, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, object]:
+        def unit(u: Unit | None) -> dict[str, object] | None:
+            return {"text": u.text, "start": u.start, "end": u.end} if u else None
+
+        return {
+            "kind": self.kind,
+            "old": unit(self.old),
+            "new": unit(self.new),
+            "figures": [{"old": f.old, "new": f.new} for f in self.figures],
+        }
+
+
+def units(text: str) -> list[Unit]:
+    """Sentences (joined across line breaks inside a paragraph) and table rows, in order, verbatim."""
+    pieces: list[tuple[int, int]] = []
+    for paragraph in PARAGRAPH_RE.finditer(text):
+        run_start = None  # where the current run of prose lines began
+        for line in re.finditer(r"[^\n]+\n?", paragraph.group() + "\n"):
+            start, end = paragraph.start() + line.start(), min(paragraph.start() + line.end(), paragraph.end())
+            if TABLE_ROW_RE.search(line.group().strip()):
+                if run_start is not None:
+                    pieces += _sentences(text, run_start, start)
+                    run_start = None
+                pieces.append((start, end))
+            elif run_start is None:
+                run_start = start
+        if run_start is not None:
+            pieces += _sentences(text, run_start, paragraph.end())
+    found = []
+    for start, end in pieces:
+        piece = text[start:end]
+        stripped = piece.strip()
+        if stripped:
+            offset = start + piece.index(stripped)
+            found.append(Unit(stripped, offset, offset + len(stripped)))
+    return found
+
+
+def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentence spans of ``text[start:end]``, a run of prose lines read as one (re-wrapping is not a change)."""
+    flat = text[start:end].replace("\n", " ")  # same length: offsets stay those of the text
+    bounds = [0, *(m.end() for m in SENTENCE_END_RE.finditer(flat)), len(flat)]
+    return [(start + a, start + b) for a, b in zip(bounds, bounds[1:])]
+
+
+def figures_changed(old: str, new: str) -> tuple[FigureChange, ...]:
+    """Figures of ``old`` that ``new`` does not state, paired in order with those ``new`` states instead."""
+    before, after = _written(old), _written(new)
+    gone = [text for text, figure in before if not any(same_quantity(figure, other) for _, other in after)]
+    came = [text for text, figure in after if not any(same_quantity(figure, other) for _, other in before)]
+    return tuple(FigureChange(a, b) for a, b in zip(gone, came))
+
+
+def _written(text: str) -> list[tuple[str, Quantity]]:
+    """Each figure as the text writes it ("$13 billion", "100亿美元"), with its value."""
+    return [
+        (text[m.start() - (text[m.start() - 1 : m.start()] == "$") : (CURRENCY_RE.match(text, m.end()) or m).end()].strip(), figure)
+        for m in QUANTITY_RE.finditer(text)
+        for figure in quantities(m.group())
+    ]
+
+
+def compare(old_text: str, new_text: str) -> list[Change]:
+    """The changes from ``old_text`` to ``new_text``, in the new text's order (removed units where they were)."""
+    old, new = units(old_text), units(new_text)
+    matcher = difflib.SequenceMatcher(None, [u.key for u in old], [u.key for u in new], autojunk=False)
+    changes: list[Change] = []
+    for tag, a, b, c, d in matcher.get_opcodes():
+        if tag != "equal":
+            changes += _pair(old[a:b], new[c:d])
+    moved = {ch.old.key for ch in changes if ch.kind == "removed" and ch.old} & {
+        ch.new.key for ch in changes if ch.kind == "added" and ch.new
+    }
+    return [ch for ch in changes if (ch.old or ch.new).key not in moved or ch.kind == "changed"]  # type: ignore[union-attr]
+
+
+def _pair(removed: list[Unit], added: list[Unit]) -> list[Change]:
+    """A replaced block: each added unit paired with the most similar removed one still free, when similar enough."""
+    changes: list[Change] = []
+    free = list(removed)
+    for unit in added:
+        scored = [(difflib.SequenceMatcher(None, old.key, unit.key, autojunk=False).ratio(), old) for old in free]
+        ratio, match = max(scored, key=lambda s: s[0], default=(0.0, None))
+        if match is not None and ratio >= SAME_UNIT:
+            free.remove(match)
+            changes.append(Change("changed", match, unit, figures_changed(match.text, unit.text)))
+        else:
+            changes.append(Change("added", None, unit))
+    return [Change("removed", unit) for unit in free] + changes
+
+
+@dataclass(frozen=True)
+class DocumentChanges:
+    """The changes from version ``old`` to version ``new`` of one document."""
+
+    doc_id: str
+    old: Version
+    new: Version
+    changes: tuple[Change, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "doc_id": self.doc_id,
+            "from": self.old.to_dict(),
+            "to": self.new.to_dict(),
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+    def lines(self) -> list[str]:
+        """One line per change, as ``assistant changes`` prints them."""
+        shown = []
+        for change in self.changes:
+            figures = "; ".join(f"{f.old} → {f.new}" for f in change.figures)
+            if change.kind == "changed" and change.old and change.new:
+                shown.append(f"~ {figures + ': ' if figures else ''}{change.old.text}  →  {change.new.text}")
+            elif change.new:
+                shown.append(f"+ {change.new.text}")
+            elif change.old:
+                shown.append(f"- {change.old.text}")
+        return shown

@@ -1,0 +1,109 @@
+"""Versions and "what changed": the alignment on edited texts, the version store, and the CLI and API on the real
+report replaced by an edited edition."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.answering.changes import compare
+from assistant.errors import NoEarlierVersion, UnknownVersion
+from assistant.indexing.versions import VersionStore
+from assistant.service import Assistant
+from assistant.serving.api import create_app
+from assistant.settings import IndexSettings, LlmSettings, PathSettings, Settings
+
+OLD = (
+    "第一节 概述\n\n仅在2022年，微软对OpenAI的100亿美元投资。\n这是一段会被\n重新换行的文字。\n\n这句话会被删除。\n\n"
+    "移动的段落在这里。\n\n| 公司 | 投资 |\n| 微软 | 100亿美元 |\n"
+)
+NEW = (
+    "第一节 概述\n\n移动的段落在这里。\n\n仅在2022年，微软对OpenAI的130亿美元投资。\n这是一段会被重新换行的文字。\n\n"
+    "新增的一段话说明了新的情况。\n\n| 公司 | 投资 |\n| 微软 | 130亿美元 |\n"
+)
+
+
+def test_changes_are_exactly_the_edits_not_the_rewrapping_or_the_move():
+    found = [(c.kind, c.old and c.old.text, c.new and c.new.text, [(f.old, f.new) for f in c.figures]) for c in compare(OLD, NEW)]
+    assert found == [
+        ("changed", "仅在2022年，微软对OpenAI的100亿美元投资。", "仅在2022年，微软对OpenAI的130亿美元投资。", [("100亿美元", "130亿美元")]),
+        ("removed", "这句话会被删除。", None, []),
+        ("added", None, "新增的一段话说明了新的情况。", []),
+        ("changed", "| 微软 | 100亿美元 |", "| 微软 | 130亿美元 |", [("100亿美元", "130亿美元")]),
+    ]
+    assert all(NEW[c.new.start : c.new.end] == c.new.text for c in compare(OLD, NEW) if c.new)  # offsets are verbatim
+    assert compare(OLD, OLD.replace("这是一段会被\n重新换行的文字。", "这是一段会被重新\n换行的文字。")) == []
+
+
+def test_english_sentences_and_dollar_figures():
+    old = "Microsoft invested $10 billion in OpenAI. The market\nwas small.\n"
+    new = "Microsoft invested $13 billion in OpenAI. The market was small.\n"
+    (change,) = compare(old, new)
+    assert change.kind == "changed" and [(f.old, f.new) for f in change.figures] == [("$10 billion", "$13 billion")]
+
+
+def test_the_store_keeps_the_last_versions_and_their_text_only(tmp_path):
+    store = VersionStore(tmp_path, keep=2)
+    assert store.record("a/b.txt", "s1", "one").n == 1
+    assert store.record("a/b.txt", "s1", "one").n == 1  # the same content is no new version
+    store.record("a/b.txt", "s2", "two")
+    store.record("a/b.txt", "s3", "three")
+    assert [v.n for v in store.history("a/b.txt")] == [2, 3]
+    assert sorted(p.name for p in store.folder("a/b.txt").iterdir()) == ["history.json", "s2.txt", "s3.txt"]
+    assert store.text("a/b.txt", 3) == "three"
+    with pytest.raises(UnknownVersion, match="versions kept: 2, 3"):
+        store.text("a/b.txt", 1)
+
+
+@pytest.fixture
+def edited(report_assistant: Assistant, tmp_path: Path) -> Assistant:
+    """The report indexed, then replaced by an edition with one figure changed and one paragraph added."""
+    shutil.copytree(report_assistant.settings.paths.corpus_dir, tmp_path / "corpus", dirs_exist_ok=True)
+    shutil.copytree(report_assistant.settings.paths.index_dir, tmp_path / "index")
+    settings = Settings(
+        paths=PathSettings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index"),
+        llm=LlmSettings(provider="none"),
+        index=IndexSettings(versions_kept=3),
+    )
+    assistant = Assistant(settings, embedder=report_assistant.embedder)
+    report = tmp_path / "corpus" / "genai-enterprise-report.zh.txt"
+    with pytest.raises(NoEarlierVersion, match="nothing to compare yet"):
+        assistant.changes("genai-enterprise-report.zh.txt")
+    text = report.read_text(encoding="utf-8").replace("100亿美元", "130亿美元", 1)
+    report.write_text(text + "\n修订版新增：生成式人工智能的采用率在2024年翻了一番。\n", encoding="utf-8")
+    assistant.index()
+    return assistant
+
+
+def test_an_edited_report_lists_its_changes_over_the_cli_and_the_api(edited, tmp_path):
+    found = edited.changes("genai-enterprise-report.zh.txt")
+    assert (found.old.n, found.new.n) == (1, 2)
+    assert [(c.kind, [(f.old, f.new) for f in c.figures]) for c in found.changes] == [
+        ("changed", [("100亿美元", "130亿美元")]),
+        ("added", []),
+    ]
+    assert "130亿美元" in edited.ask("微软对OpenAI的投资金额是多少？").citations[0].quote  # answered from the new text
+    assert edited.index().changed is False and [v.n for v in edited.versions("genai-enterprise-report.zh.txt")[1]] == [1, 2]
+
+    env = {"ASSISTANT_PATHS__CORPUS_DIR": str(tmp_path / "corpus"), "ASSISTANT_PATHS__INDEX_DIR": str(tmp_path / "index"),
+           "ASSISTANT_LLM__PROVIDER": "none", "PATH": "/usr/bin:/bin"}
+    cli = [str(Path(sys.executable).parent / "assistant"), "changes", "genai-enterprise-report.zh.txt"]
+    shown = subprocess.run(cli, env=env, capture_output=True, text=True, check=True).stdout
+    assert "version 1 → 2, 2 change(s)" in shown and "~ 100亿美元 → 130亿美元:" in shown and "+ 修订版新增" in shown
+    as_json = json.loads(subprocess.run([*cli, "--json"], env=env, capture_output=True, text=True, check=True).stdout)
+    assert as_json["changes"][0]["figures"] == [{"old": "100亿美元", "new": "130亿美元"}]
+    bad = subprocess.run([*cli, "--from", "7"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "has no version 7; versions kept: 1, 2" in bad.stderr
+
+    client = TestClient(create_app(edited))
+    assert client.get("/api/documents/genai-enterprise-report.zh.txt/changes").json() == found.to_dict()
+    assert client.get("/api/documents/genai-enterprise-report.zh.txt/versions").json()["versions"][1]["n"] == 2
+    missing = client.get("/api/documents/genai-enterprise-report.zh.txt/changes", params={"from": 9})
+    assert missing.status_code == 404 and "versions kept: 1, 2" in missing.json()["detail"]
+    assert client.get("/api/documents/nope.txt/changes").status_code == 422
