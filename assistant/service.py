@@ -11,13 +11,13 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answering.changes import DocumentChanges, compare
+from assistant.answering.changes import DocumentChanges, Unit, asks_what_changed, change_lines, compare
 from assistant.answering.extractive import compose_offline, orders_in, rank_sentences
 from assistant.answering.generate import NOTICE, condense, generate, with_notice
 from assistant.answering.prompts import Message
@@ -60,6 +60,7 @@ from assistant.types import (
     Answer,
     AnswerMode,
     Chunk,
+    Citation,
     EventKind,
     Hit,
     IndexReport,
@@ -225,6 +226,35 @@ class Assistant:
         by_number = {v.n: v for v in history}
         return DocumentChanges(doc_id, by_number[since], by_number[to], tuple(compare(old_text, new_text)))
 
+    def _changes_answer(self, question: str, documents: Sequence[str]) -> Answer | None:
+        """"What changed?" answered from the computed changes of the asked (or picked) documents that were updated;
+        None when none of them has an earlier version (the question is then about the content)."""
+        retriever = self.retriever()
+        library = retriever.library
+        picked = library.resolve(documents) if documents else library.named_in(question) or frozenset(retriever.titles)
+        store = self._versions()
+        updated = [doc_id for doc_id in sorted(picked) if len(store.history(doc_id)) >= 2]
+        if not updated:
+            return None
+        language = detect_language(question)
+        texts: list[str] = []
+        citations: list[Citation] = []
+        hits: dict[str, Hit] = {}
+        for doc_id in updated:
+            text, quoted = change_lines(self.changes(doc_id), language, first=len(citations) + 1)
+            texts.append(text)
+            for unit, version in quoted:
+                chunk = None if version else _holding(retriever.chunks.values(), doc_id, unit)
+                if chunk is not None:
+                    hits.setdefault(chunk.id, Hit(chunk, 1.0, len(hits) + 1))
+                citations.append(Citation(
+                    n=len(citations) + 1, source=doc_id, section=chunk.section_path if chunk else "",
+                    page=chunk.page if chunk else 0, chunk_id=chunk.id if chunk else "", quote=unit.text,
+                    start=unit.start, end=unit.end, version=version,
+                ))
+        return Answer(question, language, "\n\n".join(texts), True, AnswerMode.EXTRACTIVE, tuple(citations),
+                      tuple(hits.values()), question, 1.0)
+
     def _versions(self) -> VersionStore:
         return VersionStore(Path(self.settings.paths.index_dir), self.settings.index.versions_kept)
 
@@ -304,6 +334,11 @@ class Assistant:
         """
         started = time.perf_counter()
         text = self.validate(question)
+        changed = self._changes_answer(text, documents) if asks_what_changed(text) else None
+        if changed is not None:  # computed from the kept versions: no retrieval, no model
+            yield StreamEvent(EventKind.TOKEN, changed.text)
+            yield StreamEvent(EventKind.ANSWER, answer=_timed(changed, started, first_token=True))
+            return
         history = recent_turns(history, self.settings.answer.history_turns)  # the one cap on history, for every edge
         notice = ""
         try:
@@ -462,6 +497,12 @@ class Assistant:
                     seeds=[(c.source, c.start, c.end) for c in answer.citations],
                 )
         return retriever, _timed(answer, started, first_token=True), windows, digest
+
+
+def _holding(chunks: Iterable[Chunk], doc_id: str, unit: Unit) -> Chunk | None:
+    """The current chunk of ``doc_id`` that holds the unit whole (chunks overlap), else one that holds its start."""
+    own = [c for c in chunks if c.doc_id == doc_id and c.start <= unit.start < c.end]
+    return next((c for c in own if unit.end <= c.end), own[0] if own else None)
 
 
 def _timed(answer: Answer, started: float, *, first_token: bool = False) -> Answer:

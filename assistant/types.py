@@ -126,10 +126,12 @@ class Citation:
     start: int
     end: int
     verified: bool = True  # False: a generated sentence cites this quote but the quote does not support it
+    version: int | None = None  # an earlier version of the document the quote comes from; None: the current one
 
     def to_dict(self) -> dict[str, object]:
         return {
             "n": self.n,
+            "version": self.version,
             "source": self.source,
             "section": self.section,
             "page": self.page,

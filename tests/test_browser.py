@@ -220,7 +220,7 @@ def test_closing_the_tab_while_the_model_writes_frees_it_for_the_next_question(m
     expect(page.locator("#chat .draft")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)  # quotes first, model queued
     expect(page.locator("#chat .draft")).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)  # its own words are arriving
     context.close()
-    time.sleep(1.0)  # Gradio notices the closed tab and closes the handler: the engine is free within ~2 s
+    time.sleep(2.0)  # Gradio notices the closed tab and closes the handler: the engine is free within ~2 s
     next_question_is_generated(model_served.url)
 
 

@@ -107,3 +107,27 @@ def test_an_edited_report_lists_its_changes_over_the_cli_and_the_api(edited, tmp
     missing = client.get("/api/documents/genai-enterprise-report.zh.txt/changes", params={"from": 9})
     assert missing.status_code == 404 and "versions kept: 1, 2" in missing.json()["detail"]
     assert client.get("/api/documents/nope.txt/changes").status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("question", "lead", "was"),
+    [("修订版改了哪些数字？", "第1版 → 第2版的变化", "（原文："), ("What changed in the updated version?", "from version 1 to version 2", "(was: ")],
+)
+def test_what_changed_is_answered_from_the_computed_changes_citing_old_and_new(edited, tmp_path, question, lead, was):
+    answer = edited.ask(question)
+    assert lead in answer.text and was in answer.text and "100亿美元 → 130亿美元" in answer.text
+    new, old, added = answer.citations
+    assert (new.version, old.version, added.version) == (None, 1, None)
+    assert "130亿美元" in new.quote and "100亿美元" in old.quote and "修订版新增" in added.quote
+    chunks = {hit.chunk.id: hit.chunk for hit in answer.retrieved}
+    for current in (new, added):  # the current wording is quoted from the live index, verbatim
+        chunk = chunks[current.chunk_id]
+        assert chunk.text[current.start - chunk.start : current.end - chunk.start] == current.quote
+    assert edited.versions("genai-enterprise-report.zh.txt")[1][0].n == 1
+    old_text = VersionStore(tmp_path / "index", keep=3).text("genai-enterprise-report.zh.txt", 1)
+    assert old_text[old.start : old.end] == old.quote  # the earlier wording, verbatim from version 1
+
+
+def test_a_content_question_about_change_words_is_not_taken_for_an_update_question(report_assistant):
+    answer = report_assistant.ask("生成式AI给企业带来了哪些变化？")
+    assert "版的变化" not in answer.text

@@ -171,3 +171,60 @@ class DocumentChanges:
             elif change.old:
                 shown.append(f"- {change.old.text}")
         return shown
+
+
+CHANGE_QUESTION_RE = re.compile(
+    r"\bwhat(?:'s| has| have| was| were)? (?:changed|different|new|updated|added|removed)\b"
+    r"|\b(?:previous|earlier|last|old|new|updated|revised) (?:version|edition|revision)\b"
+    r"|\bchanges? (?:in|to|since|between|from)\b"
+    r"|(?:修订版|新版|新版本|更新后|这次更新|上一版|旧版|前一版|上个版本|上一个版本|版本)[^。？?]{0,12}(?:改|变|不同|新增|增加|删)"
+    r"|(?:改了|改动了?|修改了?|变更了?|更新了)(?:哪些|什么)",
+    re.IGNORECASE,
+)
+CHANGES_LEAD = {
+    "zh": "《{doc}》第{old}版 → 第{new}版的变化（由代码比对两个版本得出）：",
+    "en": "What changed in {doc} from version {old} to version {new} (computed by comparing the two versions):",
+}
+NO_CHANGES = {"zh": "《{doc}》第{old}版与第{new}版的文字相同。", "en": "Versions {old} and {new} of {doc} have the same text."}
+KIND_LABEL = {
+    "zh": {"changed": "修改", "added": "新增", "removed": "删除"},
+    "en": {"changed": "Changed", "added": "Added", "removed": "Removed"},
+}
+LINE = {"zh": "{i}. {label}{figures}：{quote}{was}", "en": "{i}. {label}{figures}: {quote}{was}"}
+FIGURES = {"zh": "（{}）", "en": " ({})"}
+WAS = {"zh": "（原文：{}）", "en": " (was: {})"}
+SEPARATOR = {"zh": "；", "en": "; "}
+MAX_LISTED = 10  # changes listed in a chat answer; `assistant changes` lists them all
+
+
+def asks_what_changed(question: str) -> bool:
+    """Whether a question asks about an update ("what changed?", "修订版改了哪些数字") rather than the content."""
+    return bool(CHANGE_QUESTION_RE.search(question))
+
+
+def change_lines(found: DocumentChanges, language: str, first: int = 1) -> tuple[str, list[tuple[Unit, int | None]]]:
+    """The answer's text with markers from ``first`` on, and the units it quotes in marker order, each with its
+    earlier version (None: the current one).
+
+    Each change cites the new wording and, for a changed unit, the earlier version's wording too.
+    """
+    if not found.changes:
+        return NO_CHANGES[language].format(doc=found.doc_id, old=found.old.n, new=found.new.n), []
+    quoted: list[tuple[Unit, int | None]] = []
+
+    def cite(unit: Unit, version: int | None) -> str:
+        quoted.append((unit, version))
+        return f"“{unit.text}” [{first + len(quoted) - 1}]"
+
+    lines = [CHANGES_LEAD[language].format(doc=found.doc_id, old=found.old.n, new=found.new.n)]
+    for i, change in enumerate(found.changes[:MAX_LISTED], start=1):
+        figures = SEPARATOR[language].join(f"{f.old} → {f.new}" for f in change.figures)
+        now = change.new or change.old
+        assert now is not None  # every change has a side
+        quote = cite(now, None if change.new else found.old.n)
+        was = WAS[language].format(cite(change.old, found.old.n)) if change.kind == "changed" and change.old else ""
+        lines.append(LINE[language].format(
+            i=i, label=KIND_LABEL[language][change.kind], figures=FIGURES[language].format(figures) if figures else "",
+            quote=quote, was=was,
+        ))
+    return "\n".join(lines), quoted

@@ -112,7 +112,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 def _print_answer(answer: Answer) -> None:
     for c in answer.citations:
         mark = "" if c.verified else "  ⚠ unverified"
-        print(f"\n[{c.n}] {c.source} · {c.section} · p. {c.page}{mark}\n    {c.quote}")
+        where = f"version {c.version} (earlier)" if c.version else f"{c.section} · p. {c.page}"
+        print(f"\n[{c.n}] {c.source} · {where}{mark}\n    {c.quote}")
     unverified = [check.text for check in answer.checks if check.is_claim and not check.verified]
     for text in unverified:
         print(f"\n⚠ not supported by the cited sources: {text}")

@@ -17,6 +17,7 @@ class _Strict(BaseModel):
 
 class CitationOut(_Strict):
     n: int = Field(description="The number of the [n] marker in the answer text.")
+    version: int | None = Field(None, description="The earlier version of the document quoted; null: the current one.")
     source: str = Field(description="Document id: the file's path in the corpus folder.")
     section: str
     page: int

@@ -104,7 +104,8 @@ def render_citation(c: Citation, chunk_text: str, chunk_start: int, verdict: boo
         body = f"{html.escape(chunk_text[:a])}<mark>{html.escape(c.quote)}</mark>{html.escape(chunk_text[b:])}"
     else:
         body = f"<mark>{html.escape(c.quote)}</mark>"
-    meta = " · ".join(html.escape(part) for part in (f"[{c.n}] {c.source}", c.section, f"p. {c.page}") if part)
+    where = (f"version {c.version} (earlier)", "") if c.version else (c.section, f"p. {c.page}")
+    meta = " · ".join(html.escape(part) for part in (f"[{c.n}] {c.source}", *where) if part)
     if verdict is not None:
         meta += ' · <span class="verified">✓ verified</span>' if verdict else ' · <span class="unverified">⚠ unverified</span>'
     return f'<div class="source" id="cite-{c.n}"><div class="meta">{meta}</div><div>{body.replace(chr(10), "<br>")}</div></div>'
