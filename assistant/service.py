@@ -17,7 +17,7 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answering.changes import DocumentChanges, Unit, asks_what_changed, change_lines, compare
+from assistant.answering.changes import DocumentChanges, Unit, asks_what_changed, change_lines, change_note, compare
 from assistant.answering.extractive import compose_offline, orders_in, rank_sentences
 from assistant.answering.generate import NOTICE, condense, generate, with_notice
 from assistant.answering.prompts import Message
@@ -93,6 +93,7 @@ class Assistant:
         self._outlines: tuple[HybridRetriever, dict[str, dict[str, object]]] | None = None
         self.engine_queue = EngineQueue()  # the local engine answers one question at a time
         self.digests = DigestCache(self.settings.paths.index_dir)
+        self._changes: dict[tuple[str, int, int], DocumentChanges] = {}
 
     @property
     def fingerprint(self) -> dict[str, str]:
@@ -254,6 +255,24 @@ class Assistant:
                 ))
         return Answer(question, language, "\n\n".join(texts), True, AnswerMode.EXTRACTIVE, tuple(citations),
                       tuple(hits.values()), question, 1.0)
+
+    def _noting_changes(self, answer: Answer) -> Answer:
+        """An answer quoting text whose figures the latest update of its document changed says so (old → new)."""
+        store = self._versions()
+        loaded = self._loaded  # the generation the answer came from (reading the manifest file per question costs)
+        live = loaded[1].documents if loaded else {}
+        notes = []
+        for doc_id in dict.fromkeys(c.source for c in answer.citations):
+            history = store.history(doc_id)
+            record = live.get(doc_id)
+            if len(history) < 2 or record is None or history[-1].sha256 != record.sha256:
+                continue  # never updated, or the latest version recorded is not the one being answered from
+            key = (doc_id, history[-2].n, history[-1].n)
+            if key not in self._changes:
+                self._changes[key] = self.changes(doc_id)  # one comparison per update (~30 ms for a 60-page report)
+            spans = [(c.start, c.end) for c in answer.citations if c.source == doc_id]
+            notes.append(change_note(self._changes[key], spans, answer.language))
+        return with_notice(answer, " ".join(n for n in notes if n)) if any(notes) else answer
 
     def _versions(self) -> VersionStore:
         return VersionStore(Path(self.settings.paths.index_dir), self.settings.index.versions_kept)
@@ -481,6 +500,7 @@ class Assistant:
             is_common=self._generic_names(retriever),
         )
         answer = replace(answer, question=question, language=detect_language(question), timings={"retrieval": retrieval_ms})
+        answer = self._noting_changes(answer)
         windows: list[Window] = []
         digest = None
         llm = self.settings.llm

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.answering.changes import compare
+from assistant.answering.changes import asks_what_changed, compare
 from assistant.errors import NoEarlierVersion, UnknownVersion
 from assistant.indexing.versions import VersionStore
 from assistant.service import Assistant
@@ -131,3 +131,27 @@ def test_what_changed_is_answered_from_the_computed_changes_citing_old_and_new(e
 def test_a_content_question_about_change_words_is_not_taken_for_an_update_question(report_assistant):
     answer = report_assistant.ask("生成式AI给企业带来了哪些变化？")
     assert "版的变化" not in answer.text
+
+
+def test_an_answer_quoting_a_changed_figure_notes_the_old_value(edited):
+    answer = edited.ask("How much did Microsoft invest in OpenAI?")
+    assert any("130亿美元" in c.quote for c in answer.citations)
+    assert "version 2 of genai-enterprise-report.zh.txt changed the quoted passage: 100亿美元 → 130亿美元" in answer.notice
+    unchanged = edited.ask("谷歌的客服中心人工智能旨在帮助实现什么？")
+    assert "修改了引用的内容" not in unchanged.notice
+
+
+@pytest.mark.parametrize(
+    ("question", "about_an_update"),
+    [
+        ("What changed in the updated version?", True),
+        ("What are the differences between the two editions?", True),
+        ("修订版改了哪些数字？", True),
+        ("新版本新增了什么内容？", True),
+        ("What changes in consumer behaviour does the report describe?", False),
+        ("What is new about generative AI?", False),
+        ("生成式AI给企业带来了哪些变化？", False),
+    ],
+)
+def test_update_questions_are_told_from_content_questions(question, about_an_update):
+    assert asks_what_changed(question) is about_an_update

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,6 +22,7 @@ PARAGRAPH_RE = re.compile(r"(?:[^\n]|\n(?![ \t]*\n))+")
 TABLE_ROW_RE = re.compile(r"\||\t|\S {2,}\S")  # cells: pipes, tabs, or runs of spaces between words
 WHITESPACE_RE = re.compile(r"\s+")
 SAME_UNIT = 0.5  # a removed and an added unit at least this similar are one changed unit
+MAX_PAIRINGS = 40_000  # unit comparisons in one replaced block (~1 s); beyond, its units are listed removed and added
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,12 @@ def figures_changed(old: str, new: str) -> tuple[FigureChange, ...]:
 
 def _written(text: str) -> list[tuple[str, Quantity]]:
     """Each figure as the text writes it ("$13 billion", "100亿美元"), with its value."""
-    return [
-        (text[m.start() - (text[m.start() - 1 : m.start()] == "$") : (CURRENCY_RE.match(text, m.end()) or m).end()].strip(), figure)
-        for m in QUANTITY_RE.finditer(text)
-        for figure in quantities(m.group())
-    ]
+    found = []
+    for m in QUANTITY_RE.finditer(text):
+        start = m.start() - 1 if text[m.start() - 1 : m.start()] == "$" else m.start()
+        end = (CURRENCY_RE.match(text, m.end()) or m).end()
+        found += [(text[start:end].strip(), figure) for figure in quantities(m.group())]
+    return found
 
 
 def compare(old_text: str, new_text: str) -> list[Change]:
@@ -131,6 +134,8 @@ def _pair(removed: list[Unit], added: list[Unit]) -> list[Change]:
     """A replaced block: each added unit paired with the most similar removed one still free, when similar enough."""
     changes: list[Change] = []
     free = list(removed)
+    if len(removed) * len(added) > MAX_PAIRINGS:  # a rewritten document: pairing would take minutes, and mean little
+        return [Change("removed", unit) for unit in removed] + [Change("added", None, unit) for unit in added]
     for unit in added:
         scored = [(difflib.SequenceMatcher(None, old.key, unit.key, autojunk=False).ratio(), old) for old in free]
         ratio, match = max(scored, key=lambda s: s[0], default=(0.0, None))
@@ -174,9 +179,9 @@ class DocumentChanges:
 
 
 CHANGE_QUESTION_RE = re.compile(
-    r"\bwhat(?:'s| has| have| was| were)? (?:changed|different|new|updated|added|removed)\b"
-    r"|\b(?:previous|earlier|last|old|new|updated|revised) (?:version|edition|revision)\b"
-    r"|\bchanges? (?:in|to|since|between|from)\b"
+    r"\bwhat(?:'s| has| have)? changed\b|\bwhat (?:was|were|has been|have been) (?:added|removed|deleted|changed)\b"
+    r"|\b(?:previous|earlier|last|old|new|updated|revised|latest) (?:version|edition|revision)\b"
+    r"|\b(?:changes?|differences?)\b[^.?!]{0,40}\b(?:versions?|editions?|revisions?|update)\b"
     r"|(?:修订版|新版|新版本|更新后|这次更新|上一版|旧版|前一版|上个版本|上一个版本|版本)[^。？?]{0,12}(?:改|变|不同|新增|增加|删)"
     r"|(?:改了|改动了?|修改了?|变更了?|更新了)(?:哪些|什么)",
     re.IGNORECASE,
@@ -228,3 +233,24 @@ def change_lines(found: DocumentChanges, language: str, first: int = 1) -> tuple
             quote=quote, was=was,
         ))
     return "\n".join(lines), quoted
+
+
+CHANGED_NOTE = {
+    "zh": "注意：《{doc}》第{new}版修改了引用的内容：{figures}（前者为第{old}版）。",
+    "en": "Note: version {new} of {doc} changed the quoted passage: {figures} (the first as version {old} had it).",
+}
+
+
+def change_note(found: DocumentChanges, spans: Sequence[tuple[int, int]], language: str) -> str:
+    """A note for quotes (``spans`` of the current version) whose figures the latest update changed; "" if none."""
+    figures = [
+        f"{f.old} → {f.new}"
+        for change in found.changes
+        if change.kind == "changed" and change.new and any(change.new.start < end and start < change.new.end for start, end in spans)
+        for f in change.figures
+    ]
+    if not figures:
+        return ""
+    return CHANGED_NOTE[language].format(
+        doc=found.doc_id, new=found.new.n, old=found.old.n, figures=SEPARATOR[language].join(dict.fromkeys(figures))
+    )
