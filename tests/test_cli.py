@@ -70,6 +70,10 @@ def test_index_ask_retrieve_end_to_end(project):
     assert answer["answerable"] and answer["citations"]
     assert set(answer["citations"][0]) >= {"n", "source", "section", "page", "chunk_id", "quote"}
     assert set(answer["retrieved"][0]) >= {"rank", "chunk_id", "source", "section", "page", "score", "text"}
+    exported = run("ask", "微软对OpenAI的投资金额是多少？", "--markdown", cwd=project).stdout
+    first = answer["citations"][0]
+    assert exported.startswith("## 问题\n\n微软对OpenAI的投资金额是多少？") and "## 出处" in exported
+    assert f"[1] {REPORT.name} · {first['section']} · p. {first['page']}\n\n> {first['quote']}" in exported
 
     hits = json.loads(run("retrieve", "德勤数智研究院", "--k", "3", "--json", cwd=project).stdout)
     assert len(hits) == 3 and hits[0]["rank"] == 1

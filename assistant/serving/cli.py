@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from assistant.answering.models import MODELS
 from assistant.errors import AssistantError
+from assistant.serving.export import answer_markdown
 from assistant.serving.progress import ConsoleProgress
 from assistant.settings import Settings, mask_credentials
 from assistant.types import Answer, EventKind, IndexReport
@@ -143,6 +144,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     assert answer is not None  # every stream ends with the answer
     if args.json:
         _print_json(answer.to_dict())
+        return 0
+    if args.markdown:
+        print(answer_markdown(answer), end="")
         return 0
     if not streamed:
         print(answer.text)
@@ -280,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if name == "ask":
             p.add_argument("--stream", action="store_true", help="print the answer as it is generated")
+            p.add_argument("--markdown", action="store_true", help="print the answer and its sources as Markdown")
         p.set_defaults(func=func)
 
     p = sub.add_parser("changes", help="what changed in a document between two indexed versions")
