@@ -217,7 +217,7 @@ def test_closing_the_tab_while_the_model_writes_frees_it_for_the_next_question(m
     page = context.new_page()
     open_chat(page, model_served.url)
     ask(page, LONG)
-    expect(page.locator("#chat .draft")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)  # quotes first, model queued
+    expect(page.locator("#chat .draft")).to_have_count(1, timeout=3 * ANSWER_TIMEOUT_MS)  # quotes first, model queued
     expect(page.locator("#chat .draft")).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)  # its own words are arriving
     context.close()
     time.sleep(2.0)  # Gradio notices the closed tab and closes the handler: the engine is free within ~2 s
@@ -227,7 +227,7 @@ def test_closing_the_tab_while_the_model_writes_frees_it_for_the_next_question(m
 def test_a_question_asked_while_the_model_writes_is_shown_at_once_and_answered_next(model_served, page, snap):
     open_chat(page, model_served.url)
     ask(page, LONG)
-    expect(page.locator("#chat .draft")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)  # the model is writing
+    expect(page.locator("#chat .draft")).to_have_count(1, timeout=3 * ANSWER_TIMEOUT_MS)  # the model is writing
     page.locator("#question textarea").fill("微软对OpenAI的投资金额是多少？")
     page.locator("#question textarea").press("Enter")
     expect(page.locator("#question textarea")).to_have_value("")
