@@ -10,14 +10,12 @@ import itertools
 import json
 import re
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import finished_job
-from test_disconnect import LONG, next_question_is_generated
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -210,32 +208,3 @@ def test_the_document_picker_limits_the_answer_to_the_picked_document(private_se
     expect(sources).to_contain_text("warranty.en.md")
     expect(sources).not_to_contain_text("genai-enterprise-report.zh.txt")
     snap("answered-from-the-picked-document")
-
-
-def test_closing_the_tab_while_the_model_writes_frees_it_for_the_next_question(model_served, browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
-    page = context.new_page()
-    open_chat(page, model_served.url)
-    ask(page, LONG)
-    expect(page.locator("#chat .draft")).to_have_count(1, timeout=3 * ANSWER_TIMEOUT_MS)  # quotes first, model queued
-    expect(page.locator("#chat .draft")).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)  # its own words are arriving
-    context.close()
-    time.sleep(2.0)  # Gradio notices the closed tab and closes the handler: the engine is free within ~2 s
-    next_question_is_generated(model_served.url)
-
-
-def test_a_question_asked_while_the_model_writes_is_shown_at_once_and_answered_next(model_served, page, snap):
-    open_chat(page, model_served.url)
-    ask(page, LONG)
-    expect(page.locator("#chat .draft")).to_have_count(1, timeout=3 * ANSWER_TIMEOUT_MS)  # the model is writing
-    page.locator("#question textarea").fill("微软对OpenAI的投资金额是多少？")
-    page.locator("#question textarea").press("Enter")
-    expect(page.locator("#question textarea")).to_have_value("")
-    chat = page.locator("#chat")
-    expect(chat).to_contain_text("waiting for the previous answer", timeout=5_000)  # shown at once, queued
-    snap("queued")
-    expect(chat).not_to_contain_text("waiting for the previous answer", timeout=4 * ANSWER_TIMEOUT_MS)
-    expect(chat.locator(".draft")).to_have_count(0, timeout=2 * ANSWER_TIMEOUT_MS)  # both answers finished
-    expect(chat).to_contain_text("微软对OpenAI的投资金额是多少？")
-    assert page.locator('#chat [data-testid="user"]').count() == 2 and page.locator('#chat [data-testid="bot"]').count() == 2
-    snap("both-answered")
