@@ -234,7 +234,8 @@ class Assistant:
         library = retriever.library
         picked = library.resolve(documents) if documents else library.named_in(question) or frozenset(retriever.titles)
         store = self._versions()
-        updated = [doc_id for doc_id in sorted(picked) if len(store.history(doc_id)) >= 2]
+        histories = {doc_id: store.history(doc_id) for doc_id in sorted(picked)}
+        updated = [doc_id for doc_id, history in histories.items() if len(history) >= 2]
         if not updated:
             return None
         language = detect_language(question)
@@ -242,10 +243,11 @@ class Assistant:
         citations: list[Citation] = []
         hits: dict[str, Hit] = {}
         for doc_id in updated:
-            text, quoted = change_lines(self.changes(doc_id), language, first=len(citations) + 1)
+            text, quoted = change_lines(self._latest_changes(doc_id, histories[doc_id]), language, first=len(citations) + 1)
             texts.append(text)
+            own = [c for c in retriever.chunks.values() if c.doc_id == doc_id]
             for unit, version in quoted:
-                chunk = None if version else _holding(retriever.chunks.values(), doc_id, unit)
+                chunk = None if version else _holding(own, unit)
                 if chunk is not None:
                     hits.setdefault(chunk.id, Hit(chunk, 1.0, len(hits) + 1))
                 citations.append(Citation(
@@ -267,12 +269,17 @@ class Assistant:
             record = live.get(doc_id)
             if len(history) < 2 or record is None or history[-1].sha256 != record.sha256:
                 continue  # never updated, or the latest version recorded is not the one being answered from
-            key = (doc_id, history[-2].n, history[-1].n)
-            if key not in self._changes:
-                self._changes[key] = self.changes(doc_id)  # one comparison per update (~30 ms for a 60-page report)
             spans = [(c.start, c.end) for c in answer.citations if c.source == doc_id]
-            notes.append(change_note(self._changes[key], spans, answer.language))
+            notes.append(change_note(self._latest_changes(doc_id, history), spans, answer.language))
         return with_notice(answer, " ".join(n for n in notes if n)) if any(notes) else answer
+
+    def _latest_changes(self, doc_id: str, history: Sequence[Version]) -> DocumentChanges:
+        """The changes of a document's latest update (``history`` has two versions at least), compared once per
+        update (~30 ms for a 60-page report) for the "what changed" answers and the notes on changed quotes."""
+        key = (doc_id, history[-2].n, history[-1].n)
+        if key not in self._changes:
+            self._changes[key] = self.changes(doc_id)
+        return self._changes[key]
 
     def _versions(self) -> VersionStore:
         return VersionStore(Path(self.settings.paths.index_dir), self.settings.index.versions_kept)
@@ -519,10 +526,10 @@ class Assistant:
         return retriever, _timed(answer, started, first_token=True), windows, digest
 
 
-def _holding(chunks: Iterable[Chunk], doc_id: str, unit: Unit) -> Chunk | None:
-    """The current chunk of ``doc_id`` that holds the unit whole (chunks overlap), else one that holds its start."""
-    own = [c for c in chunks if c.doc_id == doc_id and c.start <= unit.start < c.end]
-    return next((c for c in own if unit.end <= c.end), own[0] if own else None)
+def _holding(chunks: Iterable[Chunk], unit: Unit) -> Chunk | None:
+    """The chunk (of the unit's document) that holds the unit whole (chunks overlap), else one that holds its start."""
+    starting = [c for c in chunks if c.start <= unit.start < c.end]
+    return next((c for c in starting if unit.end <= c.end), starting[0] if starting else None)
 
 
 def _timed(answer: Answer, started: float, *, first_token: bool = False) -> Answer:

@@ -65,8 +65,10 @@ def condense(model: BaseChatModel, question: str, history: Sequence[Turn]) -> st
 
 
 def with_notice(answer: Answer, notice: str) -> Answer:
-    """The answer with one more notice for the reader, after any it carries already."""
-    return replace(answer, notice=" ".join(n for n in dict.fromkeys((answer.notice, notice)) if n))
+    """The answer with one more notice for the reader, after those it carries already (never twice)."""
+    if not notice or notice in answer.notice:
+        return answer
+    return replace(answer, notice=f"{answer.notice} {notice}" if answer.notice else notice)
 
 
 def fallback(extractive: Answer, notice: str) -> Iterator[StreamEvent]:

@@ -158,7 +158,7 @@ def build_index(
     # A copy whose original changed or left is read again (it may be the one to index now); shallower paths first,
     # so of two new copies the one at the top of the corpus is indexed and the other names it.
     changed = sorted((d for d in on_disk if before.get(d) != hashes[d] or _orphaned(live, d, hashes)), key=_preference)
-    unchanged = sorted(d for d in on_disk if d not in changed)
+    unchanged = sorted(on_disk.keys() - set(changed))
     removed = sorted(set(before) - set(on_disk))
     if live is not None and not changed and not removed:
         store.require_collections(live)  # "up to date" only if Chroma still holds the live generation

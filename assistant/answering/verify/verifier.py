@@ -155,8 +155,9 @@ class _Verifier:
     def __init__(
         self, pool: Sequence[Candidate], sources: int, similarity: Similarity, min_support: float, orders: Sequence[str]
     ) -> None:
-        self.pool = [c for c in pool if not is_instruction(c.sentence.text)]
-        self.orders = list(dict.fromkeys([*(c.sentence.text for c in pool if is_instruction(c.sentence.text)), *orders]))
+        given = {c.sentence.text: is_instruction(c.sentence.text) for c in pool}  # overlapping chunks repeat sentences
+        self.pool = [c for c in pool if not given[c.sentence.text]]
+        self.orders = list(dict.fromkeys([*(text for text, order in given.items() if order), *orders]))
         self.sources = sources
         self.similarity = similarity
         self.min_support = min_support

@@ -40,7 +40,7 @@ UI_TOKEN_ADVICE = "enter it in the Admin token box"
 WRITING = "writing… · 撰写中"
 WAITING = '<em class="draft">waiting for the previous answer… · 等待上一个回答完成…</em>'
 LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
-POLL_S = 0.25  # the longest the Re-index box waits before it looks at its job again
+POLL_S = 0.25  # the longest the Re-index box waits before it looks at its job, or the chat at its queued questions
 T = TypeVar("T")
 ProgressBar = Callable[..., object]
 """``gr.Progress`` or anything called like it: ``progress((done, total), desc=stage)``."""
@@ -137,11 +137,16 @@ def respond_in_turn(
         while message is not None:
             try:
                 shown: tuple[list[dict], str] | None = None
+                listed: list[str] = []  # the waiting questions the chat shows
                 for update in ticking(respond(assistant, message, messages, documents), POLL_S):
-                    shown = update[:2] if update is not None else shown  # a tick: a question may have been queued
+                    waiting = questions.waiting(session)
+                    if update is not None:
+                        shown = update[:2]
+                    elif waiting == listed:
+                        continue  # a tick, and no question was queued since the last update
                     if shown is not None:
-                        waiting = [turn for q in questions.waiting(session) for turn in waiting_turn(q)]
-                        yield [*shown[0], *waiting], shown[1], cleared
+                        listed = waiting
+                        yield [*shown[0], *(turn for q in waiting for turn in waiting_turn(q))], shown[1], cleared
                         cleared = gr.skip()
                 messages = shown[0] if shown else messages
             except gr.Error as exc:
