@@ -1,4 +1,4 @@
-"""The LangChain faces on the real report index: retriever, runnable, citation checker, and the README example."""
+"""The LangChain faces on the real report index: retriever, runnable, citation checker, and the docs/langchain.md example."""
 
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ from assistant.serving.langchain import (
 )
 from assistant.types import AnswerMode, EventKind
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+LANGCHAIN_DOC = Path(__file__).resolve().parents[1] / "docs" / "langchain.md"
 QUESTION = "How much did Microsoft invest in OpenAI?"
 
 
-def readme_example() -> str:
-    section = README.read_text(encoding="utf-8").split("## Use from LangChain", 1)[1]
+def doc_example() -> str:
+    section = LANGCHAIN_DOC.read_text(encoding="utf-8").split("## Use from LangChain", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
@@ -84,7 +84,7 @@ def test_format_sources_numbers_documents_in_order(retriever):
     assert [int(n) for n in re.findall(r"^\[(\d+)\]", text, re.MULTILINE)] == list(range(1, len(documents) + 1))
 
 
-def test_the_readme_example_runs_with_a_real_openai_client(report_settings, report_assistant, monkeypatch):
+def test_the_doc_example_runs_with_a_real_openai_client(report_settings, report_assistant, monkeypatch):
     documents = ReportRetriever(assistant=report_assistant).invoke(QUESTION)
     n = next(i for i, d in enumerate(documents, 1) if "100亿美元" in d.page_content)
     monkeypatch.setenv("ASSISTANT_PATHS__CORPUS_DIR", str(report_settings.paths.corpus_dir))
@@ -95,7 +95,7 @@ def test_the_readme_example_runs_with_a_real_openai_client(report_settings, repo
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            exec(compile(readme_example(), "README.md", "exec"), {})
+            exec(compile(doc_example(), str(LANGCHAIN_DOC), "exec"), {})
     prompt = server.requests[0]["messages"][-1]["content"]
     assert QUESTION in prompt and "100亿美元" in prompt  # the retriever's passages reached the user's model
     printed = out.getvalue()

@@ -1,10 +1,10 @@
-"""Settings: sources and precedence, secrets never printed, and the README table generated from the code."""
+"""Settings: sources and precedence, secrets never printed, and the docs/settings.md table generated from the code."""
 
 from pathlib import Path
 
 from assistant.settings import Settings, settings_table
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+SETTINGS_DOC = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
 
 
 def test_environment_overrides_toml_over_defaults(tmp_path, monkeypatch):
@@ -23,8 +23,10 @@ def test_api_key_is_masked_in_the_description_and_dump(monkeypatch):
     assert "sk-very-secret" not in str(settings.model_dump(mode="json"))
 
 
-def test_readme_documents_every_setting_with_its_default():
-    assert settings_table() in README.read_text(encoding="utf-8"), "run `assistant config --markdown` and paste it into README.md"
+def test_settings_doc_documents_every_setting_with_its_default():
+    assert settings_table() in SETTINGS_DOC.read_text(encoding="utf-8"), (
+        "run `assistant config --markdown` and paste it into docs/settings.md"
+    )
 
 
 def test_credentials_in_the_llm_url_are_masked_in_the_footer_line():
