@@ -2,7 +2,7 @@
 
 The public faces, imported lazily so that ``import assistant`` stays cheap (no Chroma, no models):
 ``Assistant`` (the core the CLI, UI and API call), ``Settings``, and the LangChain faces ``ReportRetriever``,
-``as_runnable``, ``verify_citations`` and ``format_sources``.
+``as_runnable``, ``changes_tool``, ``verify_citations`` and ``format_sources``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from assistant.serving.langchain import (
         ReportRetriever,
         as_runnable,
+        changes_tool,
         format_sources,
         verify_citations,
     )
@@ -25,10 +26,11 @@ _EXPORTS = {
     "Settings": "assistant.settings",
     "ReportRetriever": "assistant.serving.langchain",
     "as_runnable": "assistant.serving.langchain",
+    "changes_tool": "assistant.serving.langchain",
     "format_sources": "assistant.serving.langchain",
     "verify_citations": "assistant.serving.langchain",
 }
-__all__ = ["Assistant", "ReportRetriever", "Settings", "as_runnable", "format_sources", "verify_citations"]
+__all__ = ["Assistant", "ReportRetriever", "Settings", "as_runnable", "changes_tool", "format_sources", "verify_citations"]
 
 
 def __getattr__(name: str) -> Any:

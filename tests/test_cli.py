@@ -73,7 +73,7 @@ def test_index_ask_retrieve_end_to_end(project):
     exported = run("ask", "微软对OpenAI的投资金额是多少？", "--markdown", cwd=project).stdout
     first = answer["citations"][0]
     assert exported.startswith("## 问题\n\n微软对OpenAI的投资金额是多少？") and "## 出处" in exported
-    assert f"[1] {REPORT.name} · {first['section']} · p. {first['page']}\n\n> {first['quote']}" in exported
+    assert f"[1] {REPORT.name} · 第 1 版 · {first['section']} · 第 {first['page']} 页\n\n> {first['quote']}" in exported
 
     hits = json.loads(run("retrieve", "德勤数智研究院", "--k", "3", "--json", cwd=project).stdout)
     assert len(hits) == 3 and hits[0]["rank"] == 1
@@ -128,9 +128,9 @@ def test_config_masks_credentials_in_the_llm_url(tmp_path):
     assert result.returncode == 0 and "s3cret" not in result.stdout and "***@10.0.0.1" in result.stdout
 
 
-def test_readme_index_example_sends_json():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    examples = [line for line in readme.splitlines() if line.startswith("curl") and "-X POST" in line and "/api/index" in line]
+def test_api_doc_index_example_sends_json():
+    api_doc = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text(encoding="utf-8")
+    examples = [line for line in api_doc.splitlines() if line.startswith("curl") and "-X POST" in line and "/api/index" in line]
     assert examples and all("Content-Type: application/json" in line for line in examples)
 
 

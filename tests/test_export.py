@@ -12,7 +12,7 @@ def test_an_exported_answer_carries_each_citation_checkably():
     )
     answer = Answer("How much?", "en", "13 billion [1], was 10 billion [2].", True, AnswerMode.GENERATED, citations,
                     notice="Check it.")
-    exported = answer_markdown(answer)
+    exported = answer_markdown(answer.to_dict())
     assert exported.startswith("## Question\n\nHow much?\n\n## Answer\n\n13 billion [1], was 10 billion [2].")
     assert "> **Note:** Check it." in exported
     assert "[1] report.txt · 摘要 · p. 2\n\n> 微软对OpenAI的130亿美元投资。" in exported

@@ -254,3 +254,36 @@ def change_note(found: DocumentChanges, spans: Sequence[tuple[int, int]], langua
     return CHANGED_NOTE[language].format(
         doc=found.doc_id, new=found.new.n, old=found.old.n, figures=SEPARATOR[language].join(dict.fromkeys(figures))
     )
+
+
+PASSAGE_NOTE = {
+    "zh": {
+        "changed": "[{n}] 引自《{doc}》第{old}版；该段在第{new}版（{when}）改为：{now}",
+        "removed": "[{n}] 引自《{doc}》第{old}版；该段在第{new}版（{when}）已删除。",
+        "gone": "[{n}] 引自《{doc}》第{old}版，该版本已不再保留；引文保存在此回答中。",
+    },
+    "en": {
+        "changed": "[{n}] quotes version {old} of {doc}; version {new} ({when}) changed the passage to: {now}",
+        "removed": "[{n}] quotes version {old} of {doc}; version {new} ({when}) removed the passage.",
+        "gone": "[{n}] quotes version {old} of {doc}, which is no longer kept; the quote is saved with this answer.",
+    },
+}
+
+
+def fate(old_text: str, new_text: str, start: int, end: int) -> Change | None:
+    """What the update from ``old_text`` to ``new_text`` did to the passage at ``start:end`` of the old text: the
+    changed or removed unit that overlaps it, or None when it was left as it was."""
+    return next(
+        (c for c in compare(old_text, new_text)
+         if c.kind != "added" and c.old is not None and c.old.start < end and start < c.old.end),
+        None,
+    )
+
+
+def passage_note(n: int, doc_id: str, old: int, change: Change | None, new: int, when: str, language: str) -> str:
+    """The line a reopened answer shows for citation ``n`` whose passage a later version changed or removed
+    (``change`` None: the quoted version is no longer kept)."""
+    if change is None:
+        return PASSAGE_NOTE[language]["gone"].format(n=n, doc=doc_id, old=old)
+    now = change.new.text if change.kind == "changed" and change.new else ""
+    return PASSAGE_NOTE[language][change.kind].format(n=n, doc=doc_id, old=old, new=new, when=when, now=now)

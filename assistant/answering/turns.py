@@ -41,6 +41,7 @@ class EngineQueue:
         self._began: float | None = None  # when the serving ticket's generation began
         self._left: set[int] = set()  # tickets abandoned before their turn came
         self._durations: deque[float] = deque([initial_service_s], maxlen=RECENT)
+        self.stopped = 0  # generations stopped before their end: the client left while the model wrote
 
     def join(self) -> int:
         with self._condition:
@@ -81,6 +82,7 @@ class EngineQueue:
             if served_s is not None:
                 self._durations.append(served_s)
             if ticket == self._serving:
+                self.stopped += served_s is None and self._began is not None
                 self._began = None
             self._left.add(ticket)
             while self._serving in self._left:

@@ -123,7 +123,8 @@ def _print_answer(answer: Answer) -> None:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.service import Assistant
 
-    events = Assistant(settings).ask_stream(args.question, k=args.k, documents=args.doc)
+    assistant = Assistant(settings)
+    events = assistant.ask_stream(args.question, k=args.k, documents=args.doc)
     if args.json and args.stream:
         for event in events:  # one JSON object per line, as they happen
             print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
@@ -146,7 +147,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(answer.to_dict())
         return 0
     if args.markdown:
-        print(answer_markdown(answer), end="")
+        print(answer_markdown(assistant.pinned(answer).to_dict()), end="")
         return 0
     if not streamed:
         print(answer.text)
@@ -248,6 +249,22 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.serving.conversations import ConversationStore
+    from assistant.serving.saved import golden_rows
+
+    ratings = ConversationStore.from_settings(settings).ratings()
+    lines = [json.dumps(row, ensure_ascii=False) for row in golden_rows(ratings)]
+    text = "".join(line + "\n" for line in lines)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{len(lines)} rated answers written to {args.out}; review them, then run `assistant eval --qa {args.out}`.",
+              file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
+
+
 def cmd_model_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.answering.models import fetch_model
 
@@ -315,6 +332,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="print the resolved settings (secrets masked)")
     p.add_argument("--markdown", action="store_true", help="print the table of every setting with its default")
     p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("feedback", help="the answers readers rated in the chat or over the API")
+    feedback_sub = p.add_subparsers(dest="feedback_command", required=True)
+    p = feedback_sub.add_parser(
+        "export",
+        help="write the rated answers as dev-set JSONL rows (for `assistant eval --qa`), each marked for review",
+        description="A thumbs-up takes the answer's verified quotes as its evidence; a thumbs-down has none until a"
+        " reviewer adds it. Each row keeps the rating, the comment, the answer and the models that produced it.",
+    )
+    p.add_argument("--out", default=None, metavar="FILE", help="write here instead of printing")
+    p.set_defaults(func=cmd_feedback_export)
 
     p = sub.add_parser("model", help="manage the local GGUF models")
     model_sub = p.add_subparsers(dest="model_command", required=True)

@@ -14,10 +14,12 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.tools import StructuredTool, ToolException
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import ConfigDict
 
 from assistant.answering.verify import VerifiedAnswer, embedding_similarity, verify
+from assistant.errors import AssistantError
 from assistant.indexing.embed import VectorEmbeddings, make_embedder
 from assistant.ingest.chunk import normalize, split_sentences
 from assistant.service import Assistant
@@ -167,3 +169,20 @@ class AnswerRunnable(Runnable[AskInput, Answer]):
 def as_runnable(assistant: Assistant | Settings | None = None) -> AnswerRunnable:
     """The answerer of ``assistant`` (or of a new one with these settings) as a LangChain Runnable."""
     return AnswerRunnable(assistant if isinstance(assistant, Assistant) else Assistant(assistant))
+
+
+def changes_tool(assistant: Assistant | Settings | None = None) -> StructuredTool:
+    """``assistant changes`` as a LangChain tool an agent can call: what changed in a document between two indexed
+    versions (added, removed and changed sentences or table rows, the changed figures old → new). A wrong document
+    or version comes back to the agent as the message naming what exists, not as an exception."""
+    core = assistant if isinstance(assistant, Assistant) else Assistant(assistant)
+
+    def document_changes(document: str, from_version: int | None = None, to_version: int | None = None) -> dict[str, object]:
+        """What changed in ``document`` (its file name) from ``from_version`` (default: the one before ``to_version``)
+        to ``to_version`` (default: the latest)."""
+        try:
+            return core.changes(document, from_version, to_version).to_dict()
+        except AssistantError as exc:
+            raise ToolException(str(exc)) from exc
+
+    return StructuredTool.from_function(document_changes, name="document_changes", handle_tool_error=True)

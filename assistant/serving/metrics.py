@@ -1,4 +1,4 @@
-"""Prometheus metrics for the web app: request counts, latency, index size.
+"""Prometheus metrics for the web app: request counts, latency, index size, the local model's queue.
 
 Collectors live on a per-app ``CollectorRegistry`` rather than the global one, so
 two apps in one process (tests, or API plus tooling) never share or clash on counts.
@@ -46,6 +46,16 @@ class ApiMetrics:
         )
         self.documents = Gauge("assistant_index_documents", "Documents in the live index.", registry=self.registry)
         self.chunks = Gauge("assistant_index_chunks", "Chunks in the live index.", registry=self.registry)
+        self.engine = Gauge(
+            "assistant_engine_questions",
+            "Questions the local model is answering or that wait for it (0: a new question is generated at once).",
+            registry=self.registry,
+        )
+        self.stopped = Gauge(
+            "assistant_engine_answers_stopped",
+            "Answers the local model stopped writing because their client left (a closed tab, a dropped stream).",
+            registry=self.registry,
+        )
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route=route, method=method, status=str(status)).inc()

@@ -12,12 +12,12 @@ import logging
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from assistant.errors import AdminRequired, AssistantError
+from assistant.errors import AdminRequired, AssistantError, BadQuestion
 from assistant.ingest.documents import (
     MB,
     check_size,
@@ -25,7 +25,7 @@ from assistant.ingest.documents import (
     safe_name,
     save_uploads,
 )
-from assistant.service import Assistant
+from assistant.service import Assistant, final_answer
 from assistant.serving.admin import check_admin
 from assistant.serving.api.errors import status_for, validation_message
 from assistant.serving.api.ratelimit import RateLimiter, rate_limit
@@ -38,11 +38,16 @@ from assistant.serving.api.responses import (
 from assistant.serving.api.schemas import (
     MAX_JSON_BYTES,
     AskRequest,
+    ConversationRequest,
     IndexRequest,
+    RatingRequest,
     RetrieveRequest,
 )
 from assistant.serving.api.sse import EVENT_STREAM, event_stream
+from assistant.serving.conversations import CLIENT_HEADER, ConversationStore, client_id
+from assistant.serving.export import conversation_markdown
 from assistant.serving.jobs import IndexJob, IndexJobs
+from assistant.serving.saved import SavedChats
 from assistant.serving.metrics import ApiMetrics, MetricsMiddleware
 from assistant.serving.status import index_bytes, index_size, list_documents
 from assistant.settings import LimitSettings, ServerSettings
@@ -104,12 +109,21 @@ def job_out(job: IndexJob) -> dict[str, object]:
     return body
 
 
-def create_app(assistant: Assistant, jobs: IndexJobs | None = None) -> FastAPI:
+def owner(client: Annotated[str | None, Header(alias=CLIENT_HEADER, description="The client's own random id.")] = None) -> str:
+    """Whose conversations a request may see: the id the client keeps and sends with each request."""
+    return client_id(client)
+
+
+Owner = Annotated[str, Depends(owner)]
+
+
+def create_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedChats | None = None) -> FastAPI:
     """The API for one shared ``Assistant``; mount the chat UI on it afterwards (its catch-all mount goes last).
 
-    ``jobs`` runs index jobs; pass the Documents tab's, so both follow the same job.
+    ``jobs`` runs index jobs and ``chats`` saves conversations; pass the chat's, so both faces share them.
     """
     jobs = jobs or IndexJobs(assistant.index)
+    chats = chats or SavedChats(assistant, ConversationStore.from_settings(assistant.settings))
     app = FastAPI(
         title="Report assistant API",
         description="Cited answers, in Chinese or English, about the documents in the corpus.",
@@ -150,12 +164,67 @@ def create_app(assistant: Assistant, jobs: IndexJobs | None = None) -> FastAPI:
         dependencies=[limited],
         max_body_size=MAX_JSON_BYTES,
     )
-    def ask(body: AskRequest, stream: bool = False) -> Any:
-        """The answer with citations, as in `assistant ask --json`; `?stream=true` sends server-sent events."""
-        history = [(turn.question, turn.answer) for turn in body.history]
+    def ask(body: AskRequest, stream: bool = False, client: Annotated[str | None, Header(alias=CLIENT_HEADER)] = None) -> Any:
+        """The answer with citations, as in `assistant ask --json`; `?stream=true` sends server-sent events.
+        With `conversation_id` (and the X-Client-Id that created it) the answer is saved in that conversation."""
+        if body.conversation_id is not None:
+            if body.history:
+                raise BadQuestion("Send either history or conversation_id: a saved conversation is its own history.")
+            chats.open(client_id(client), body.conversation_id)  # 404 or 413 now, not inside a started stream
+            events = chats.ask_stream(client_id(client), body.conversation_id, body.question, body.k, body.documents)
+        else:
+            history = [(turn.question, turn.answer) for turn in body.history]
+            events = assistant.ask_stream(body.question, body.k, history, body.documents)
         if stream:
-            return event_stream(assistant.ask_stream(body.question, body.k, history, body.documents))
-        return JSONResponse(assistant.ask(body.question, body.k, history, body.documents).to_dict())
+            return event_stream(events)
+        return JSONResponse(final_answer(events).to_dict())
+
+    @app.get("/api/conversations")
+    def conversations(owner: Owner) -> list[dict[str, object]]:
+        """This client's saved conversations, the most recently used first."""
+        return [c.to_dict() for c in chats.store.list(owner)]
+
+    @app.post("/api/conversations", status_code=201, dependencies=[Depends(json_only)])
+    def new_conversation(owner: Owner, body: ConversationRequest | None = None) -> dict[str, object]:
+        """Start a conversation; ask in it with `conversation_id` on POST /api/ask."""
+        return chats.store.create(owner, body.title if body else "").to_dict()
+
+    @app.get("/api/conversations/{conversation_id}")
+    def conversation(
+        conversation_id: str,
+        owner: Owner,
+        now: bool = Query(False, description="Read each answer against the documents as they are now: a citation whose"
+                          " passage a later version changed or removed keeps its version and the answer's notice says so."),
+    ) -> dict[str, object]:
+        """A conversation with every question and its saved answer (citations carry their document version)."""
+        saved = chats.store.get(owner, conversation_id)
+        return (chats.reread(saved) if now else saved).to_dict(with_turns=True)
+
+    @app.patch("/api/conversations/{conversation_id}", dependencies=[Depends(json_only)])
+    def rename_conversation(conversation_id: str, body: ConversationRequest, owner: Owner) -> dict[str, object]:
+        return chats.store.rename(owner, conversation_id, body.title).to_dict()
+
+    @app.delete("/api/conversations/{conversation_id}", status_code=204)
+    def delete_conversation(conversation_id: str, owner: Owner) -> Response:
+        chats.store.delete(owner, conversation_id)
+        return Response(status_code=204)
+
+    @app.get("/api/conversations/{conversation_id}/export")
+    def export_conversation(
+        conversation_id: str, owner: Owner, format: str = Query("md", pattern="^(md|json)$", description="md or json")
+    ) -> Response:
+        """The conversation as a Markdown document (every citation's quote verbatim) or as JSON, to download."""
+        saved = chats.store.get(owner, conversation_id)
+        disposition = {"Content-Disposition": f'attachment; filename="conversation-{saved.id}.{format}"'}
+        if format == "json":
+            return JSONResponse(saved.to_dict(with_turns=True), headers=disposition)
+        return PlainTextResponse(conversation_markdown(saved), media_type="text/markdown; charset=utf-8", headers=disposition)
+
+    @app.put("/api/conversations/{conversation_id}/turns/{n}/rating", status_code=204, dependencies=[Depends(json_only)])
+    def rate(conversation_id: str, n: int, body: RatingRequest, owner: Owner) -> Response:
+        """Rate answer n of the conversation (1 = the first); `assistant feedback export` turns ratings into dev-set rows."""
+        chats.rate(owner, conversation_id, n, body.up, body.comment)
+        return Response(status_code=204)
 
     @app.post("/api/retrieve", response_model=list[PassageOut], dependencies=[limited], max_body_size=MAX_JSON_BYTES)
     def retrieve(body: RetrieveRequest) -> list[dict[str, object]]:
@@ -261,6 +330,8 @@ def create_app(assistant: Assistant, jobs: IndexJobs | None = None) -> FastAPI:
             metrics.set_index_size(*index_size(assistant.manifest()))
         except AssistantError:
             metrics.set_index_size(0, 0)
+        metrics.engine.set(assistant.engine_queue.waiting())
+        metrics.stopped.set(assistant.engine_queue.stopped)
         return Response(metrics.render(), headers={"Content-Type": metrics.content_type})
 
     return app

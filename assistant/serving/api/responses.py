@@ -43,6 +43,8 @@ class PassageOut(_Strict):
     score: float
     kind: str = Field(description="prose, or table for a table block (its rows are the quotable units).")
     text: str
+    start: int = Field(description="Offset of the passage in the cleaned document (citations' start/end are too).")
+    end: int
 
 
 class SentenceOut(_Strict):

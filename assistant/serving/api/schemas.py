@@ -34,6 +34,25 @@ class AskRequest(RetrieveRequest):
     history: list[HistoryTurn] = Field(
         default_factory=list, max_length=MAX_HISTORY_TURNS, description="Earlier turns of the conversation, oldest first."
     )
+    conversation_id: str | None = Field(
+        None,
+        max_length=64,
+        description="A saved conversation (POST /api/conversations; send the same X-Client-Id): its turns are the"
+        " history, the answer is appended to it, and a second question on it waits for the first. Not with history.",
+    )
+
+
+class ConversationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field("", max_length=1000, description="Empty: titled from its first question.")
+
+
+class RatingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    up: bool = Field(description="true: a good answer (thumbs up); false: a wrong or unhelpful one.")
+    comment: str = Field("", max_length=MAX_TURN_CHARS, description="What was right or wrong, for the reviewer.")
 
 
 class IndexRequest(BaseModel):

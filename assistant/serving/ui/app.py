@@ -15,10 +15,14 @@ from assistant.indexing.manifest import SETTINGS_CHANGED
 from assistant.service import Assistant
 from assistant.serving.api import create_app
 from assistant.serving.guard import RequestGuard
+from assistant.serving.conversations import ConversationStore
 from assistant.serving.jobs import IndexJobs
 from assistant.serving.progress import ConsoleProgress
+from assistant.serving.saved import SavedChats
+from assistant.serving.ui import conversations as saved
 from assistant.serving.ui.render import escape_markdown
 from assistant.serving.ui.handlers import (
+    Saving,
     delete_document,
     documents_view,
     SessionQuestions,
@@ -41,15 +45,30 @@ CSS = """
 """
 
 
-def build_app(assistant: Assistant, jobs: IndexJobs | None = None) -> gr.Blocks:
-    """The chat and the Documents tab; ``jobs`` runs the Re-index button's jobs (pass the API's to share them)."""
+def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedChats | None = None) -> gr.Blocks:
+    """The chat and the Documents tab; ``jobs`` runs the Re-index button's jobs and ``chats`` saves conversations
+    (pass the API's, so both faces share them)."""
     jobs = jobs or IndexJobs(assistant.index)
+    chats = chats or SavedChats(assistant, ConversationStore.from_settings(assistant.settings))
     questions = SessionQuestions()
     server = assistant.settings.server
     with gr.Blocks(title=server.title or "Document assistant · 文档助手") as app:
+        secret = saved.browser_secret(assistant.settings.paths.state_dir)
+        client = gr.BrowserState("", storage_key="assistant-client", secret=secret)
+        current = gr.BrowserState("", storage_key="assistant-conversation", secret=secret)
         header = gr.Markdown(elem_id="header")
         with gr.Tab("Chat · 问答"):
             with gr.Row():
+                with gr.Column(scale=1, min_width=180):
+                    new_chat = gr.Button("New chat · 新对话", elem_id="new-chat")
+                    listed = gr.Radio(label="Conversations · 对话", choices=[], elem_id="conversations")
+                    title = gr.Textbox(label="Title · 标题", elem_id="title")
+                    with gr.Row():
+                        rename = gr.Button("Rename · 重命名", size="sm", elem_id="rename")
+                        forget = gr.Button("Delete · 删除", size="sm", variant="stop", elem_id="forget")
+                    export = gr.Button("Export Markdown · 导出", size="sm", elem_id="export")
+                    exported = gr.File(label="Export · 导出", interactive=False, elem_id="exported")
+                    rated = gr.Markdown(elem_id="rated")
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(label="Chat", height=480, sanitize_html=True, elem_id="chat")
                     question = gr.Textbox(label="Question · 问题", placeholder="Ask in Chinese or English · 中英文提问", elem_id="question")
@@ -79,10 +98,45 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None) -> gr.Blocks:
         footer = gr.Markdown(elem_id="footer")
 
         def ask(
-            message: str, chat: list[dict], documents: list[str] | None, request: gr.Request
-        ) -> Iterator[tuple[object, object, object]]:
+            message: str, chat: list[dict], documents: list[str] | None, owner: str, conversation_id: str, request: gr.Request
+        ) -> Iterator[tuple[object, ...]]:
+            """A browser's questions are saved in its open conversation (a new one for its first question); a client
+            without a browser id (gradio_client) is answered without saving."""
             session = request.session_hash or uuid.uuid4().hex  # a client without a session shares its turn with nobody
-            yield from respond_in_turn(assistant, questions, session, message, chat, documents or ())
+            opened: list[str] = []
+
+            def conversation() -> Saving | None:
+                if not saved.is_own(owner):
+                    return None
+                opened.append(saved.start_if_new(chats, owner, conversation_id))
+                return Saving(chats, owner, opened[0])
+
+            for update in respond_in_turn(assistant, questions, session, message, chat, documents or (), conversation):
+                yield (*update, opened[0] if opened else gr.skip())
+
+        def listing(owner: str, conversation_id: str) -> gr.Radio:
+            return gr.Radio(choices=saved.choices(chats, owner, conversation_id), value=conversation_id or None)
+
+        def start(stored_owner: str, conversation_id: str) -> tuple[object, ...]:
+            owner = saved.own_id(stored_owner)
+            messages, cited, conversation_id = saved.opened(chats, owner, conversation_id)
+            return owner, conversation_id, messages, cited, listing(owner, conversation_id)
+
+        def reopen(owner: str, conversation_id: str) -> tuple[object, ...]:
+            return saved.opened(chats, owner, conversation_id)
+
+        def retitle(owner: str, conversation_id: str, text: str) -> gr.Radio:
+            return gr.Radio(choices=saved.rename(chats, owner, conversation_id, text), value=conversation_id or None)
+
+        def drop(owner: str, conversation_id: str) -> tuple[object, ...]:
+            return [], saved.NO_SOURCES, "", gr.Radio(choices=saved.delete(chats, owner, conversation_id), value=None)
+
+        def download(owner: str, conversation_id: str) -> str | None:
+            return saved.export_file(chats, owner, conversation_id)
+
+        def like(owner: str, conversation_id: str, chat: list[dict], data: gr.LikeData) -> str:
+            index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+            return saved.rate(chats, owner, conversation_id, chat, int(index), bool(data.liked))
 
         def save(paths: list[str] | None, given: str) -> tuple[str, None]:
             return upload_documents(assistant, paths, given), None  # None empties the upload box
@@ -106,24 +160,36 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None) -> gr.Blocks:
         # chat events have slots of their own, so questions are answered while an index is built.
         admin: dict[str, Any] = {"concurrency_id": "documents", "concurrency_limit": 1, **private}
         # "multiple": a question asked while an answer is written reaches ``ask``, which queues it in the session
-        chat_io: dict[str, Any] = {"inputs": [question, chatbot, picked], "outputs": [chatbot, sources, question], "trigger_mode": "multiple"}
-        question.submit(ask, api_name="ask", **chat_io)
-        ask_button.click(ask, **chat_io, **private)
+        # "multiple": a question asked while an answer is written reaches ``ask``, which queues it in the session
+        chat_io: dict[str, Any] = {
+            "inputs": [question, chatbot, picked, client, current], "outputs": [chatbot, sources, question, current],
+            "trigger_mode": "multiple",
+        }
+        question.submit(ask, api_name="ask", **chat_io).then(listing, [client, current], listed, **private)
+        ask_button.click(ask, **chat_io, **private).then(listing, [client, current], listed, **private)
+        new_chat.click(lambda: ([], saved.NO_SOURCES, "", gr.Radio(value=None)), None, [chatbot, sources, current, listed], **private)
+        listed.input(reopen, [client, listed], [chatbot, sources, current], **private)
+        rename.click(retitle, [client, current, title], listed, **private)
+        forget.click(drop, [client, current], [chatbot, sources, current, listed], **private)
+        export.click(download, [client, current], exported, **private)
+        chatbot.like(like, [client, current, chatbot], rated, **private)
         upload.upload(save, [upload, token], [document_status, upload], **admin).then(show, None, view, **private)
         delete.click(remove, [doomed, token], document_status, **admin).then(show, None, view, **private)
         reindex_button.click(run_index, token, index_status, **admin).then(show, None, view, **private)
         refresh.click(show, None, view, **private)
         app.load(show, None, view, **private)
+        app.load(start, [client, current], [client, current, chatbot, sources, listed], **private)
     return app
 
 
 def web_app(assistant: Assistant) -> FastAPI:
     """The REST API with the chat mounted at "/": one process, so both share the models and the index."""
     jobs = IndexJobs(assistant.index)  # one runner: the API and the Re-index button start or join the same job
-    blocks = build_app(assistant, jobs).queue(default_concurrency_limit=4)
+    chats = SavedChats(assistant, ConversationStore.from_settings(assistant.settings))  # one store, one lock per conversation
+    blocks = build_app(assistant, jobs, chats).queue(default_concurrency_limit=4)
     server = assistant.settings.server
     app = gr.mount_gradio_app(
-        create_app(assistant, jobs), blocks, path="/", server_name=server.host, server_port=server.port, show_error=False, css=CSS
+        create_app(assistant, jobs, chats), blocks, path="/", server_name=server.host, server_port=server.port, show_error=False, css=CSS
     )
     # Gradio refuses event inputs that name files outside its upload folder only once an app "has launched";
     # ``mount_gradio_app`` never sets that, so without this any server file could be passed as an upload.

@@ -20,6 +20,7 @@ from assistant.ingest.documents import remove_document, save_uploads
 from assistant.service import Assistant
 from assistant.serving.admin import check_admin
 from assistant.serving.jobs import IndexJob, IndexJobs
+from assistant.serving.saved import SavedChats
 from assistant.serving.status import index_size, list_documents
 from assistant.serving.ui.render import (
     CHECKING_SOURCES,
@@ -46,19 +47,36 @@ ProgressBar = Callable[..., object]
 """``gr.Progress`` or anything called like it: ``progress((done, total), desc=stage)``."""
 
 
+@dataclass(frozen=True)
+class Saving:
+    """Where the chat saves its answers: a conversation of this browser's."""
+
+    chats: SavedChats
+    owner: str
+    conversation_id: str
+
+
 def respond(
-    assistant: Assistant, message: str, chat: Sequence[Mapping[str, object]] | None, documents: Sequence[str] = ()
+    assistant: Assistant,
+    message: str,
+    chat: Sequence[Mapping[str, object]] | None,
+    documents: Sequence[str] = (),
+    saving: Saving | None = None,
 ) -> Iterator[tuple[list[dict], str, str]]:
     """Stream one answer into the chat: the extractive draft at once (with the queue position while the question
-    waits for the model), then the model's text replacing it, then the checked answer and its sources."""
+    waits for the model), then the model's text replacing it, then the checked answer and its sources. With
+    ``saving``, the saved conversation is the history and the answer is appended to it."""
     message = LONE_SURROGATE_RE.sub("\ufffd", message)  # not encodable as UTF-8: it would break the event stream
     asked = [*map(dict, chat or []), {"role": "user", "content": message}]
-    history = turns_from_messages(chat or [])
+    if saving is not None:
+        events = saving.chats.ask_stream(saving.owner, saving.conversation_id, message, documents=documents)
+    else:
+        events = assistant.ask_stream(message, history=turns_from_messages(chat or []), documents=documents)
     notices: list[str] = []
     text = ""
     draft = None
     try:
-        for event in assistant.ask_stream(message, history=history, documents=documents):
+        for event in events:
             if event.kind is EventKind.ANSWER and event.answer is not None:
                 reply, sources = render_answer(event.answer), render_sources(event.answer)
             elif event.kind is EventKind.DRAFT and event.answer is not None:  # again: the model starts over
@@ -124,21 +142,25 @@ def respond_in_turn(
     message: str,
     chat: Sequence[Mapping[str, object]] | None,
     documents: Sequence[str] = (),
+    saving: Callable[[], Saving | None] = lambda: None,
 ) -> Iterator[tuple[object, object, object]]:
     """``respond``, one question at a time per session: a question asked meanwhile is shown as waiting at once
     (the box is cleared: it is not lost) and answered after the one being written. Text typed into the box
-    while an answer streams stays there: only accepting a question clears the box."""
+    while an answer streams stays there: only accepting a question clears the box. ``saving`` is called once
+    the session takes the question: where its answers are saved (a question queued behind another goes where
+    that one goes)."""
     if not questions.offer(session, message):
         yield gr.skip(), gr.skip(), ""  # the handler answering in this session shows and answers it
         return
     messages = [*map(dict, chat or [])]
     cleared = ""
     try:
+        saved_in = saving()
         while message is not None:
             try:
                 shown: tuple[list[dict], str] | None = None
                 listed: list[str] = []  # the waiting questions the chat shows
-                for update in ticking(respond(assistant, message, messages, documents), POLL_S):
+                for update in ticking(respond(assistant, message, messages, documents, saved_in), POLL_S):
                     waiting = questions.waiting(session)
                     if update is not None:
                         shown = update[:2]

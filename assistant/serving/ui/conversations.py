@@ -1,0 +1,120 @@
+"""The chat's saved conversations: the browser's own id, the sidebar's list, reopening, renaming, deleting,
+exporting and rating. Plain functions over ``SavedChats``, so tests call them without a browser."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import gradio as gr
+
+from assistant.errors import AssistantError, UnknownConversation
+from assistant.serving.conversations import CLIENT_ID_RE
+from assistant.serving.export import conversation_markdown
+from assistant.serving.saved import SavedChats
+from assistant.serving.ui.render import render_answer, render_sources
+from assistant.types import Answer
+
+SECRET_FILE = "browser-state.key"
+NO_SOURCES = "<p>Citations appear here.</p>"
+Choices = list[tuple[str, str]]
+
+
+def browser_secret(state_dir: Path) -> str:
+    """The key the browser's saved ids are encrypted with, kept in the state folder: Gradio's default is new at
+    every start, which would make every browser a stranger to its own conversations after a restart."""
+    path = state_dir / SECRET_FILE
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        path.touch(mode=0o600)
+        path.write_text(secret, encoding="ascii")
+        return secret
+
+
+def is_own(stored: str | None) -> bool:
+    """Whether the id came from a browser's storage (``own_id``): an API client of the chat sends none."""
+    return bool(stored and CLIENT_ID_RE.fullmatch(stored))
+
+
+def own_id(stored: str | None) -> str:
+    """This browser's id: the one it keeps, or a new random one on its first visit."""
+    return stored if is_own(stored) else secrets.token_urlsafe(18)
+
+
+def choices(chats: SavedChats, owner: str, conversation_id: str | None = None) -> Choices:
+    """The sidebar's entries: (title, id), the most recently used first; a conversation still without questions
+    only while it is the open one."""
+    return [(c.title or "…", c.id) for c in chats.store.list(owner) if c.size or c.id == conversation_id]
+
+
+def opened(chats: SavedChats, owner: str, conversation_id: str | None) -> tuple[list[dict], str, str]:
+    """The conversation's messages as the chat shows them, the last answer's sources, and its id ("" when it is
+    gone: deleted, or never this browser's)."""
+    if not conversation_id:
+        return [], NO_SOURCES, ""
+    try:
+        saved = chats.reread(chats.store.get(owner, conversation_id))  # a passage changed since is flagged
+    except UnknownConversation:
+        return [], NO_SOURCES, ""
+    messages: list[dict] = []
+    sources = NO_SOURCES
+    for turn in saved.turns:
+        answer = Answer.from_dict(turn.answer)
+        messages += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": render_answer(answer)}]
+        sources = render_sources(answer)
+    return messages, sources, saved.id
+
+
+def start_if_new(chats: SavedChats, owner: str, conversation_id: str | None) -> str:
+    """The conversation a question goes into: the open one, or a new one (titled by that first question)."""
+    if conversation_id:
+        try:
+            return chats.store.get(owner, conversation_id).id
+        except UnknownConversation:
+            pass  # deleted in another tab: the question starts a new one
+    return chats.store.create(owner).id
+
+
+def rename(chats: SavedChats, owner: str, conversation_id: str | None, title: str) -> Choices:
+    if conversation_id and title.strip():
+        chats.store.rename(owner, conversation_id, title)
+    return choices(chats, owner, conversation_id)
+
+
+def delete(chats: SavedChats, owner: str, conversation_id: str | None) -> Choices:
+    if conversation_id:
+        try:
+            chats.store.delete(owner, conversation_id)
+        except UnknownConversation:
+            pass  # already gone
+    return choices(chats, owner)
+
+
+def export_file(chats: SavedChats, owner: str, conversation_id: str | None) -> str | None:
+    """A Markdown file of the conversation for the download button, in Gradio's upload folder; None: nothing open."""
+    if not conversation_id:
+        return None
+    saved = chats.store.get(owner, conversation_id)
+    folder = Path(tempfile.mkdtemp(prefix="export-", dir=gr.utils.get_upload_folder()))
+    path = folder / f"conversation-{saved.id}.md"
+    path.write_text(conversation_markdown(saved), encoding="utf-8")
+    return str(path)
+
+
+def rate(
+    chats: SavedChats, owner: str, conversation_id: str | None, chat: Sequence[Mapping[str, object]], index: int, liked: bool
+) -> str:
+    """Keep a thumbs up or down on the answer at message ``index``; the answers are the saved turns in order."""
+    if not conversation_id:
+        return "Ask a question first. · 请先提问。"
+    n = sum(1 for message in chat[: index + 1] if message.get("role") == "assistant")
+    try:
+        chats.rate(owner, conversation_id, n, liked)
+    except AssistantError as exc:
+        return str(exc)
+    return "Thanks: rating saved. · 感谢：评价已保存。"
