@@ -148,8 +148,10 @@ class Assistant:
             self.store.close()
 
     def check(self) -> list[str]:
-        """Disagreements between the manifest and Chroma (empty when they agree)."""
-        return verify(self.store, self.store.manifest())
+        """Disagreements between the manifest and Chroma, and between the manifest and the version histories
+        (empty when they agree)."""
+        manifest = self.store.manifest()
+        return verify(self.store, manifest) + self._versions().check(manifest.documents)
 
     def manifest(self) -> Manifest:
         return self.store.manifest()

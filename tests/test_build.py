@@ -24,6 +24,7 @@ from assistant.indexing.lexical import LexicalIndex, tokenize
 from assistant.indexing.tokens import TOKENIZER_VERSION
 from assistant.indexing.manifest import DocumentRecord
 from assistant.indexing.store import ChunkStore
+from assistant.indexing.versions import VersionStore
 from assistant.service import Assistant
 from assistant.settings import ChunkSettings, Settings
 from assistant.types import Chunk, Sentence
@@ -274,3 +275,47 @@ def test_sigkill_during_garbage_collection_loses_nothing(copy, tmp_path):
     kept = {row for s in fresh.store.vector_files.segments() for row in s.rows}  # beside the index: every live row's
     assert live.rows() <= kept and not any(row.startswith("ghost") for row in kept)  # vectors, none of the ghosts'
     assert any("77亿元" in c.quote for c in fresh.ask("青松资本向示例公司投资了多少？").citations)
+
+
+def _history(copy: Assistant) -> list[int]:
+    """The versions kept of the report; each named version's text must be on disk and nothing else beside them."""
+    store = VersionStore(copy.settings.paths.index_dir, copy.settings.index.versions_kept)
+    history = store.history(REPORT)
+    assert all(store.text(REPORT, v.n) for v in history)  # complete: every version named can be read
+    return [v.n for v in history]
+
+
+def test_an_update_stopped_before_its_switch_keeps_one_version_and_the_next_run_finishes_it(copy, tmp_path, monkeypatch):
+    assert _history(copy) == [1]
+    edit_report(tmp_path / "corpus")
+    monkeypatch.setattr(ChunkStore, "_publish", lambda self, manifest: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):  # killed between recording version 2 and switching to it
+        copy.index()
+    monkeypatch.undo()
+    assert _history(copy) == [1, 2]
+    assert [p for p in copy.check() if "ahead of the index" in p]
+    assert not any(NEW_FACT in c.text for c in copy.retriever().chunks.values())  # the old text is still served
+    copy.index()
+    assert _history(copy) == [1, 2] and copy.check() == []  # finished, not recorded twice
+    assert any(c.kind == "added" and NEW_FACT in c.new.text for c in copy.changes(REPORT).changes)
+
+
+@pytest.mark.slow
+def test_sigkill_while_an_update_makes_a_version_leaves_the_old_history_or_the_new_one(copy, tmp_path):
+    env = {**os.environ, "ASSISTANT_PATHS__CORPUS_DIR": str(tmp_path / "corpus"), "ASSISTANT_PATHS__INDEX_DIR": str(tmp_path / "index")}
+    cli = [sys.executable, "-m", "assistant", "index"]
+    edit_report(tmp_path / "corpus")
+    rng = random.Random(5)
+    for _ in range(3):
+        process = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 10.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert _history(copy) in ([1], [1, 2])
+        assert {p for p in copy.check() if "ahead of the index" not in p} == set()  # at most the interrupted switch
+        assert copy.ask("微软对OpenAI的投资金额是多少？").answerable
+    finished = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert _history(copy) == [1, 2] and copy.check() == []
+    folder = VersionStore(copy.settings.paths.index_dir, 5).folder(REPORT)
+    assert len(list(folder.iterdir())) == 3  # history.json and two texts: no temp file or stray text left

@@ -82,6 +82,7 @@ def _read_changed(
     sentences: list[Sentence] = []
     by_hash = {record.sha256: doc_id for doc_id, record in documents.items() if record.indexed}
     versions = VersionStore(Path(settings.paths.index_dir), settings.index.versions_kept)
+    versions.sweep()  # what a killed run left: the histories themselves are always complete
     for i, (doc_id, path) in enumerate(paths.items()):
         report("read", i + 1, len(paths))
         try:

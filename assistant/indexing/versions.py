@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from assistant.errors import UnknownVersion
-from assistant.indexing.manifest import write_atomic
+from assistant.indexing.manifest import DocumentRecord, write_atomic
 
 HISTORY = "history.json"
 
@@ -44,8 +45,12 @@ class VersionStore:
         return self.root / hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:24]
 
     def history(self, doc_id: str) -> list[Version]:
+        return self._history_in(self.folder(doc_id))
+
+    @staticmethod
+    def _history_in(folder: Path) -> list[Version]:
         try:
-            data = json.loads((self.folder(doc_id) / HISTORY).read_text(encoding="utf-8"))
+            data = json.loads((folder / HISTORY).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return []
         return [Version(int(v["n"]), str(v["sha256"]), float(v["indexed_at"])) for v in data.get("versions", [])]
@@ -74,3 +79,32 @@ class VersionStore:
         if version is None:
             raise UnknownVersion(doc_id, n, [v.n for v in versions])
         return (self.folder(doc_id) / f"{version.sha256}.txt").read_text(encoding="utf-8")
+
+    def sweep(self) -> None:
+        """Remove what a killed run left behind: temp files, and texts of versions no history names any more.
+        Runs under the indexing lock, so no writer is mid-way."""
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if not (folder / HISTORY).is_file():
+                continue
+            named = {HISTORY} | {f"{v.sha256}.txt" for v in self._history_in(folder)}
+            for path in folder.iterdir():
+                if path.name not in named:
+                    path.unlink(missing_ok=True)
+
+    def check(self, documents: Mapping[str, DocumentRecord]) -> list[str]:
+        """Problems with the kept histories of the indexed ``documents``: a version whose text is missing, or a
+        latest version that is not the one the index serves (an indexing run stopped between the two)."""
+        problems = []
+        for doc_id, record in sorted(documents.items()):
+            history = self.history(doc_id) if record.indexed else []
+            for version in history:
+                if not (self.folder(doc_id) / f"{version.sha256}.txt").is_file():
+                    problems.append(f"version {version.n} of {doc_id} has lost its text; it cannot be compared")
+            if history and history[-1].sha256 != record.sha256:
+                problems.append(
+                    f"the version history of {doc_id} is ahead of the index (an indexing run was interrupted); "
+                    "run `assistant index` to finish it"
+                )
+        return problems
