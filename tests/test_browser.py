@@ -298,3 +298,27 @@ def test_a_question_asked_while_the_model_writes_is_shown_at_once_and_answered_n
     expect(chat).to_contain_text("微软对OpenAI的投资金额是多少？")
     assert page.locator('#chat [data-testid="user"]').count() == 2 and page.locator('#chat [data-testid="bot"]').count() == 2
     snap("both-answered")
+
+
+def test_the_changes_view_shows_two_versions_side_by_side_with_the_changed_figure_marked(private_served, page, snap):
+    report = private_served.corpus_dir / "genai-enterprise-report.zh.txt"
+    report.write_text(report.read_text(encoding="utf-8").replace("100亿美元", "130亿美元", 1), encoding="utf-8")
+    admin = {"Authorization": f"Bearer {private_served.admin_token}"}
+    with httpx.Client(base_url=private_served.url, timeout=120) as http:
+        job = finished_job(http, http.post("/api/index", headers=admin), admin)
+        assert job["report"]["documents"]["updated"] == ["genai-enterprise-report.zh.txt"], job
+        listed = {d["doc_id"]: d for d in http.get("/api/documents").json()}
+    assert listed["genai-enterprise-report.zh.txt"]["versions"] == [1, 2]
+    open_chat(page, private_served.url)
+    page.get_by_role("tab", name=re.compile("Documents")).click()
+    page.locator("#changes-view").get_by_text("Changes").click()
+    page.locator("#changes-document input").click()
+    page.get_by_role("option", name="genai-enterprise-report.zh.txt").click()
+    changes = page.locator("#changes table.changes")
+    expect(changes).to_be_visible()
+    changed = changes.locator("tr.changed").first
+    expect(changed.locator("td").first.locator("mark")).to_have_text("100亿美元")  # the old figure, in version 1
+    expect(changed.locator("td").last.locator("mark")).to_have_text("130亿美元")  # the new one, in version 2
+    expect(changes.locator("thead")).to_contain_text("version 1")
+    expect(changes.locator("thead")).to_contain_text("version 2")
+    snap("changes", full_page=True)

@@ -52,4 +52,8 @@ def list_documents(assistant: Assistant) -> list[dict[str, object]]:
     except IndexMissing:
         indexed, outlines = {}, {}
     statuses = document_statuses(indexed, file_hashes(assistant.settings.paths.corpus_dir))
-    return [{**status, **outlines.get(str(status["doc_id"]), {})} for status in statuses]
+    kept = {doc_id: [v.n for v in assistant.versions(doc_id)[1]] for doc_id in outlines}
+    return [
+        {**status, **outlines.get(str(status["doc_id"]), {}), **({"versions": kept[d]} if (d := str(status["doc_id"])) in kept else {})}
+        for status in statuses
+    ]

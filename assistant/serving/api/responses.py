@@ -146,3 +146,4 @@ class DocumentOut(BaseModel):
     title: str | None = Field(None, description="the document's first line")
     language: str | None = Field(None, description="zh or en: the language most of its text is in")
     sections: list[str] | None = Field(None, description="the numbered sections (and abstract) detected in it")
+    versions: list[int] | None = Field(None, description="the versions kept (GET /api/documents/{doc_id}/changes compares two)")

@@ -28,11 +28,13 @@ from assistant.serving.ui.handlers import (
     SessionQuestions,
     reindex,
     respond_in_turn,
+    show_changes,
     upload_documents,
+    version_choices,
 )
 from assistant.settings import Settings
 
-DOCUMENT_HEADERS = ["document", "status", "language", "sections", "chunks", "pages", "indexed at", "detail"]
+DOCUMENT_HEADERS = ["document", "status", "language", "sections", "chunks", "pages", "versions", "indexed at", "detail"]
 CSS = """
 .source { border-left: 3px solid #d0d7de; padding: 4px 10px; margin: 8px 0; }
 .source:target, .source.active { border-left-color: #f59e0b; background: #fffbeb; }
@@ -42,6 +44,9 @@ CSS = """
 .unverified { color: #9a6700; font-weight: 600; }
 .legend { color: #57606a; }
 .draft { color: #57606a; background: #f6f8fa; }
+.changes td { vertical-align: top; width: 50%; }
+.changes tr.removed td:first-child, .changes tr.changed td:first-child { background: #fff1f0; }
+.changes tr.added td:last-child, .changes tr.changed td:last-child { background: #f0fff4; }
 """
 
 
@@ -95,6 +100,13 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
                 reindex_button = gr.Button("Re-index", variant="primary", elem_id="reindex")
                 refresh = gr.Button("Refresh")
             index_status = gr.Textbox(label="Index", interactive=False, lines=10, elem_id="index-status")
+            with gr.Accordion("Changes · 修订对比", open=False, elem_id="changes-view"):
+                with gr.Row():
+                    compared = gr.Dropdown(label="Document · 文档", elem_id="changes-document", scale=3)
+                    old_version = gr.Dropdown(label="From version · 旧版本", elem_id="changes-from", scale=1)
+                    new_version = gr.Dropdown(label="To version · 新版本", elem_id="changes-to", scale=1)
+                    compare = gr.Button("Compare · 对比", elem_id="compare", scale=1)
+                changes = gr.HTML(elem_id="changes")
         footer = gr.Markdown(elem_id="footer")
 
         def ask(
@@ -147,14 +159,20 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
         def run_index(given: str, progress: gr.Progress = gr.Progress()) -> Iterator[str]:
             yield from reindex(jobs, assistant.settings.server, given, progress)
 
-        def show() -> tuple[list[list[object]], gr.Dropdown, str, gr.Dropdown, str]:
+        def show() -> tuple[list[list[object]], gr.Dropdown, str, gr.Dropdown, str, gr.Dropdown]:
             rows, deletable, footer_line = documents_view(assistant)
             indexed = [str(row[0]) for row in rows if row[2]]  # the ones with a language were indexed
             title = server.title or " · ".join(indexed) or "Document assistant · 文档助手"
             heading = f"## {escape_markdown(title)} — ask in Chinese or English · 中英文提问"
-            return rows, gr.Dropdown(choices=deletable, value=None), footer_line, gr.Dropdown(choices=indexed), heading
+            return rows, gr.Dropdown(choices=deletable, value=None), footer_line, gr.Dropdown(choices=indexed), heading, gr.Dropdown(choices=indexed)
 
-        view = [documents, doomed, footer, picked, header]
+        def pick_versions(doc_id: str | None) -> tuple[gr.Dropdown, gr.Dropdown]:
+            return version_choices(assistant, doc_id)
+
+        def compare_versions(doc_id: str | None, old: int | None, new: int | None) -> str:
+            return show_changes(assistant, doc_id, old, new)
+
+        view = [documents, doomed, footer, picked, header, compared]
         private: dict[str, Any] = {"api_visibility": "private"}
         # Admin writes share one slot, so an upload is saved before a re-index clicked after it;
         # chat events have slots of their own, so questions are answered while an index is built.
@@ -177,6 +195,10 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
         delete.click(remove, [doomed, token], document_status, **admin).then(show, None, view, **private)
         reindex_button.click(run_index, token, index_status, **admin).then(show, None, view, **private)
         refresh.click(show, None, view, **private)
+        compared.input(pick_versions, compared, [old_version, new_version], **private).then(
+            compare_versions, [compared, old_version, new_version], changes, **private
+        )
+        compare.click(compare_versions, [compared, old_version, new_version], changes, **private)
         app.load(show, None, view, **private)
         app.load(start, [client, current], [client, current, chatbot, sources, listed], **private)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import queue
@@ -24,6 +25,7 @@ from assistant.serving.saved import SavedChats
 from assistant.serving.status import index_size, list_documents
 from assistant.serving.ui.render import (
     CHECKING_SOURCES,
+    render_changes,
     _when,
     document_row,
     escape_markdown,
@@ -335,3 +337,25 @@ def documents_view(assistant: Assistant) -> tuple[list[list[object]], list[str],
         statuses = []
     on_disk = [str(s["doc_id"]) for s in statuses if s["status"] != "missing on disk"]
     return [document_row(s) for s in statuses], on_disk, footer_text(assistant)
+
+
+def version_choices(assistant: Assistant, doc_id: str | None) -> tuple[gr.Dropdown, gr.Dropdown]:
+    """The versions kept of the chosen document for the Changes view: compare the latest with the one before."""
+    if not doc_id:
+        return gr.Dropdown(choices=[], value=None), gr.Dropdown(choices=[], value=None)
+    _, history = assistant.versions(doc_id)
+    numbers = [v.n for v in history]
+    return (
+        gr.Dropdown(choices=numbers, value=numbers[-2] if len(numbers) > 1 else None),
+        gr.Dropdown(choices=numbers, value=numbers[-1] if numbers else None),
+    )
+
+
+def show_changes(assistant: Assistant, doc_id: str | None, old: int | None, new: int | None) -> str:
+    """The chosen pair of versions side by side, or what to do when there is nothing to compare."""
+    if not doc_id:
+        return "<p>Choose a document. · 请选择文档。</p>"
+    try:
+        return render_changes(assistant.changes(doc_id, old, new))
+    except AssistantError as exc:
+        return f"<p>{html.escape(str(exc))}</p>"

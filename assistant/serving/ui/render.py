@@ -12,6 +12,8 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 
+from assistant.answering.changes import DocumentChanges, Unit
+from assistant.indexing.versions import Version
 from assistant.types import APP_MARKER_RE, Answer, Citation, Turn
 
 MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
@@ -166,6 +168,32 @@ def document_row(status: Mapping[str, object]) -> list[object]:
         len(status.get("sections") or []) or "",
         status.get("chunks", ""),
         status.get("pages", ""),
+        len(status.get("versions") or []) or "",
         _when(status.get("indexed_at")),
         status.get("error", ""),
     ]
+
+
+def render_changes(found: DocumentChanges) -> str:
+    """Two versions side by side, one row per added, removed or changed sentence or table row; the figures that
+    changed are highlighted in both columns."""
+    def when(v: Version) -> str:
+        return f"version {v.n} · {_when(v.indexed_at)}"
+
+    def marked(unit: Unit | None, figures: Sequence[str]) -> str:
+        if unit is None:
+            return ""
+        text = html.escape(unit.text)
+        for figure in sorted(set(figures), key=len, reverse=True):
+            text = text.replace(html.escape(figure), f"<mark>{html.escape(figure)}</mark>")
+        return text
+
+    head = f'<tr><th>{when(found.old)}</th><th>{when(found.new)}</th></tr>'
+    rows = [
+        f'<tr class="{c.kind}"><td>{marked(c.old, [f.old for f in c.figures])}</td>'
+        f'<td>{marked(c.new, [f.new for f in c.figures])}</td></tr>'
+        for c in found.changes
+    ]
+    if not rows:
+        rows = ['<tr><td colspan="2">The two versions have the same text. · 两个版本的文字相同。</td></tr>']
+    return f'<table class="changes"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
