@@ -75,6 +75,16 @@ class UnknownDocument(BadUpload):
         super().__init__(f"There is no document {doc_id!r} in the corpus folder; check the name in the document list.")
 
 
+class NotAPdf(AssistantError):
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"{doc_id} is not a PDF: its passages are shown as text in the Sources panel.")
+
+
+class UnknownPage(AssistantError):
+    def __init__(self, doc_id: str, page: int, pages: int) -> None:
+        super().__init__(f"{doc_id} has pages 1 to {pages}, not page {page}.")
+
+
 class UnknownVersion(AssistantError):
     """A version of a document that is not kept (never indexed, or garbage-collected)."""
 

@@ -21,10 +21,13 @@ from assistant.answering.changes import (
     Change,
     DocumentChanges,
     Unit,
+    asks_about_earlier,
     asks_what_changed,
     change_lines,
     change_note,
     compare,
+    earlier_lines,
+    earlier_of,
     fate,
     passage_note,
 )
@@ -251,24 +254,36 @@ class Assistant:
         if not updated:
             return None
         language = detect_language(question)
-        texts: list[str] = []
-        citations: list[Citation] = []
-        hits: dict[str, Hit] = {}
-        for doc_id in updated:
-            text, quoted = change_lines(self._latest_changes(doc_id, histories[doc_id]), language, first=len(citations) + 1)
-            texts.append(text)
-            own = [c for c in retriever.chunks.values() if c.doc_id == doc_id]
-            for unit, version in quoted:
-                chunk = None if version else _holding(own, unit)
-                if chunk is not None:
-                    hits.setdefault(chunk.id, Hit(chunk, 1.0, len(hits) + 1))
-                citations.append(Citation(
-                    n=len(citations) + 1, source=doc_id, section=chunk.section_path if chunk else "",
-                    page=chunk.page if chunk else 0, chunk_id=chunk.id if chunk else "", quote=unit.text,
-                    start=unit.start, end=unit.end, version=version,
-                ))
-        return Answer(question, language, "\n\n".join(texts), True, AnswerMode.EXTRACTIVE, tuple(citations),
-                      tuple(hits.values()), question, 1.0)
+        cited = _Cited(retriever)
+        texts = [cited.add(doc_id, *change_lines(self._latest_changes(doc_id, histories[doc_id]), language, cited.next))
+                 for doc_id in updated]
+        return cited.answer(question, language, texts)
+
+    def _earlier_answer(self, question: str, documents: Sequence[str], k: int | None, started: float) -> Answer | None:
+        """"What did the previous edition say about …?": the passages that answer the question now, each with what
+        the version before the latest update had in its place (the same words, other words, or nothing), cited from
+        that version. None when no document the question finds was updated (then it is a question like any other)."""
+        retriever, extractive, _, _ = self._answer_offline(question, question, k, started, documents)
+        store = self._versions()
+        language = detect_language(question)
+        cited = _Cited(retriever)
+        texts = []
+        for doc_id in dict.fromkeys(c.source for c in extractive.citations):
+            history = store.history(doc_id)
+            if len(history) < 2:
+                continue
+            found = self._latest_changes(doc_id, history)
+            old_text, new_text = store.text(doc_id, found.old.n), store.text(doc_id, found.new.n)
+            items = []
+            for c in (c for c in extractive.citations if c.source == doc_id):
+                kind, old, new = earlier_of(found, new_text, c.start, c.end)
+                if kind == "same" and (at := old_text.find(c.quote)) >= 0:
+                    old = Unit(c.quote, at, at + len(c.quote))
+                if (old or new) and (kind, old, new) not in items:
+                    items.append((kind, old, new))
+            if items:
+                texts.append(cited.add(doc_id, *earlier_lines(found, items, language, cited.next)))
+        return cited.answer(question, language, texts) if texts else None
 
     def _noting_changes(self, answer: Answer) -> Answer:
         """An answer quoting text whose figures the latest update of its document changed says so (old → new)."""
@@ -407,8 +422,11 @@ class Assistant:
         """
         started = time.perf_counter()
         text = self.validate(question)
-        changed = self._changes_answer(text, documents) if asks_what_changed(text) else None
-        if changed is not None:  # computed from the kept versions: no retrieval, no model
+        if asks_about_earlier(text):
+            changed = self._earlier_answer(text, documents, k, started)
+        else:
+            changed = self._changes_answer(text, documents) if asks_what_changed(text) else None
+        if changed is not None:  # computed from the kept versions: no model
             yield StreamEvent(EventKind.TOKEN, changed.text)
             yield StreamEvent(EventKind.ANSWER, answer=_timed(changed, started, first_token=True))
             return
@@ -571,6 +589,36 @@ class Assistant:
                     seeds=[(c.source, c.start, c.end) for c in answer.citations],
                 )
         return retriever, _timed(answer, started, first_token=True), windows, digest
+
+
+class _Cited:
+    """The citations of an answer composed from version units: a unit of the current version is cited with the
+    chunk that holds it (so the Sources panel shows its passage), an earlier version's with its version number."""
+
+    def __init__(self, retriever: HybridRetriever) -> None:
+        self.retriever = retriever
+        self.citations: list[Citation] = []
+        self.hits: dict[str, Hit] = {}
+
+    @property
+    def next(self) -> int:
+        return len(self.citations) + 1
+
+    def add(self, doc_id: str, text: str, quoted: Sequence[tuple[Unit, int | None]]) -> str:
+        own = [c for c in self.retriever.chunks.values() if c.doc_id == doc_id]
+        for unit, version in quoted:
+            chunk = None if version else _holding(own, unit)
+            if chunk is not None:
+                self.hits.setdefault(chunk.id, Hit(chunk, 1.0, len(self.hits) + 1))
+            self.citations.append(Citation(
+                n=self.next, source=doc_id, section=chunk.section_path if chunk else "", page=chunk.page if chunk else 0,
+                chunk_id=chunk.id if chunk else "", quote=unit.text, start=unit.start, end=unit.end, version=version,
+            ))
+        return text
+
+    def answer(self, question: str, language: str, texts: Sequence[str]) -> Answer:
+        return Answer(question, language, "\n\n".join(texts), True, AnswerMode.EXTRACTIVE, tuple(self.citations),
+                      tuple(self.hits.values()), question, 1.0)
 
 
 def _holding(chunks: Iterable[Chunk], unit: Unit) -> Chunk | None:

@@ -322,3 +322,28 @@ def test_the_changes_view_shows_two_versions_side_by_side_with_the_changed_figur
     expect(changes.locator("thead")).to_contain_text("version 1")
     expect(changes.locator("thead")).to_contain_text("version 2")
     snap("changes", full_page=True)
+
+
+def test_a_pdf_citation_opens_its_page_with_the_quote_highlighted(private_served, page, snap):
+    from test_pages import make_pdf
+
+    make_pdf(private_served.corpus_dir / "annual-report.pdf")
+    admin = {"Authorization": f"Bearer {private_served.admin_token}"}
+    with httpx.Client(base_url=private_served.url, timeout=120) as http:
+        job = finished_job(http, http.post("/api/index", headers=admin), admin)
+        question = "Which plan did the board approve in March?"
+        expected = http.post("/api/ask", json={"question": question, "documents": ["annual-report.pdf"]}).json()
+    assert "annual-report.pdf" in job["report"]["documents"]["added"], job
+    assert [(c["source"], c["page"]) for c in expected["citations"]][:1] == [("annual-report.pdf", 2)], expected
+    open_chat(page, private_served.url)
+    page.locator("#picker input").click()
+    page.get_by_role("option", name="annual-report.pdf").click()
+    page.keyboard.press("Escape")
+    ask(page, question)
+    cited = page.locator("#sources .source").filter(has_text="annual-report.pdf").first
+    expect(cited).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    cited.locator("details.page summary").click()
+    image = cited.locator("details.page img")
+    expect(image).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 800", arg=image.element_handle())
+    snap("pdf-page", full_page=True)

@@ -139,6 +139,26 @@ def test_what_changed_is_answered_from_the_computed_changes_citing_old_and_new(e
     assert old_text[old.start : old.end] == old.quote  # the earlier wording, verbatim from version 1
 
 
+@pytest.mark.parametrize(
+    "question, lead, changed",
+    [
+        ("上一版关于微软对OpenAI的投资是怎么说的？", "第1版（更新前）关于此的原文", "第2版改为"),
+        ("What did the previous edition say about Microsoft's investment in OpenAI?", "What version 1 of", "version 2 changed it to"),
+    ],
+    ids=["zh", "en"],
+)
+def test_what_the_previous_edition_said_is_quoted_from_it_beside_what_replaced_it(edited, question, lead, changed):
+    answer = edited.ask(question)
+    assert lead in answer.text and changed in answer.text, answer.text
+    old = [c for c in answer.citations if c.version == 1]
+    new = [c for c in answer.citations if c.version is None]
+    assert any("100亿美元" in c.quote for c in old) and any("130亿美元" in c.quote for c in new)
+    report = edited.settings.paths.corpus_dir / "genai-enterprise-report.zh.txt"
+    current = "".join(report.read_text(encoding="utf-8").split())
+    assert all("".join(c.quote.split()) in current for c in new)  # current quotes are the current text
+    assert "130亿美元" not in "".join(c.quote for c in old)
+
+
 def test_the_langchain_tool_reports_the_changes_and_explains_a_wrong_version(edited):
     from assistant import changes_tool
 

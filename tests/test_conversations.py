@@ -190,3 +190,22 @@ def test_a_saved_answer_reads_back_as_the_answer_it_was(report_assistant):
     again = Answer.from_dict(json.loads(json.dumps(answer.to_dict(), ensure_ascii=False)))
     assert again.to_dict() == answer.to_dict()
     assert render_answer(again) == render_answer(answer) and render_sources(again) == render_sources(answer)
+
+
+def test_every_browser_gets_one_lasting_id_cookie():
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from assistant.serving.clientid import COOKIE, ClientCookie, client_of
+
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse(str(client_of(request.cookies))))])
+    browser = TestClient(ClientCookie(app))
+    first = browser.get("/")
+    issued = first.cookies[COOKIE]
+    assert client_id(issued) == issued and first.text == "None"  # issued with the first response
+    assert "HttpOnly" in first.headers["set-cookie"] and "SameSite=Lax" in first.headers["set-cookie"]
+    again = browser.get("/")
+    assert again.text == issued and "set-cookie" not in again.headers  # kept, not replaced
+    forged = TestClient(ClientCookie(app)).get("/", headers={"Cookie": f"{COOKIE}=short"})
+    assert forged.cookies[COOKIE] != "short" and client_id(forged.cookies[COOKIE])  # not an id this server issues

@@ -287,3 +287,60 @@ def passage_note(n: int, doc_id: str, old: int, change: Change | None, new: int,
         return PASSAGE_NOTE[language]["gone"].format(n=n, doc=doc_id, old=old)
     now = change.new.text if change.kind == "changed" and change.new else ""
     return PASSAGE_NOTE[language][change.kind].format(n=n, doc=doc_id, old=old, new=new, when=when, now=now)
+
+
+EARLIER_QUESTION_RE = re.compile(
+    r"\b(?:previous|earlier|last|old|original|first|prior) (?:version|edition|revision)\b[^.?!]{0,40}"
+    r"\b(?:say|said|says|state|stated|write|wrote|have|had|put)\b"
+    r"|\b(?:say|said|state|stated|write|wrote)\b[^.?!]{0,60}\b(?:previous|earlier|last|old|original|first|prior) "
+    r"(?:version|edition|revision)\b"
+    r"|\bbefore the (?:update|revision)\b"
+    r"|(?:上一版|旧版|前一版|上个版本|上一个版本|原版|修订前|更新前|之前的版本)[^。？?]{0,30}(?:说|写|提到|怎么|是什么|多少|如何)",
+    re.IGNORECASE,
+)
+EARLIER_LEAD = {
+    "zh": "《{doc}》第{old}版（更新前）关于此的原文：",
+    "en": "What version {old} of {doc} (before the update) said about this:",
+}
+EARLIER_LINE = {
+    "changed": {"zh": "{old}；第{new}版改为：{new_quote}", "en": "{old}; version {new} changed it to: {new_quote}"},
+    "same": {"zh": "{old}（第{new}版未改）", "en": "{old} (unchanged in version {new})"},
+    "added": {"zh": "第{old_n}版没有这段；它在第{new}版中加入：{new_quote}", "en": "Version {old_n} did not have this; version {new} added: {new_quote}"},
+}
+
+
+def asks_about_earlier(question: str) -> bool:
+    """A question about what an earlier version said on a topic ("what did the previous edition say about …",
+    "上一版怎么说…"), rather than about the update as a whole."""
+    return bool(EARLIER_QUESTION_RE.search(question))
+
+
+def earlier_of(found: DocumentChanges, new_text: str, start: int, end: int) -> tuple[str, Unit | None, Unit | None]:
+    """What the earlier version had where the later one has ``start:end``: ("changed", old unit, new unit),
+    ("added", None, new unit) or ("same", the passage in the old version, None); the old unit's offsets are in the
+    old version's text, found by the caller (``old_text``) for "same"."""
+    for change in found.changes:
+        if change.new is not None and change.new.start < end and start < change.new.end:
+            return change.kind, change.old, change.new
+    return "same", None, None
+
+
+def earlier_lines(
+    found: DocumentChanges, items: Sequence[tuple[str, Unit | None, Unit | None]], language: str, first: int = 1
+) -> tuple[str, list[tuple[Unit, int | None]]]:
+    """The answer to "what did the earlier version say": per current passage, the earlier wording cited from the
+    earlier version, with what the update made of it cited from the current one."""
+    quoted: list[tuple[Unit, int | None]] = []
+
+    def cite(unit: Unit, version: int | None) -> str:
+        quoted.append((unit, version))
+        return f"“{unit.text}” [{first + len(quoted) - 1}]"
+
+    lines = [EARLIER_LEAD[language].format(doc=found.doc_id, old=found.old.n)]
+    for kind, old, new in items:
+        line = EARLIER_LINE[kind][language]
+        lines.append(line.format(
+            old=cite(old, found.old.n) if old else "", new=found.new.n, old_n=found.old.n,
+            new_quote=cite(new, None) if new else "",
+        ))
+    return "\n".join(lines), quoted

@@ -184,13 +184,20 @@ def place(corpus_dir: Path, name: str, data: bytes) -> None:
         temp.unlink(missing_ok=True)
 
 
-def remove_document(settings: Settings, doc_id: str) -> None:
-    """Delete one document of the corpus (its index entries go at the next indexing run)."""
+def document_file(settings: Settings, doc_id: str) -> Path:
+    """The corpus file of a document id, or UnknownDocument: an id never names a file outside the corpus folder."""
     corpus_dir = settings.paths.corpus_dir
     documents = {path.relative_to(corpus_dir).as_posix(): path for path in discover(corpus_dir)}
     path = documents.get(doc_id)
     if path is None or not path.resolve().is_relative_to(corpus_dir.resolve()):
         raise UnknownDocument(doc_id)
+    return path
+
+
+def remove_document(settings: Settings, doc_id: str) -> None:
+    """Delete one document of the corpus (its index entries go at the next indexing run)."""
+    corpus_dir = settings.paths.corpus_dir
+    path = document_file(settings, doc_id)
     with _corpus_lock:
         try:
             path.unlink()

@@ -21,6 +21,7 @@ from assistant.errors import AdminRequired, AssistantError, BadQuestion
 from assistant.ingest.documents import (
     MB,
     check_size,
+    document_file,
     remove_document,
     safe_name,
     save_uploads,
@@ -49,6 +50,7 @@ from assistant.serving.export import conversation_markdown
 from assistant.serving.jobs import IndexJob, IndexJobs
 from assistant.serving.saved import SavedChats
 from assistant.serving.metrics import ApiMetrics, MetricsMiddleware
+from assistant.serving.pages import MAX_QUOTE_CHARS, page_png
 from assistant.serving.status import index_bytes, index_size, list_documents
 from assistant.settings import LimitSettings, ServerSettings
 
@@ -264,6 +266,13 @@ def create_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: Saved
         """What changed between two indexed versions of a document: added, removed and changed sentences or table
         rows, with the changed figures; 404 names the versions kept."""
         return assistant.changes(doc_id, old, new).to_dict()
+
+    @app.get("/api/documents/{doc_id:path}/pages/{page}.png", response_class=Response,
+             responses={200: {"content": {"image/png": {}}}})
+    def page_image(doc_id: str, page: int, quote: str = Query("", max_length=MAX_QUOTE_CHARS)) -> Response:
+        """A PDF page rendered as PNG, with `quote` (a citation's) highlighted at its position on the page."""
+        png = page_png(document_file(assistant.settings, doc_id), page, quote)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
     @app.get("/api/documents/{doc_id:path}/versions")
     def versions(doc_id: str) -> dict[str, object]:

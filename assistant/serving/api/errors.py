@@ -20,6 +20,8 @@ from assistant.errors import (
     StorageUnavailable,
     UnknownConversation,
     UnknownDocument,
+    UnknownPage,
+    NotAPdf,
     UnknownJob,
     UnknownVersion,
     UploadTooLarge,
@@ -28,6 +30,8 @@ from assistant.errors import (
 STATUS_BY_ERROR: tuple[tuple[type[AssistantError], int], ...] = (
     (BadQuestion, 422),
     (UnknownDocument, 404),
+    (UnknownPage, 404),
+    (NotAPdf, 422),
     (UnknownJob, 404),
     (UnknownVersion, 404),
     (UnknownConversation, 404),

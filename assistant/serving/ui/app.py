@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from assistant.indexing.manifest import SETTINGS_CHANGED
 from assistant.service import Assistant
 from assistant.serving.api import create_app
+from assistant.serving.clientid import ClientCookie
 from assistant.serving.guard import RequestGuard
 from assistant.serving.conversations import ConversationStore
 from assistant.serving.jobs import IndexJobs
@@ -44,6 +45,7 @@ CSS = """
 .unverified { color: #9a6700; font-weight: 600; }
 .legend { color: #57606a; }
 .draft { color: #57606a; background: #f6f8fa; }
+.source details.page img { max-width: 100%; border: 1px solid #d0d7de; margin-top: 4px; }
 .changes td { vertical-align: top; width: 50%; }
 .changes tr.removed td:first-child, .changes tr.changed td:first-child { background: #fff1f0; }
 .changes tr.added td:last-child, .changes tr.changed td:last-child { background: #f0fff4; }
@@ -58,9 +60,7 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
     questions = SessionQuestions()
     server = assistant.settings.server
     with gr.Blocks(title=server.title or "Document assistant · 文档助手") as app:
-        secret = saved.browser_secret(assistant.settings.paths.state_dir)
-        client = gr.BrowserState("", storage_key="assistant-client", secret=secret)
-        current = gr.BrowserState("", storage_key="assistant-conversation", secret=secret)
+        current = gr.State("")  # the open conversation's id ("" until the first question starts one)
         header = gr.Markdown(elem_id="header")
         with gr.Tab("Chat · 问答"):
             with gr.Row():
@@ -72,7 +72,7 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
                         rename = gr.Button("Rename · 重命名", size="sm", elem_id="rename")
                         forget = gr.Button("Delete · 删除", size="sm", variant="stop", elem_id="forget")
                     export = gr.Button("Export Markdown · 导出", size="sm", elem_id="export")
-                    exported = gr.File(label="Export · 导出", interactive=False, elem_id="exported")
+                    exported = gr.File(label="Export · 导出", interactive=False, height=80, elem_id="exported")
                     rated = gr.Markdown(elem_id="rated")
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(label="Chat", height=480, sanitize_html=True, elem_id="chat")
@@ -110,15 +110,16 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
         footer = gr.Markdown(elem_id="footer")
 
         def ask(
-            message: str, chat: list[dict], documents: list[str] | None, owner: str, conversation_id: str, request: gr.Request
+            message: str, chat: list[dict], documents: list[str] | None, conversation_id: str, request: gr.Request
         ) -> Iterator[tuple[object, ...]]:
             """A browser's questions are saved in its open conversation (a new one for its first question); a client
-            without a browser id (gradio_client) is answered without saving."""
+            without the browser cookie (gradio_client) is answered without saving."""
             session = request.session_hash or uuid.uuid4().hex  # a client without a session shares its turn with nobody
+            owner = saved.owner_of(request)
             opened: list[str] = []
 
             def conversation() -> Saving | None:
-                if not saved.is_own(owner):
+                if owner is None:
                     return None
                 opened.append(saved.start_if_new(chats, owner, conversation_id))
                 return Saving(chats, owner, opened[0])
@@ -126,27 +127,41 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
             for update in respond_in_turn(assistant, questions, session, message, chat, documents or (), conversation):
                 yield (*update, opened[0] if opened else gr.skip())
 
-        def listing(owner: str, conversation_id: str) -> gr.Radio:
-            return gr.Radio(choices=saved.choices(chats, owner, conversation_id), value=conversation_id or None)
+        def listing(conversation_id: str, request: gr.Request) -> gr.Radio:
+            owner = saved.owner_of(request)
+            listed = saved.choices(chats, owner, conversation_id) if owner else []
+            return gr.Radio(choices=listed, value=conversation_id or None)
 
-        def start(stored_owner: str, conversation_id: str) -> tuple[object, ...]:
-            owner = saved.own_id(stored_owner)
-            messages, cited, conversation_id = saved.opened(chats, owner, conversation_id)
-            return owner, conversation_id, messages, cited, listing(owner, conversation_id)
+        def start(conversation_id: str, chat: list[dict] | None, request: gr.Request) -> tuple[object, ...]:
+            """The page opens with the conversation last used; a load event that arrives after the first question
+            (a slow page) leaves that question's conversation alone."""
+            if conversation_id or chat:
+                return gr.skip(), gr.skip(), gr.skip(), listing(conversation_id, request)
+            conversation_id = saved.latest(chats, saved.owner_of(request))
+            return (conversation_id, *reopen(conversation_id, request)[:2], listing(conversation_id, request))
 
-        def reopen(owner: str, conversation_id: str) -> tuple[object, ...]:
-            return saved.opened(chats, owner, conversation_id)
+        def reopen(conversation_id: str | None, request: gr.Request) -> tuple[object, ...]:
+            owner = saved.owner_of(request)
+            return saved.opened(chats, owner, conversation_id) if owner else ([], saved.NO_SOURCES, "")
 
-        def retitle(owner: str, conversation_id: str, text: str) -> gr.Radio:
-            return gr.Radio(choices=saved.rename(chats, owner, conversation_id, text), value=conversation_id or None)
+        def retitle(conversation_id: str, text: str, request: gr.Request) -> gr.Radio:
+            owner = saved.owner_of(request)
+            listed = saved.rename(chats, owner, conversation_id, text) if owner else []
+            return gr.Radio(choices=listed, value=conversation_id or None)
 
-        def drop(owner: str, conversation_id: str) -> tuple[object, ...]:
-            return [], saved.NO_SOURCES, "", gr.Radio(choices=saved.delete(chats, owner, conversation_id), value=None)
+        def drop(conversation_id: str, request: gr.Request) -> tuple[object, ...]:
+            owner = saved.owner_of(request)
+            listed = saved.delete(chats, owner, conversation_id) if owner else []
+            return [], saved.NO_SOURCES, "", gr.Radio(choices=listed, value=None)
 
-        def download(owner: str, conversation_id: str) -> str | None:
-            return saved.export_file(chats, owner, conversation_id)
+        def download(conversation_id: str, request: gr.Request) -> str | None:
+            owner = saved.owner_of(request)
+            return saved.export_file(chats, owner, conversation_id) if owner else None
 
-        def like(owner: str, conversation_id: str, chat: list[dict], data: gr.LikeData) -> str:
+        def like(conversation_id: str, chat: list[dict], data: gr.LikeData, request: gr.Request) -> str:
+            owner = saved.owner_of(request)
+            if owner is None:
+                return "Ratings are kept for browser sessions only. · 仅保存浏览器会话中的评价。"
             index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
             return saved.rate(chats, owner, conversation_id, chat, int(index), bool(data.liked))
 
@@ -180,17 +195,17 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
         # "multiple": a question asked while an answer is written reaches ``ask``, which queues it in the session
         # "multiple": a question asked while an answer is written reaches ``ask``, which queues it in the session
         chat_io: dict[str, Any] = {
-            "inputs": [question, chatbot, picked, client, current], "outputs": [chatbot, sources, question, current],
+            "inputs": [question, chatbot, picked, current], "outputs": [chatbot, sources, question, current],
             "trigger_mode": "multiple",
         }
-        question.submit(ask, api_name="ask", **chat_io).then(listing, [client, current], listed, **private)
-        ask_button.click(ask, **chat_io, **private).then(listing, [client, current], listed, **private)
+        question.submit(ask, api_name="ask", **chat_io).then(listing, current, listed, **private)
+        ask_button.click(ask, **chat_io, **private).then(listing, current, listed, **private)
         new_chat.click(lambda: ([], saved.NO_SOURCES, "", gr.Radio(value=None)), None, [chatbot, sources, current, listed], **private)
-        listed.input(reopen, [client, listed], [chatbot, sources, current], **private)
-        rename.click(retitle, [client, current, title], listed, **private)
-        forget.click(drop, [client, current], [chatbot, sources, current, listed], **private)
-        export.click(download, [client, current], exported, **private)
-        chatbot.like(like, [client, current, chatbot], rated, **private)
+        listed.input(reopen, listed, [chatbot, sources, current], **private)
+        rename.click(retitle, [current, title], listed, **private)
+        forget.click(drop, current, [chatbot, sources, current, listed], **private)
+        export.click(download, current, exported, **private)
+        chatbot.like(like, [current, chatbot], rated, **private)
         upload.upload(save, [upload, token], [document_status, upload], **admin).then(show, None, view, **private)
         delete.click(remove, [doomed, token], document_status, **admin).then(show, None, view, **private)
         reindex_button.click(run_index, token, index_status, **admin).then(show, None, view, **private)
@@ -200,7 +215,7 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
         )
         compare.click(compare_versions, [compared, old_version, new_version], changes, **private)
         app.load(show, None, view, **private)
-        app.load(start, [client, current], [client, current, chatbot, sources, listed], **private)
+        app.load(start, [current, chatbot], [current, chatbot, sources, listed], **private)
     return app
 
 
@@ -216,6 +231,7 @@ def web_app(assistant: Assistant) -> FastAPI:
     # Gradio refuses event inputs that name files outside its upload folder only once an app "has launched";
     # ``mount_gradio_app`` never sets that, so without this any server file could be passed as an upload.
     blocks.has_launched = True
+    app.add_middleware(ClientCookie)  # every browser gets its id before its first chat event
     app.add_middleware(RequestGuard, server=server)  # outermost: Host and Origin are checked before any route runs
     return app
 

@@ -3,7 +3,6 @@ exporting and rating. Plain functions over ``SavedChats``, so tests call them wi
 
 from __future__ import annotations
 
-import secrets
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,39 +10,26 @@ from pathlib import Path
 import gradio as gr
 
 from assistant.errors import AssistantError, UnknownConversation
-from assistant.serving.conversations import CLIENT_ID_RE
+from assistant.serving.clientid import client_of
 from assistant.serving.export import conversation_markdown
 from assistant.serving.saved import SavedChats
 from assistant.serving.ui.render import render_answer, render_sources
 from assistant.types import Answer
 
-SECRET_FILE = "browser-state.key"
 NO_SOURCES = "<p>Citations appear here.</p>"
 Choices = list[tuple[str, str]]
 
 
-def browser_secret(state_dir: Path) -> str:
-    """The key the browser's saved ids are encrypted with, kept in the state folder: Gradio's default is new at
-    every start, which would make every browser a stranger to its own conversations after a restart."""
-    path = state_dir / SECRET_FILE
-    try:
-        return path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_urlsafe(32)
-        path.touch(mode=0o600)
-        path.write_text(secret, encoding="ascii")
-        return secret
+def owner_of(request: gr.Request) -> str | None:
+    """The browser's id from its cookie (``clientid``); None for a client without one (gradio_client): its
+    questions are answered without being saved."""
+    return client_of(request.cookies) if request is not None else None
 
 
-def is_own(stored: str | None) -> bool:
-    """Whether the id came from a browser's storage (``own_id``): an API client of the chat sends none."""
-    return bool(stored and CLIENT_ID_RE.fullmatch(stored))
-
-
-def own_id(stored: str | None) -> str:
-    """This browser's id: the one it keeps, or a new random one on its first visit."""
-    return stored if is_own(stored) else secrets.token_urlsafe(18)
+def latest(chats: SavedChats, owner: str | None) -> str:
+    """The conversation a page opens with: the one last used, so a reload or a new tab goes on where it stopped."""
+    listed = chats.store.list(owner) if owner else []
+    return next((c.id for c in listed if c.size), "")
 
 
 def choices(chats: SavedChats, owner: str, conversation_id: str | None = None) -> Choices:

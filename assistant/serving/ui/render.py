@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 import time
+import urllib.parse
 from collections.abc import Mapping, Sequence
 
 from assistant.answering.changes import DocumentChanges, Unit
@@ -110,7 +111,16 @@ def render_citation(c: Citation, chunk_text: str, chunk_start: int, verdict: boo
     meta = " · ".join(html.escape(part) for part in (f"[{c.n}] {c.source}", *where) if part)
     if verdict is not None:
         meta += ' · <span class="verified">✓ verified</span>' if verdict else ' · <span class="unverified">⚠ unverified</span>'
-    return f'<div class="source" id="cite-{c.n}"><div class="meta">{meta}</div><div>{body.replace(chr(10), "<br>")}</div></div>'
+    return f'<div class="source" id="cite-{c.n}"><div class="meta">{meta}</div><div>{body.replace(chr(10), "<br>")}</div>{page_view(c)}</div>'
+
+
+def page_view(c: Citation) -> str:
+    """For a quote from a PDF, its page as the file shows it, the quote highlighted (drawn by the server when opened)."""
+    if not (c.source.lower().endswith(".pdf") and c.page and c.version is None):
+        return ""
+    src = f"api/documents/{urllib.parse.quote(c.source)}/pages/{c.page}.png?quote={urllib.parse.quote(c.quote)}"
+    return (f'<details class="page"><summary>Page {c.page} as printed · 原页面</summary>'
+            f'<img loading="lazy" src="{html.escape(src)}" alt="page {c.page} of {html.escape(c.source)}"></details>')
 
 
 def render_sources(answer: Answer) -> str:
