@@ -318,10 +318,16 @@ class Assistant:
         store = self._versions()
         citations, notes = [], []
         for c in answer.citations:
-            history = store.history(c.source) if c.version is not None else []
+            history = store.history(c.source)
             if not history or c.version == history[-1].n or c.quote in store.text(c.source, history[-1].n):
                 citations.append(replace(c, version=None))
                 continue
+            if c.version is None:  # not pinned (an API client's): the latest kept version that holds the quote
+                quoted_in = next((v.n for v in reversed(history) if c.quote in store.text(c.source, v.n)), history[0].n - 1)
+                if quoted_in < 1:  # in no version ever recorded: nothing can be said about it
+                    citations.append(c)
+                    continue
+                c = replace(c, version=quoted_in)
             citations.append(c)
             kept = [v for v in history if v.n >= c.version]
             if not kept or kept[0].n != c.version:  # garbage-collected: the saved quote is all there is

@@ -232,6 +232,9 @@ def test_an_answer_saved_before_an_update_still_resolves_and_says_what_became_of
     assert f"[{cited['n']}] 引自《genai-enterprise-report.zh.txt》第1版；该段在第2版" in now["notice"] and "130亿美元" in now["notice"]
     unchanged = [c for c in now["citations"] if "100亿美元" not in c["quote"]]
     assert all(c["version"] is None for c in unchanged)  # passages the update left alone read as current
+    kept = {**cited, "version": None}  # as an API client kept it from the answer, before the update
+    resolved = api.post("/api/citations/resolve", json={"citations": [kept], "language": "en"}).json()
+    assert resolved["citations"][0]["version"] == 1 and "version 2 (" in resolved["notice"] and "changed the passage" in resolved["notice"]
 
     report.write_text(original.replace("100亿美元", "130亿美元", 1) + "\n第三版新增的一句话。\n", encoding="utf-8")
     assistant.index()  # version 3; only versions 2 and 3 are kept

@@ -121,6 +121,21 @@ def test_questions_asked_in_a_conversation_are_saved_with_versioned_citations_an
     assert api.get("/api/conversations", headers=OTHER).json() == []
 
 
+def test_a_conversation_outlives_the_server(api, report_assistant, tmp_path):
+    cid = api.post("/api/conversations", json={}, headers=ME).json()["id"]
+    api.post("/api/ask", json={"question": ZH, "conversation_id": cid}, headers=ME)
+    restarted = TestClient(create_app(Assistant(
+        report_assistant.settings.model_copy(update={"paths": PathSettings(
+            corpus_dir=report_assistant.settings.paths.corpus_dir, index_dir=report_assistant.settings.paths.index_dir,
+            state_dir=tmp_path / "state")}),
+        embedder=report_assistant.embedder, store=report_assistant.store,
+    )))  # a new app on the same state folder: what a restarted server sees
+    again = restarted.get(f"/api/conversations/{cid}", headers=ME).json()
+    assert [m["question"] for m in again["messages"]] == [ZH]
+    follow = restarted.post("/api/ask", json={"question": "谷歌呢？", "conversation_id": cid}, headers=ME).json()
+    assert "谷歌" in follow["query"]  # the history came from the saved conversation
+
+
 def test_another_client_sees_nothing_of_a_conversation(api):
     cid = api.post("/api/conversations", json={"title": "mine"}, headers=ME).json()["id"]
     api.post("/api/ask", json={"question": ZH, "conversation_id": cid}, headers=ME)

@@ -42,6 +42,7 @@ from assistant.serving.api.schemas import (
     ConversationRequest,
     IndexRequest,
     RatingRequest,
+    ResolveRequest,
     RetrieveRequest,
 )
 from assistant.serving.api.sse import EVENT_STREAM, event_stream
@@ -53,6 +54,7 @@ from assistant.serving.metrics import ApiMetrics, MetricsMiddleware
 from assistant.serving.pages import MAX_QUOTE_CHARS, page_png
 from assistant.serving.status import index_bytes, index_size, list_documents
 from assistant.settings import LimitSettings, ServerSettings
+from assistant.types import Answer, AnswerMode, Citation
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +182,15 @@ def create_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: Saved
         if stream:
             return event_stream(events)
         return JSONResponse(final_answer(events).to_dict())
+
+    @app.post("/api/citations/resolve", dependencies=[limited], max_body_size=MAX_JSON_BYTES)
+    def resolve_citations(body: ResolveRequest) -> dict[str, object]:
+        """Citations an answer gave earlier, read against the documents as they are now: one whose quote the
+        current version still holds comes back with version null; one whose passage a later version changed or
+        removed keeps its version, and `notice` says which version did what and when."""
+        given = tuple(Citation.from_dict(c.model_dump()) for c in body.citations)
+        now = assistant.as_of_now(Answer("", body.language, "", True, AnswerMode.EXTRACTIVE, given))
+        return {"citations": [c.to_dict() for c in now.citations], "notice": now.notice}
 
     @app.get("/api/conversations")
     def conversations(owner: Owner) -> list[dict[str, object]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_QUESTION_CHARS = 100_000  # caps the request body; the configured, usually lower, limit is Assistant.validate's
@@ -59,3 +61,25 @@ class IndexRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rebuild: bool = Field(False, description="Build from scratch even when the index is up to date.")
+
+
+class CitationIn(BaseModel):
+    """A citation as an answer gave it (``citations[]`` of POST /api/ask, or of a saved or exported answer)."""
+
+    n: int = Field(ge=1)
+    source: str = Field(max_length=1000)
+    version: int | None = Field(None, ge=1, description="The version it quotes; null: the version current when it was given.")
+    section: str = Field("", max_length=MAX_TURN_CHARS)
+    page: int = 0
+    chunk_id: str = Field("", max_length=200)
+    quote: str = Field(max_length=MAX_TURN_CHARS)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    verified: bool = True
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    citations: list[CitationIn] = Field(min_length=1, max_length=50)
+    language: Literal["zh", "en"] = Field("en", description="The language of the notice.")
