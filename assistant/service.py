@@ -7,6 +7,7 @@ questions always see one complete index.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -316,14 +317,16 @@ class Assistant:
         still holds reads as current; one whose passage a later version changed or removed keeps its version, and
         the answer's notice says which version did what, and when."""
         store = self._versions()
+        history_of, text = functools.cache(store.history), functools.cache(store.text)  # read each file once
+        changes = functools.cache(lambda doc_id, old, new: compare(text(doc_id, old), text(doc_id, new)))
         citations, notes = [], []
         for c in answer.citations:
-            history = store.history(c.source)
-            if not history or c.version == history[-1].n or c.quote in store.text(c.source, history[-1].n):
+            history = history_of(c.source)
+            if not history or c.version == history[-1].n or c.quote in text(c.source, history[-1].n):
                 citations.append(replace(c, version=None))
                 continue
             if c.version is None:  # not pinned (an API client's): the latest kept version that holds the quote
-                quoted_in = next((v.n for v in reversed(history) if c.quote in store.text(c.source, v.n)), history[0].n - 1)
+                quoted_in = next((v.n for v in reversed(history) if c.quote in text(c.source, v.n)), history[0].n - 1)
                 if quoted_in < 1:  # in no version ever recorded: nothing can be said about it
                     citations.append(c)
                     continue
@@ -333,14 +336,13 @@ class Assistant:
             if not kept or kept[0].n != c.version:  # garbage-collected: the saved quote is all there is
                 notes.append(passage_note(c.n, c.source, c.version, None, 0, "", answer.language))
                 continue
-            texts = {v.n: store.text(c.source, v.n) for v in kept}
-            later = next(v for v in kept[1:] if c.quote not in texts[v.n])
+            later = next(v for v in kept[1:] if c.quote not in text(c.source, v.n))
             before = kept[kept.index(later) - 1]
             start, end = c.start, c.end
-            if texts[before.n][start:end] != c.quote:  # unchanged until ``before``, perhaps at another offset
-                start = texts[before.n].find(c.quote)
+            if text(c.source, before.n)[start:end] != c.quote:  # unchanged until ``before``, perhaps at another offset
+                start = text(c.source, before.n).find(c.quote)
                 end = start + len(c.quote)
-            change = fate(texts[before.n], texts[later.n], start, end) if start >= 0 else None
+            change = fate(changes(c.source, before.n, later.n), start, end) if start >= 0 else None
             when = time.strftime("%Y-%m-%d", time.localtime(later.indexed_at))
             notes.append(passage_note(c.n, c.source, c.version, change or Change("removed"), later.n, when, answer.language))
         saved = replace(answer, citations=tuple(citations))

@@ -45,11 +45,12 @@ def test_the_fate_of_a_quoted_passage_is_the_change_that_touched_it():
     def at(text: str, quote: str) -> tuple[int, int]:
         return text.index(quote), text.index(quote) + len(quote)
 
-    assert fate(OLD, NEW, *at(OLD, "这句话会被删除。")).kind == "removed"
-    changed = fate(OLD, NEW, *at(OLD, "微软对OpenAI的100亿美元投资"))
+    changes = compare(OLD, NEW)
+    assert fate(changes, *at(OLD, "这句话会被删除。")).kind == "removed"
+    changed = fate(changes, *at(OLD, "微软对OpenAI的100亿美元投资"))
     assert changed.kind == "changed" and "130亿美元" in changed.new.text
-    assert fate(OLD, NEW, *at(OLD, "移动的段落在这里。")) is None  # moved, not changed
-    assert fate(OLD, NEW, *at(OLD, "这是一段会被\n重新换行的文字。")) is None  # re-wrapped, not changed
+    assert fate(changes, *at(OLD, "移动的段落在这里。")) is None  # moved, not changed
+    assert fate(changes, *at(OLD, "这是一段会被\n重新换行的文字。")) is None  # re-wrapped, not changed
 
 
 def test_english_sentences_and_dollar_figures():

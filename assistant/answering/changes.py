@@ -270,12 +270,11 @@ PASSAGE_NOTE = {
 }
 
 
-def fate(old_text: str, new_text: str, start: int, end: int) -> Change | None:
-    """What the update from ``old_text`` to ``new_text`` did to the passage at ``start:end`` of the old text: the
-    changed or removed unit that overlaps it, or None when it was left as it was."""
+def fate(changes: Sequence[Change], start: int, end: int) -> Change | None:
+    """What an update (``changes``, as ``compare`` found them) did to the passage at ``start:end`` of the old text:
+    the changed or removed unit that overlaps it, or None when it was left as it was."""
     return next(
-        (c for c in compare(old_text, new_text)
-         if c.kind != "added" and c.old is not None and c.old.start < end and start < c.old.end),
+        (c for c in changes if c.kind != "added" and c.old is not None and c.old.start < end and start < c.old.end),
         None,
     )
 

@@ -37,11 +37,11 @@ class SavedChats:
     def ask_stream(
         self, owner: str, conversation_id: str, question: str, k: int | None = None, documents: Sequence[str] = ()
     ) -> Iterator[StreamEvent]:
-        """The answer's events; the final one carries the saved answer. UnknownConversation before any work."""
-        self.open(owner, conversation_id)  # refuses an unknown or full conversation before waiting or answering
+        """The answer's events; the final one carries the saved answer. UnknownConversation or ConversationFull
+        before any answering, read once the previous question in the conversation is saved."""
         lock = self._turn_lock(conversation_id)
         with lock:
-            history = history_of(self.store.get(owner, conversation_id))
+            history = history_of(self.open(owner, conversation_id))
             for event in self.assistant.ask_stream(question, k, history, documents):
                 if event.kind is EventKind.ANSWER and event.answer is not None:  # shown as it is, saved pinned
                     pinned = self.assistant.pinned(event.answer)
