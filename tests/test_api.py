@@ -507,7 +507,7 @@ def test_a_full_disk_fails_the_index_job_readably_and_the_old_index_keeps_answer
         assert (job.error.kind, job.error.status) == ("StorageUnavailable", 503)
         assert "Free disk space" in job.error.message and "Traceback" not in job.error.message
         assert "100亿美元" in http.post("/api/ask", json={"question": ZH}).json()["answer"]
-        shown = gradio_event(server.url, "click", [server.admin_token], elem_id="reindex", timeout=300)
+        shown = gradio_event(server.url, "click", [server.admin_token, None], elem_id="reindex", timeout=300)
         assert shown["success"] is False and "Free disk space" in shown["output"]["error"]
         filler.unlink()
         done = finished_job(http, http.post("/api/index", headers=admin), admin)

@@ -141,12 +141,12 @@ def test_uploaded_document_is_indexed_from_the_documents_tab_and_cited_in_the_ch
     upload = tmp_path / "appendix.md"
     upload.write_text(APPENDIX, encoding="utf-8")
     open_chat(page, private_served.url)
-    page.get_by_role("tab", name=re.compile("Documents")).click()
+    page.locator("#documents-tab-button").click()
     page.locator("#admin-token input").fill(private_served.admin_token)
     with page.expect_file_chooser() as chooser:
         page.locator("#upload").click()
     chooser.value.set_files(upload)
-    expect(page.locator("#document-status textarea")).to_have_value(re.compile("Saved appendix.md"))
+    expect(page.locator("#document-status textarea")).to_have_value(re.compile("已保存 appendix.md"))  # a Chinese browser
     assert [path.read_text(encoding="utf-8") for path in private_served.corpus_dir.rglob("appendix.md")] == [APPENDIX]
     snap("uploaded")
 
@@ -155,10 +155,10 @@ def test_uploaded_document_is_indexed_from_the_documents_tab_and_cited_in_the_ch
     expect(status).to_have_value(re.compile('"added"'), timeout=ANSWER_TIMEOUT_MS)
     assert "appendix.md" in json.loads(status.input_value())["documents"]["added"]
     row = page.locator("#documents").get_by_role("row").filter(has_text="appendix.md")
-    expect(row.get_by_role("gridcell").nth(1)).to_have_text("indexed")  # the status column
+    expect(row.get_by_role("gridcell").nth(1)).to_have_text("已索引")  # the status column, in the interface language
     snap("reindexed", full_page=True)  # the table and the status are a screen apart
 
-    page.get_by_role("tab", name=re.compile("Chat")).click()
+    page.locator("#chat-tab-button").click()
     ask(page, "示例公司的总部在哪里？")
     passage = page.locator('#sources [id^="cite-"]', has_text="杭州")
     expect(passage).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
@@ -257,7 +257,7 @@ def test_conversations_are_saved_reopened_exported_and_rated(served, browser, tm
 
     page.locator('#chat [data-testid="bot"]').last.hover()  # the rating buttons show on the answer under the pointer
     page.locator('#chat button[aria-label="踩"]').last.click()  # "Dislike" in Gradio's Chinese
-    expect(page.locator("#rated")).to_contain_text("rating saved")
+    expect(page.locator("#rated")).to_contain_text("评价已保存")  # the page follows the browser's language
     state = served.corpus_dir.parent / "state"
     exported = subprocess.run(
         [str(Path(sys.executable).parent / "assistant"), "feedback", "export"],
@@ -268,6 +268,60 @@ def test_conversations_are_saved_reopened_exported_and_rated(served, browser, tm
         r["question"] == follow and r["rating"] == -1 and r["id"].startswith(f"feedback-{conversation_id[:8]}") for r in rows
     ), exported
     context.close()
+
+
+INTERFACE = ", ".join([
+    '[data-testid="block-info"]',  # component labels
+    "#chat-tab-button", "#documents-tab-button", "#changes-view > button",
+    *(f"#{button}" for button in ("new-chat", "rename", "forget", "export", "ask", "delete", "reindex", "refresh", "compare")),
+    "#documents thead th", "#sources .meta", ".prose h3",
+])
+HAN = re.compile(r"[\u4e00-\u9fff]")
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def interface_words(page: Page) -> list[str]:
+    """The visible labels, buttons, headings and citation lines of both tabs, and the question box's placeholder:
+    what the interface says, not what documents or answers say."""
+    words: list[str] = [page.locator("#question textarea").get_attribute("placeholder") or ""]
+    for tab in ("#documents-tab-button", "#chat-tab-button"):
+        page.locator(tab).click()
+        page.wait_for_timeout(300)  # the tab's contents are drawn
+        words += page.evaluate(
+            "sel => [...document.querySelectorAll(sel)].filter(e => e.offsetParent !== null)"
+            ".map(e => (e.matches('#sources .meta') ? e.innerText.split('·').pop() : e.innerText).trim())"
+            ".filter(Boolean)",  # of a citation's line, its page: the file and section before it are the document's
+
+            INTERFACE,
+        )
+    return words
+
+
+def test_the_interface_speaks_the_browsers_language_and_the_switch_changes_every_label(served, page, snap):
+    """A Chinese browser gets a Chinese interface; the switch turns every label English (and back), keeps the choice
+    over a reload, and leaves the answers in the question's language."""
+    open_chat(page, served.url)
+    expect(page.locator("#header")).to_contain_text("可用中文或英文提问")
+    ask(page, "微软对OpenAI的投资金额是多少？")
+    expect(page.locator("#chat a[href^='#cite-']").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    chinese = interface_words(page)
+    assert len(chinese) > 20 and not [w for w in chinese if LATIN_WORD.search(w)], chinese
+    snap("chinese")
+
+    page.locator("#ui-language").get_by_text("English").click()
+    expect(page.locator("#ask")).to_have_text("Ask")
+    expect(page.locator("#sources .meta").first).to_contain_text("p. ")
+    english = interface_words(page)
+    assert len(english) == len(chinese) and not [w for w in english if HAN.search(w)], english
+    expect(page.locator("#chat")).to_contain_text("100亿美元")  # the answer stays in the question's language
+    snap("english")
+
+    page.reload()
+    expect(page.locator("#ask")).to_have_text("Ask")  # the choice outlives the page
+    expect(page.locator("#chat")).to_contain_text("100亿美元")
+    page.locator("#ui-language").get_by_text("中文").click()
+    expect(page.locator("#ask")).to_have_text("提问")
+    assert interface_words(page) == chinese
 
 
 def test_closing_the_tab_while_the_model_writes_stops_it_for_the_next_question(model_served, browser):
@@ -291,9 +345,9 @@ def test_a_question_asked_while_the_model_writes_is_shown_at_once_and_answered_n
     page.locator("#question textarea").press("Enter")
     expect(page.locator("#question textarea")).to_have_value("")
     chat = page.locator("#chat")
-    expect(chat).to_contain_text("waiting for the previous answer", timeout=5_000)  # shown at once, queued
+    expect(chat).to_contain_text("等待上一个回答完成", timeout=5_000)  # shown at once, queued
     snap("queued")
-    expect(chat).not_to_contain_text("waiting for the previous answer", timeout=4 * ANSWER_TIMEOUT_MS)
+    expect(chat).not_to_contain_text("等待上一个回答完成", timeout=4 * ANSWER_TIMEOUT_MS)
     expect(chat.locator(".draft")).to_have_count(0, timeout=2 * ANSWER_TIMEOUT_MS)  # both answers finished
     expect(chat).to_contain_text("微软对OpenAI的投资金额是多少？")
     assert page.locator('#chat [data-testid="user"]').count() == 2 and page.locator('#chat [data-testid="bot"]').count() == 2
@@ -310,8 +364,8 @@ def test_the_changes_view_shows_two_versions_side_by_side_with_the_changed_figur
         listed = {d["doc_id"]: d for d in http.get("/api/documents").json()}
     assert listed["genai-enterprise-report.zh.txt"]["versions"] == [1, 2]
     open_chat(page, private_served.url)
-    page.get_by_role("tab", name=re.compile("Documents")).click()
-    page.locator("#changes-view").get_by_text("Changes").click()
+    page.locator("#documents-tab-button").click()
+    page.locator("#changes-view > button").click()
     page.locator("#changes-document input").click()
     page.get_by_role("option", name="genai-enterprise-report.zh.txt").click()
     changes = page.locator("#changes table.changes")
@@ -319,8 +373,8 @@ def test_the_changes_view_shows_two_versions_side_by_side_with_the_changed_figur
     changed = changes.locator("tr.changed").first
     expect(changed.locator("td").first.locator("mark")).to_have_text("100亿美元")  # the old figure, in version 1
     expect(changed.locator("td").last.locator("mark")).to_have_text("130亿美元")  # the new one, in version 2
-    expect(changes.locator("thead")).to_contain_text("version 1")
-    expect(changes.locator("thead")).to_contain_text("version 2")
+    expect(changes.locator("thead")).to_contain_text("第 1 版")  # a Chinese browser's interface
+    expect(changes.locator("thead")).to_contain_text("第 2 版")
     snap("changes", full_page=True)
 
 

@@ -29,7 +29,7 @@ def test_gradio_upload_event_cannot_copy_a_server_file_into_the_corpus(private_s
     secret.write_text(f"服务器口令是{marker}。", encoding="utf-8")
     before = sorted(p.name for p in private_served.corpus_dir.iterdir())
     for path in (str(secret), "/etc/passwd"):
-        result = gradio_event(private_served.url, SAVE_TRIGGER, [[file_data(path, Path(path).name)], private_served.admin_token])
+        result = gradio_event(private_served.url, SAVE_TRIGGER, [[file_data(path, Path(path).name)], private_served.admin_token, None])
         assert result.get("success") is not True, result
     assert sorted(p.name for p in private_served.corpus_dir.iterdir()) == before
     cache = Path(tempfile.gettempdir()) / "gradio"  # the served app's upload folder: nothing was copied there either
@@ -38,7 +38,7 @@ def test_gradio_upload_event_cannot_copy_a_server_file_into_the_corpus(private_s
     uploaded = httpx.post(
         f"{private_served.url}/gradio_api/upload", files=[("files", ("appendix.md", "# 附录\n\n示例公司的总部在杭州。\n".encode()))]
     ).json()[0]
-    result = gradio_event(private_served.url, SAVE_TRIGGER, [[file_data(uploaded, "appendix.md")], private_served.admin_token])
+    result = gradio_event(private_served.url, SAVE_TRIGGER, [[file_data(uploaded, "appendix.md")], private_served.admin_token, None])
     assert result["success"] and result["output"]["data"][0].startswith("Saved appendix.md"), result
     (private_served.corpus_dir / "appendix.md").unlink()
 
@@ -97,7 +97,7 @@ def test_served_app_refuses_cross_site_uploads_index_runs_and_rebound_hosts(priv
         response = httpx.post(f"{url}/api/documents", files=forged, headers={**admin, **headers})
         assert response.status_code == 403 and "Cross-site request refused" in response.json()["detail"]
         assert httpx.post(f"{url}/api/index", headers={**admin, **headers}).status_code == 403
-        assert gradio_event(url, SAVE_TRIGGER, [[], private_served.admin_token], headers=headers)["status"] == 403
+        assert gradio_event(url, SAVE_TRIGGER, [[], private_served.admin_token, None], headers=headers)["status"] == 403
     rebound = httpx.get(f"{url}/", headers={"Host": "rebind.evil.example"})
     assert rebound.status_code == 421 and "allowed_hosts" in rebound.json()["detail"]
     assert sorted(p.name for p in private_served.corpus_dir.iterdir()) == before

@@ -126,7 +126,7 @@ def test_generated_answer_links_markers_and_marks_each_unverified_sentence():
     assert_inert(chat)
     assert "[\\[1\\]](#cite-1)" in chat and "[\\[2\\]](#cite-2)" in chat
     assert "\\[2023\\]" in chat  # a bracketed year is not a citation
-    order = [chat.index(s) for s in ("Microsoft", "⚠ unverified (number mismatch)", "Google", "script", "⚠ unverified (unsupported)")]
+    order = [chat.index(s) for s in ("Microsoft", "⚠ unverified (a figure is not in the source)", "Google", "script", "⚠ unverified (no source says this)")]
     assert order == sorted(order) and chat.count("⚠ unverified (") == 2
     assert 'class="legend"' in chat
     assert "⚠" not in render_answer(_generated(RIGHT))
@@ -242,7 +242,7 @@ def test_generated_answer_streams_raw_text_then_shows_verdicts(llm_assistant, fa
         assert_inert(partial)
     reply, sources = final_reply(outputs)
     assert_inert(reply)
-    assert reply.index("Microsoft") < reply.index("⚠ unverified (number mismatch)") < reply.index("Google")
+    assert reply.index("Microsoft") < reply.index("⚠ unverified (a figure is not in the source)") < reply.index("Google")
     assert 'class="legend"' in reply and "(#cite-1)" in reply
     assert "⚠ unverified" in sources and sources.count("verified</span>") == sources.count('class="source"')
 
@@ -460,7 +460,7 @@ def test_served_reindex_button_follows_the_job_the_api_started(private_served):
     with httpx.Client(base_url=private_served.url, timeout=60) as http:
         started = http.post("/api/index", headers=admin)
         assert started.status_code == 202
-        shown = gradio_event(private_served.url, "click", [private_served.admin_token], elem_id="reindex", timeout=600)
+        shown = gradio_event(private_served.url, "click", [private_served.admin_token, None], elem_id="reindex", timeout=600)
         job = finished_job(http, started, admin)
     assert job["state"] == "done" and job["report"]["documents"]["added"] == ["branches.md"]
     assert json.loads(shown["output"]["data"][0]) == job["report"]  # the button joined the API's job: one report
@@ -479,12 +479,12 @@ def logged_since(log: Path, offset: int, expected: str) -> str:
 @pytest.mark.slow
 def test_a_user_error_logs_one_line_and_a_bug_still_logs_its_traceback(served):
     offset = served.log.stat().st_size
-    refused = gradio_event(served.url, "submit", ["   ", [], [], None], elem_id="question")
+    refused = gradio_event(served.url, "submit", ["   ", [], [], None, None], elem_id="question")
     assert refused["success"] is False and "Please type a question" in refused["output"]["error"]
     logged = logged_since(served.log, offset, "Please type a question")
     assert logged.count("Please type a question") == 1 and "Traceback" not in logged, logged
     offset = served.log.stat().st_size
-    broken = gradio_event(served.url, "submit", ["微软对OpenAI的投资金额是多少？", {"not": "a chat"}, [], None], elem_id="question")
+    broken = gradio_event(served.url, "submit", ["微软对OpenAI的投资金额是多少？", {"not": "a chat"}, [], None, None], elem_id="question")
     assert broken["success"] is False
     assert "Traceback" in logged_since(served.log, offset, "Traceback")  # not a user error: the details are kept
 

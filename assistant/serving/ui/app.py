@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import gradio as gr
 import uvicorn
@@ -22,6 +22,7 @@ from assistant.serving.progress import ConsoleProgress
 from assistant.serving.saved import SavedChats
 from assistant.serving.ui import conversations as saved
 from assistant.serving.ui.render import escape_markdown
+from assistant.serving.ui.text import LANGUAGE_COOKIE, LANGUAGE_NAMES, UiLanguage, interface_language, say
 from assistant.serving.ui.handlers import (
     Saving,
     delete_document,
@@ -35,7 +36,11 @@ from assistant.serving.ui.handlers import (
 )
 from assistant.settings import Settings
 
-DOCUMENT_HEADERS = ["document", "status", "language", "sections", "chunks", "pages", "versions", "indexed at", "detail"]
+COLUMNS = ["document", "status", "language", "sections", "chunks", "pages", "versions", "indexed_at", "detail"]
+SET_LANGUAGE_COOKIE = (  # the switch's choice outlives the page: the next visit opens in it
+    f"(language, ...rest) => {{ document.cookie = '{LANGUAGE_COOKIE}=' + language + '; path=/; max-age=31536000;"
+    " SameSite=Lax'; return [language, ...rest]; }"
+)
 CSS = """
 .source { border-left: 3px solid #d0d7de; padding: 4px 10px; margin: 8px 0; }
 .source:target, .source.active { border-left-color: #f59e0b; background: #fffbeb; }
@@ -52,6 +57,30 @@ CSS = """
 """
 
 
+B = TypeVar("B", bound=gr.blocks.Block)
+
+
+class Wording:
+    """The interface's words on its components: each is made with its English words, and ``update`` gives every
+    one its words in another language (labels, button texts, placeholders, tab names, headings)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[gr.blocks.Block, dict[str, str]]] = []
+
+    def __call__(self, kind: type[B], words: dict[str, str], **options: Any) -> B:
+        """``kind(**options)`` with each property named in ``words`` set to that text of ``text.TEXT``."""
+        block = kind(**{prop: say(key, "en") for prop, key in words.items()}, **options)
+        self.blocks.append((block, words))
+        return block
+
+    @property
+    def outputs(self) -> list[gr.blocks.Block]:
+        return [block for block, _ in self.blocks]
+
+    def update(self, language: UiLanguage) -> list[dict[str, Any]]:
+        return [gr.update(**{prop: say(key, language) for prop, key in words.items()}) for _, words in self.blocks]
+
+
 def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedChats | None = None) -> gr.Blocks:
     """The chat and the Documents tab; ``jobs`` runs the Re-index button's jobs and ``chats`` saves conversations
     (pass the API's, so both faces share them)."""
@@ -59,58 +88,65 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
     chats = chats or SavedChats(assistant, ConversationStore.from_settings(assistant.settings))
     questions = SessionQuestions()
     server = assistant.settings.server
-    with gr.Blocks(title=server.title or "Document assistant · 文档助手") as app:
+    worded = Wording()
+    with gr.Blocks(title=server.title or f"{say('app', 'en')} · {say('app', 'zh')}") as app:
         current = gr.State("")  # the open conversation's id ("" until the first question starts one)
-        header = gr.Markdown(elem_id="header")
-        with gr.Tab("Chat · 问答"):
+        language = gr.State("en")  # the interface's: the browser's language, or the switch's choice
+        with gr.Row():
+            header = gr.Markdown(elem_id="header")
+            switch = gr.Radio(LANGUAGE_NAMES, value="en", label=say("interface", "en"), elem_id="ui-language", scale=0, min_width=220)
+        with worded(gr.Tab, {"label": "tab_chat"}, elem_id="chat-tab"):
             with gr.Row():
                 with gr.Column(scale=1, min_width=180):
-                    new_chat = gr.Button("New chat · 新对话", elem_id="new-chat")
-                    listed = gr.Radio(label="Conversations · 对话", choices=[], elem_id="conversations")
-                    title = gr.Textbox(label="Title · 标题", elem_id="title")
+                    new_chat = worded(gr.Button, {"value": "new_chat"}, elem_id="new-chat")
+                    listed = worded(gr.Radio, {"label": "conversations"}, choices=[], elem_id="conversations")
+                    title = worded(gr.Textbox, {"label": "title"}, elem_id="title")
                     with gr.Row():
-                        rename = gr.Button("Rename · 重命名", size="sm", elem_id="rename")
-                        forget = gr.Button("Delete · 删除", size="sm", variant="stop", elem_id="forget")
-                    export = gr.Button("Export Markdown · 导出", size="sm", elem_id="export")
-                    exported = gr.File(label="Export · 导出", interactive=False, height=80, elem_id="exported")
+                        rename = worded(gr.Button, {"value": "rename"}, size="sm", elem_id="rename")
+                        forget = worded(gr.Button, {"value": "delete"}, size="sm", variant="stop", elem_id="forget")
+                    export = worded(gr.Button, {"value": "export"}, size="sm", elem_id="export")
+                    exported = worded(gr.File, {"label": "exported"}, interactive=False, height=80, elem_id="exported")
                     rated = gr.Markdown(elem_id="rated")
                 with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label="Chat", height=480, sanitize_html=True, elem_id="chat")
-                    question = gr.Textbox(label="Question · 问题", placeholder="Ask in Chinese or English · 中英文提问", elem_id="question")
+                    chatbot = worded(gr.Chatbot, {"label": "chat"}, height=480, sanitize_html=True, elem_id="chat")
+                    question = worded(gr.Textbox, {"label": "question", "placeholder": "placeholder"}, elem_id="question")
                     with gr.Row():
-                        picked = gr.Dropdown(
-                            label="Documents · 文档 (none picked: all)", multiselect=True, elem_id="picker", scale=3
-                        )
-                        ask_button = gr.Button("Ask · 提问", variant="primary", elem_id="ask", scale=1)
+                        picked = worded(gr.Dropdown, {"label": "picker"}, multiselect=True, elem_id="picker", scale=3)
+                        ask_button = worded(gr.Button, {"value": "ask"}, variant="primary", elem_id="ask", scale=1)
                     if server.examples:
                         gr.Examples(server.examples, inputs=question)
                 with gr.Column(scale=2):
-                    gr.Markdown("### Sources · 出处")
-                    sources = gr.HTML("<p>Citations appear here.</p>", elem_id="sources")
-        with gr.Tab("Documents"):
-            token = gr.Textbox(label="Admin token", type="password", elem_id="admin-token")
-            documents = gr.Dataframe(headers=DOCUMENT_HEADERS, interactive=False, elem_id="documents")
+                    worded(gr.Markdown, {"value": "sources"})
+                    sources = gr.HTML(say("no_sources", "en"), elem_id="sources")
+        with worded(gr.Tab, {"label": "tab_documents"}, elem_id="documents-tab"):
+            token = worded(gr.Textbox, {"label": "admin_token"}, type="password", elem_id="admin-token")
+            documents = gr.Dataframe(headers=[say(f"col_{c}", "en") for c in COLUMNS], interactive=False, elem_id="documents")
             with gr.Row():
-                upload = gr.File(label="Upload documents", file_count="multiple", elem_id="upload")
+                upload = worded(gr.File, {"label": "upload"}, file_count="multiple", elem_id="upload")
                 with gr.Column():
-                    doomed = gr.Dropdown(label="Document to delete", elem_id="delete-choice")
-                    delete = gr.Button("Delete", variant="stop", elem_id="delete")
-            document_status = gr.Textbox(label="Documents", interactive=False, elem_id="document-status")
+                    doomed = worded(gr.Dropdown, {"label": "delete_choice"}, elem_id="delete-choice")
+                    delete = worded(gr.Button, {"value": "delete"}, variant="stop", elem_id="delete")
+            document_status = worded(gr.Textbox, {"label": "document_status"}, interactive=False, elem_id="document-status")
             with gr.Row():
-                reindex_button = gr.Button("Re-index", variant="primary", elem_id="reindex")
-                refresh = gr.Button("Refresh")
-            index_status = gr.Textbox(label="Index", interactive=False, lines=10, elem_id="index-status")
-            with gr.Accordion("Changes · 修订对比", open=False, elem_id="changes-view"):
+                reindex_button = worded(gr.Button, {"value": "reindex"}, variant="primary", elem_id="reindex")
+                refresh = worded(gr.Button, {"value": "refresh"}, elem_id="refresh")
+            index_status = worded(gr.Textbox, {"label": "index_status"}, interactive=False, lines=10, elem_id="index-status")
+            with worded(gr.Accordion, {"label": "changes"}, open=False, elem_id="changes-view"):
                 with gr.Row():
-                    compared = gr.Dropdown(label="Document · 文档", elem_id="changes-document", scale=3)
-                    old_version = gr.Dropdown(label="From version · 旧版本", elem_id="changes-from", scale=1)
-                    new_version = gr.Dropdown(label="To version · 新版本", elem_id="changes-to", scale=1)
-                    compare = gr.Button("Compare · 对比", elem_id="compare", scale=1)
+                    compared = worded(gr.Dropdown, {"label": "changes_document"}, elem_id="changes-document", scale=3)
+                    old_version = worded(gr.Dropdown, {"label": "from_version"}, elem_id="changes-from", scale=1)
+                    new_version = worded(gr.Dropdown, {"label": "to_version"}, elem_id="changes-to", scale=1)
+                    compare = worded(gr.Button, {"value": "compare"}, elem_id="compare", scale=1)
                 changes = gr.HTML(elem_id="changes")
         footer = gr.Markdown(elem_id="footer")
 
         def ask(
-            message: str, chat: list[dict], documents: list[str] | None, conversation_id: str, request: gr.Request
+            message: str,
+            chat: list[dict],
+            documents: list[str] | None,
+            conversation_id: str,
+            shown_in: UiLanguage,
+            request: gr.Request,
         ) -> Iterator[tuple[object, ...]]:
             """A browser's questions are saved in its open conversation (a new one for its first question); a client
             without the browser cookie (gradio_client) is answered without saving."""
@@ -124,7 +160,8 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
                 opened.append(saved.start_if_new(chats, owner, conversation_id))
                 return Saving(chats, owner, opened[0])
 
-            for update in respond_in_turn(assistant, questions, session, message, chat, documents or (), conversation):
+            answers = respond_in_turn(assistant, questions, session, message, chat, documents or (), conversation, shown_in)
+            for update in answers:
                 yield (*update, opened[0] if opened else gr.skip())
 
         def listing(conversation_id: str, request: gr.Request) -> gr.Radio:
@@ -132,60 +169,71 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
             listed = saved.choices(chats, owner, conversation_id) if owner else []
             return gr.Radio(choices=listed, value=conversation_id or None)
 
-        def start(conversation_id: str, chat: list[dict] | None, request: gr.Request) -> tuple[object, ...]:
+        def choose_language(request: gr.Request) -> tuple[object, ...]:
+            """The page opens in the switch's last choice, else in the browser's language."""
+            chosen = interface_language(request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+            return (chosen, gr.update(value=chosen, label=say("interface", chosen)), *worded.update(chosen))
+
+        def start(conversation_id: str, chat: list[dict] | None, shown_in: UiLanguage, request: gr.Request) -> tuple[object, ...]:
             """The page opens with the conversation last used; a load event that arrives after the first question
             (a slow page) leaves that question's conversation alone."""
             if conversation_id or chat:
                 return gr.skip(), gr.skip(), gr.skip(), listing(conversation_id, request)
             conversation_id = saved.latest(chats, saved.owner_of(request))
-            return (conversation_id, *reopen(conversation_id, request)[:2], listing(conversation_id, request))
+            return (conversation_id, *reopen(conversation_id, shown_in, request)[:2], listing(conversation_id, request))
 
-        def reopen(conversation_id: str | None, request: gr.Request) -> tuple[object, ...]:
+        def reopen(conversation_id: str | None, shown_in: UiLanguage, request: gr.Request) -> tuple[object, ...]:
             owner = saved.owner_of(request)
-            return saved.opened(chats, owner, conversation_id) if owner else ([], saved.NO_SOURCES, "")
+            return saved.opened(chats, owner, conversation_id, shown_in) if owner else ([], say("no_sources", shown_in), "")
+
+        def switched(chosen: UiLanguage, conversation_id: str, request: gr.Request) -> tuple[object, ...]:
+            """Every label in the chosen language, and the open conversation shown again in it."""
+            relabelled = (gr.update(label=say("interface", chosen)), *worded.update(chosen))
+            return (chosen, *relabelled, *reopen(conversation_id, chosen, request))
 
         def retitle(conversation_id: str, text: str, request: gr.Request) -> gr.Radio:
             owner = saved.owner_of(request)
             listed = saved.rename(chats, owner, conversation_id, text) if owner else []
             return gr.Radio(choices=listed, value=conversation_id or None)
 
-        def drop(conversation_id: str, request: gr.Request) -> tuple[object, ...]:
+        def drop(conversation_id: str, shown_in: UiLanguage, request: gr.Request) -> tuple[object, ...]:
             owner = saved.owner_of(request)
             listed = saved.delete(chats, owner, conversation_id) if owner else []
-            return [], saved.NO_SOURCES, "", gr.Radio(choices=listed, value=None)
+            return [], say("no_sources", shown_in), "", gr.Radio(choices=listed, value=None)
 
         def download(conversation_id: str, request: gr.Request) -> str | None:
             owner = saved.owner_of(request)
             return saved.export_file(chats, owner, conversation_id) if owner else None
 
-        def like(conversation_id: str, chat: list[dict], data: gr.LikeData, request: gr.Request) -> str:
+        def like(conversation_id: str, chat: list[dict], shown_in: UiLanguage, data: gr.LikeData, request: gr.Request) -> str:
             owner = saved.owner_of(request)
             if owner is None:
-                return "Ratings are kept for browser sessions only. · 仅保存浏览器会话中的评价。"
+                return say("rating_browser_only", shown_in)
             index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-            return saved.rate(chats, owner, conversation_id, chat, int(index), bool(data.liked))
+            return saved.rate(chats, owner, conversation_id, chat, int(index), bool(data.liked), shown_in)
 
-        def save(paths: list[str] | None, given: str) -> tuple[str, None]:
-            return upload_documents(assistant, paths, given), None  # None empties the upload box
+        def save(paths: list[str] | None, given: str, shown_in: UiLanguage) -> tuple[str, None]:
+            return upload_documents(assistant, paths, given, shown_in), None  # None empties the upload box
 
-        def remove(doc_id: str | None, given: str) -> str:
-            return delete_document(assistant, doc_id, given)
+        def remove(doc_id: str | None, given: str, shown_in: UiLanguage) -> str:
+            return delete_document(assistant, doc_id, given, shown_in)
 
-        def run_index(given: str, progress: gr.Progress = gr.Progress()) -> Iterator[str]:
-            yield from reindex(jobs, assistant.settings.server, given, progress)
+        def run_index(given: str, shown_in: UiLanguage, progress: gr.Progress = gr.Progress()) -> Iterator[str]:
+            yield from reindex(jobs, assistant.settings.server, given, progress, shown_in)
 
-        def show() -> tuple[list[list[object]], gr.Dropdown, str, gr.Dropdown, str, gr.Dropdown]:
-            rows, deletable, footer_line = documents_view(assistant)
+        def show(shown_in: UiLanguage) -> tuple[object, ...]:
+            rows, deletable, footer_line = documents_view(assistant, shown_in)
+            table = {"headers": [say(f"col_{c}", shown_in) for c in COLUMNS], "data": rows}
             indexed = [str(row[0]) for row in rows if row[2]]  # the ones with a language were indexed
-            title = server.title or " · ".join(indexed) or "Document assistant · 文档助手"
-            heading = f"## {escape_markdown(title)} — ask in Chinese or English · 中英文提问"
-            return rows, gr.Dropdown(choices=deletable, value=None), footer_line, gr.Dropdown(choices=indexed), heading, gr.Dropdown(choices=indexed)
+            title = server.title or " · ".join(indexed) or say("app", shown_in)
+            heading = say("heading", shown_in, escape_markdown(title))
+            return table, gr.Dropdown(choices=deletable, value=None), footer_line, gr.Dropdown(choices=indexed), heading, gr.Dropdown(choices=indexed)
 
         def pick_versions(doc_id: str | None) -> tuple[gr.Dropdown, gr.Dropdown]:
             return version_choices(assistant, doc_id)
 
-        def compare_versions(doc_id: str | None, old: int | None, new: int | None) -> str:
-            return show_changes(assistant, doc_id, old, new)
+        def compare_versions(doc_id: str | None, old: int | None, new: int | None, shown_in: UiLanguage) -> str:
+            return show_changes(assistant, doc_id, old, new, shown_in)
 
         view = [documents, doomed, footer, picked, header, compared]
         private: dict[str, Any] = {"api_visibility": "private"}
@@ -193,29 +241,34 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
         # chat events have slots of their own, so questions are answered while an index is built.
         admin: dict[str, Any] = {"concurrency_id": "documents", "concurrency_limit": 1, **private}
         # "multiple": a question asked while an answer is written reaches ``ask``, which queues it in the session
-        # "multiple": a question asked while an answer is written reaches ``ask``, which queues it in the session
         chat_io: dict[str, Any] = {
-            "inputs": [question, chatbot, picked, current], "outputs": [chatbot, sources, question, current],
+            "inputs": [question, chatbot, picked, current, language], "outputs": [chatbot, sources, question, current],
             "trigger_mode": "multiple",
         }
         question.submit(ask, api_name="ask", **chat_io).then(listing, current, listed, **private)
         ask_button.click(ask, **chat_io, **private).then(listing, current, listed, **private)
-        new_chat.click(lambda: ([], saved.NO_SOURCES, "", gr.Radio(value=None)), None, [chatbot, sources, current, listed], **private)
-        listed.input(reopen, listed, [chatbot, sources, current], **private)
-        rename.click(retitle, [current, title], listed, **private)
-        forget.click(drop, current, [chatbot, sources, current, listed], **private)
-        export.click(download, current, exported, **private)
-        chatbot.like(like, [current, chatbot], rated, **private)
-        upload.upload(save, [upload, token], [document_status, upload], **admin).then(show, None, view, **private)
-        delete.click(remove, [doomed, token], document_status, **admin).then(show, None, view, **private)
-        reindex_button.click(run_index, token, index_status, **admin).then(show, None, view, **private)
-        refresh.click(show, None, view, **private)
-        compared.input(pick_versions, compared, [old_version, new_version], **private).then(
-            compare_versions, [compared, old_version, new_version], changes, **private
+        new_chat.click(
+            lambda shown_in: ([], say("no_sources", shown_in), "", gr.Radio(value=None)), language, [chatbot, sources, current, listed], **private
         )
-        compare.click(compare_versions, [compared, old_version, new_version], changes, **private)
-        app.load(show, None, view, **private)
-        app.load(start, [current, chatbot], [current, chatbot, sources, listed], **private)
+        listed.input(reopen, [listed, language], [chatbot, sources, current], **private)
+        rename.click(retitle, [current, title], listed, **private)
+        forget.click(drop, [current, language], [chatbot, sources, current, listed], **private)
+        export.click(download, current, exported, **private)
+        chatbot.like(like, [current, chatbot, language], rated, **private)
+        upload.upload(save, [upload, token, language], [document_status, upload], **admin).then(show, language, view, **private)
+        delete.click(remove, [doomed, token, language], document_status, **admin).then(show, language, view, **private)
+        reindex_button.click(run_index, [token, language], index_status, **admin).then(show, language, view, **private)
+        refresh.click(show, language, view, **private)
+        compared.input(pick_versions, compared, [old_version, new_version], **private).then(
+            compare_versions, [compared, old_version, new_version, language], changes, **private
+        )
+        compare.click(compare_versions, [compared, old_version, new_version, language], changes, **private)
+        switch.input(
+            switched, [switch, current], [language, switch, *worded.outputs, chatbot, sources, current], js=SET_LANGUAGE_COOKIE, **private
+        ).then(show, language, view, **private)
+        opening = app.load(choose_language, None, [language, switch, *worded.outputs], **private)
+        opening.then(show, language, view, **private)
+        opening.then(start, [current, chatbot, language], [current, chatbot, sources, listed], **private)
     return app
 
 

@@ -14,9 +14,9 @@ from assistant.serving.clientid import client_of
 from assistant.serving.export import conversation_markdown
 from assistant.serving.saved import SavedChats
 from assistant.serving.ui.render import render_answer, render_sources
+from assistant.serving.ui.text import UiLanguage, say
 from assistant.types import Answer
 
-NO_SOURCES = "<p>Citations appear here.</p>"
 Choices = list[tuple[str, str]]
 
 
@@ -38,21 +38,25 @@ def choices(chats: SavedChats, owner: str, conversation_id: str | None = None) -
     return [(c.title or "…", c.id) for c in chats.store.list(owner) if c.size or c.id == conversation_id]
 
 
-def opened(chats: SavedChats, owner: str, conversation_id: str | None) -> tuple[list[dict], str, str]:
+def opened(
+    chats: SavedChats, owner: str, conversation_id: str | None, language: UiLanguage = "en"
+) -> tuple[list[dict], str, str]:
     """The conversation's messages as the chat shows them, the last answer's sources, and its id ("" when it is
     gone: deleted, or never this browser's)."""
+    empty: tuple[list[dict], str, str] = ([], say("no_sources", language), "")
     if not conversation_id:
-        return [], NO_SOURCES, ""
+        return empty
     try:
         saved = chats.reread(chats.store.get(owner, conversation_id))  # a passage changed since is flagged
     except UnknownConversation:
-        return [], NO_SOURCES, ""
+        return empty
     messages: list[dict] = []
-    sources = NO_SOURCES
+    sources = empty[1]
     for turn in saved.turns:
         answer = Answer.from_dict(turn.answer)
-        messages += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": render_answer(answer)}]
-        sources = render_sources(answer)
+        shown = render_answer(answer, language)
+        messages += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": shown}]
+        sources = render_sources(answer, language)
     return messages, sources, saved.id
 
 
@@ -93,14 +97,20 @@ def export_file(chats: SavedChats, owner: str, conversation_id: str | None) -> s
 
 
 def rate(
-    chats: SavedChats, owner: str, conversation_id: str | None, chat: Sequence[Mapping[str, object]], index: int, liked: bool
+    chats: SavedChats,
+    owner: str,
+    conversation_id: str | None,
+    chat: Sequence[Mapping[str, object]],
+    index: int,
+    liked: bool,
+    language: UiLanguage = "en",
 ) -> str:
     """Keep a thumbs up or down on the answer at message ``index``; the answers are the saved turns in order."""
     if not conversation_id:
-        return "Ask a question first. · 请先提问。"
+        return say("ask_first", language)
     n = sum(1 for message in chat[: index + 1] if message.get("role") == "assistant")
     try:
         chats.rate(owner, conversation_id, n, liked)
     except AssistantError as exc:
         return str(exc)
-    return "Thanks: rating saved. · 感谢：评价已保存。"
+    return say("rating_saved", language)

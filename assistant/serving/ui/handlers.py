@@ -24,7 +24,6 @@ from assistant.serving.jobs import IndexJob, IndexJobs
 from assistant.serving.saved import SavedChats
 from assistant.serving.status import index_size, list_documents
 from assistant.serving.ui.render import (
-    CHECKING_SOURCES,
     render_changes,
     _when,
     document_row,
@@ -35,13 +34,11 @@ from assistant.serving.ui.render import (
     render_streaming,
     turns_from_messages,
 )
+from assistant.serving.ui.text import UiLanguage, say
 from assistant.settings import ServerSettings
 from assistant.types import EventKind
 
 log = logging.getLogger(__name__)
-UI_TOKEN_ADVICE = "enter it in the Admin token box"
-WRITING = "writing… · 撰写中"
-WAITING = '<em class="draft">waiting for the previous answer… · 等待上一个回答完成…</em>'
 LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 POLL_S = 0.25  # the longest the Re-index box waits before it looks at its job, or the chat at its queued questions
 T = TypeVar("T")
@@ -64,10 +61,12 @@ def respond(
     chat: Sequence[Mapping[str, object]] | None,
     documents: Sequence[str] = (),
     saving: Saving | None = None,
+    language: UiLanguage = "en",
 ) -> Iterator[tuple[list[dict], str, str]]:
     """Stream one answer into the chat: the extractive draft at once (with the queue position while the question
     waits for the model), then the model's text replacing it, then the checked answer and its sources. With
-    ``saving``, the saved conversation is the history and the answer is appended to it."""
+    ``saving``, the saved conversation is the history and the answer is appended to it. ``language`` is the
+    interface's; the answer is written in the question's."""
     message = LONE_SURROGATE_RE.sub("\ufffd", message)  # not encodable as UTF-8: it would break the event stream
     asked = [*map(dict, chat or []), {"role": "user", "content": message}]
     if saving is not None:
@@ -80,19 +79,19 @@ def respond(
     try:
         for event in events:
             if event.kind is EventKind.ANSWER and event.answer is not None:
-                reply, sources = render_answer(event.answer), render_sources(event.answer)
+                reply, sources = render_answer(event.answer, language), render_sources(event.answer, language)
             elif event.kind is EventKind.DRAFT and event.answer is not None:  # again: the model starts over
                 draft, text = event.answer, ""
-                reply, sources = render_draft(draft, WRITING), render_sources(draft)
+                reply, sources = render_draft(draft, say("writing", language), language), render_sources(draft, language)
             elif event.kind is EventKind.QUEUE and draft is not None:
-                reply = render_draft(draft, event.text)
+                reply = render_draft(draft, event.text, language)
             else:
                 if event.kind is EventKind.NOTICE:
                     notices.append(event.text)
                 else:
                     text += event.text
                 reply = render_streaming(notices, text)
-                sources = render_sources(draft) if draft is not None else CHECKING_SOURCES
+                sources = render_sources(draft, language) if draft is not None else say("checking", language)
             yield [*asked, {"role": "assistant", "content": reply}], sources, ""
     except AssistantError as exc:
         raise user_error(str(exc)) from exc
@@ -145,6 +144,7 @@ def respond_in_turn(
     chat: Sequence[Mapping[str, object]] | None,
     documents: Sequence[str] = (),
     saving: Callable[[], Saving | None] = lambda: None,
+    language: UiLanguage = "en",
 ) -> Iterator[tuple[object, object, object]]:
     """``respond``, one question at a time per session: a question asked meanwhile is shown as waiting at once
     (the box is cleared: it is not lost) and answered after the one being written. Text typed into the box
@@ -162,7 +162,7 @@ def respond_in_turn(
             try:
                 shown: tuple[list[dict], str] | None = None
                 listed: list[str] = []  # the waiting questions the chat shows
-                for update in ticking(respond(assistant, message, messages, documents, saved_in), POLL_S):
+                for update in ticking(respond(assistant, message, messages, documents, saved_in, language), POLL_S):
                     waiting = questions.waiting(session)
                     if update is not None:
                         shown = update[:2]
@@ -170,7 +170,8 @@ def respond_in_turn(
                         continue  # a tick, and no question was queued since the last update
                     if shown is not None:
                         listed = waiting
-                        yield [*shown[0], *(turn for q in waiting for turn in waiting_turn(q))], shown[1], cleared
+                        queued = [turn for q in waiting for turn in waiting_turn(q, language)]
+                        yield [*shown[0], *queued], shown[1], cleared
                         cleared = gr.skip()
                 messages = shown[0] if shown else messages
             except gr.Error as exc:
@@ -226,8 +227,9 @@ def ticking(events: Generator[T, None, None], every_s: float) -> Iterator[T | No
         stop.set()
 
 
-def waiting_turn(question: str) -> list[dict]:
-    return [{"role": "user", "content": question}, {"role": "assistant", "content": WAITING}]
+def waiting_turn(question: str, language: UiLanguage = "en") -> list[dict]:
+    waiting = f'<em class="draft">{escape_markdown(say("waiting", language))}</em>'
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": waiting}]
 
 
 def user_error(message: str) -> gr.Error:
@@ -237,9 +239,13 @@ def user_error(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
-def require_admin(server: ServerSettings, token: str | None) -> None:
-    """The API's rule (``admin.check_admin``), with advice for the Documents tab."""
-    check_admin(server, token, how=UI_TOKEN_ADVICE)
+def require_admin(server: ServerSettings, token: str | None, language: UiLanguage = "en") -> None:
+    """The API's rule (``admin.check_admin``), its refusal told as the Documents tab's advice."""
+    try:
+        check_admin(server, token, how=say("token_advice", "en"))
+    except AdminRequired as exc:
+        key, fields = ("admin_disabled", (server.host,)) if exc.status == 403 else ("admin_wrong", ())
+        raise AdminRequired(say(key, language, *fields), status=exc.status) from None
 
 
 def upload_folder() -> Path:
@@ -258,43 +264,47 @@ def uploaded_reader(path: str, folder: Path) -> Callable[[], bytes]:
     return read
 
 
-def upload_documents(assistant: Assistant, paths: Sequence[str] | None, token: str | None) -> str:
+def upload_documents(
+    assistant: Assistant, paths: Sequence[str] | None, token: str | None, language: UiLanguage = "en"
+) -> str:
     """Save uploaded files into the corpus (admin only); they become searchable at the next re-index.
 
     The token is checked before any file is opened, and only files inside Gradio's upload folder are read.
     """
     try:
-        require_admin(assistant.settings.server, token)
+        require_admin(assistant.settings.server, token, language)
     except AdminRequired as exc:
         return str(exc)
     root = upload_folder()
     saved, rejected = save_uploads(assistant.settings, [(Path(path).name, uploaded_reader(path, root)) for path in paths or []])
     problems = [str(exc) for exc in rejected]
-    lines = [f"Saved {', '.join(saved)}. Click Re-index to make them searchable."] if saved else []
-    return "\n".join(lines + problems) or "Choose one or more files to upload."
+    lines = [say("saved_uploads", language, ", ".join(saved))] if saved else []
+    return "\n".join(lines + problems) or say("choose_files", language)
 
 
-def delete_document(assistant: Assistant, doc_id: str | None, token: str | None) -> str:
+def delete_document(assistant: Assistant, doc_id: str | None, token: str | None, language: UiLanguage = "en") -> str:
     """Remove a file from the corpus (admin only); it leaves the index at the next re-index."""
     try:
-        require_admin(assistant.settings.server, token)
+        require_admin(assistant.settings.server, token, language)
         if not doc_id:
-            return "Choose a document to delete."
+            return say("choose_delete", language)
         remove_document(assistant.settings, doc_id)
     except AssistantError as exc:
         return str(exc)
-    return f"Deleted {doc_id}. Click Re-index to remove it from the index."
+    return say("deleted", language, doc_id)
 
 
-def reindex(jobs: IndexJobs, server: ServerSettings, token: str | None, progress: ProgressBar) -> Iterator[str]:
+def reindex(
+    jobs: IndexJobs, server: ServerSettings, token: str | None, progress: ProgressBar, language: UiLanguage = "en"
+) -> Iterator[str]:
     """Start an index job, or join the one running (admin only), and follow it to the ``index --json`` summary."""
     try:
-        require_admin(server, token)
+        require_admin(server, token, language)
     except AdminRequired as exc:
         yield str(exc)
         return
     job, started = jobs.start()
-    yield from follow_job(job, progress, "Indexing" if started else "Following the indexing run already in progress")
+    yield from follow_job(job, progress, say("indexing" if started else "following", language))
 
 
 def follow_job(job: IndexJob, progress: ProgressBar, doing: str) -> Iterator[str]:
@@ -315,28 +325,26 @@ def follow_job(job: IndexJob, progress: ProgressBar, doing: str) -> Iterator[str
     yield json.dumps(job.report.to_dict(), ensure_ascii=False, indent=2)
 
 
-def footer_text(assistant: Assistant) -> str:
+def footer_text(assistant: Assistant, language: UiLanguage = "en") -> str:
     """Which models answer and what the index holds, so a reader knows what produced an answer."""
     try:
         manifest = assistant.manifest()
         documents, chunks = index_size(manifest)
-        index = f"built {_when(manifest.built_at)}, {documents} documents, {chunks} chunks"
+        index = say("index_built", language, _when(manifest.built_at), documents, chunks)
     except AssistantError as exc:
         index = str(exc)
-    return (
-        f"Answers: {escape_markdown(assistant.settings.llm.describe())} · "
-        f"Embeddings: {escape_markdown(assistant.embedder.identity)} · Index: {escape_markdown(index)}"
-    )
+    described = (assistant.settings.llm.describe(), assistant.embedder.identity, index)
+    return say("footer", language, *map(escape_markdown, described))
 
 
-def documents_view(assistant: Assistant) -> tuple[list[list[object]], list[str], str]:
+def documents_view(assistant: Assistant, language: UiLanguage = "en") -> tuple[list[list[object]], list[str], str]:
     """Table rows, the deletable documents (those on disk) and the footer, after anything changed them."""
     try:
         statuses = list_documents(assistant)
     except AssistantError:  # the footer says why the index cannot be read; the table then lists nothing
         statuses = []
     on_disk = [str(s["doc_id"]) for s in statuses if s["status"] != "missing on disk"]
-    return [document_row(s) for s in statuses], on_disk, footer_text(assistant)
+    return [document_row(s, language) for s in statuses], on_disk, footer_text(assistant, language)
 
 
 def version_choices(assistant: Assistant, doc_id: str | None) -> tuple[gr.Dropdown, gr.Dropdown]:
@@ -351,11 +359,13 @@ def version_choices(assistant: Assistant, doc_id: str | None) -> tuple[gr.Dropdo
     )
 
 
-def show_changes(assistant: Assistant, doc_id: str | None, old: int | None, new: int | None) -> str:
+def show_changes(
+    assistant: Assistant, doc_id: str | None, old: int | None, new: int | None, language: UiLanguage = "en"
+) -> str:
     """The chosen pair of versions side by side, or what to do when there is nothing to compare."""
     if not doc_id:
-        return "<p>Choose a document. · 请选择文档。</p>"
+        return say("choose_document", language)
     try:
-        return render_changes(assistant.changes(doc_id, old, new))
+        return render_changes(assistant.changes(doc_id, old, new), language)
     except AssistantError as exc:
         return f"<p>{html.escape(str(exc))}</p>"

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from assistant.answering.changes import DocumentChanges, Unit
 from assistant.indexing.versions import Version
+from assistant.serving.ui.text import UiLanguage, reason_text, say, status_text
 from assistant.types import APP_MARKER_RE, Answer, Citation, Turn
 
 MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
@@ -23,17 +24,10 @@ AUTOLINK_RE = re.compile(r"://|(?<![\w.])www\.|@", re.IGNORECASE)
 AUTOLINK_ENTITIES = {"://": ":&#47;&#47;", "@": "&#64;"}  # and "www." → "www&#46;", in its own case
 CITE_LINK_RE = re.compile(r"\[\\\[(\d+)\\\]\]\(#cite-\d+\)")
 NOTICE_HTML = '<em class="notice">ⓘ {}</em>'
-UNVERIFIED_HTML = '<span class="unverified"> ⚠ unverified ({}) </span>'
-LEGEND_HTML = (
-    '<small class="legend">⚠ unverified: no cited passage clearly supports that sentence, or a figure in it is not in'
-    " the source. Check it against the sources. · 未经核实：请对照出处。</small>"
-)
-DRAFT_HTML = (
-    '<em class="draft">Draft — quotes from the documents; the model is writing its answer ({}) ·'
-    " 草稿：原文摘录，语言模型正在撰写回答</em>"
-)
+UNVERIFIED_HTML = '<span class="unverified"> {} </span>'
+LEGEND_HTML = '<small class="legend">{}</small>'
+DRAFT_HTML = '<em class="draft">{}</em>'
 DECORATION_RE = re.compile(r'<(em|span|small) class="(?:notice|unverified|legend|draft)">.*?</\1>', re.DOTALL)
-CHECKING_SOURCES = "<p>Checking the sources… · 正在核对出处…</p>"
 
 
 def escape_markdown(text: str) -> str:
@@ -59,7 +53,7 @@ def link_markers(text: str, numbers: set[int]) -> str:
     return "".join(parts)
 
 
-def render_generated(answer: Answer) -> str:
+def render_generated(answer: Answer, language: UiLanguage = "en") -> str:
     """The verified text with linked markers; each sentence whose check failed carries a visible mark."""
     numbers = {c.n for c in answer.citations}
     parts: list[str] = []
@@ -68,31 +62,33 @@ def render_generated(answer: Answer) -> str:
         at = answer.text.find(check.text, cursor)
         if at < 0:  # not where verification put it: its text still appears, unmarked, in the next gap
             continue
-        mark = "" if check.verified else UNVERIFIED_HTML.format(html.escape(str(check.reason)))
+        mark = "" if check.verified else UNVERIFIED_HTML.format(html.escape(say("unverified_because", language, reason_text(check.reason, language))))
         parts += [link_markers(answer.text[cursor:at], numbers), link_markers(check.text, numbers) + mark]
         cursor = at + len(check.text)
     parts.append(link_markers(answer.text[cursor:], numbers))
     return "".join(parts)
 
 
-def render_answer(answer: Answer) -> str:
-    """The final chat message: notice, then the refusal, the checked generated text, or the lead line and quotes."""
+def render_answer(answer: Answer, language: UiLanguage = "en") -> str:
+    """The final chat message: notice, then the refusal, the checked generated text, or the lead line and quotes.
+    ``language`` is the interface's (marks and legend); the answer's own text is in the question's language."""
     parts = [NOTICE_HTML.format(escape_markdown(answer.notice))] if answer.notice else []
     if not answer.answerable:
         parts.append(escape_markdown(answer.text))
     elif answer.checks:
-        parts.append(render_generated(answer))
+        parts.append(render_generated(answer, language))
         if not all(check.verified for check in answer.checks):
-            parts.append(LEGEND_HTML)
+            parts.append(LEGEND_HTML.format(html.escape(say("legend", language))))
     else:
         parts.append(escape_markdown(answer.text.split("\n", 1)[0]))
         parts += [f"“{escape_markdown(c.quote)}” {cite_link(c.n)}" for c in answer.citations]
     return "\n\n".join(parts)
 
 
-def render_draft(draft: Answer, status: str) -> str:
+def render_draft(draft: Answer, status: str, language: UiLanguage = "en") -> str:
     """The extractive answer shown at once, labelled as a draft; ``status`` is the queue position or "writing…"."""
-    return f"{DRAFT_HTML.format(escape_markdown(status))}\n\n{render_answer(draft)}"
+    label = escape_markdown(say("draft", language, status))
+    return f"{DRAFT_HTML.format(label)}\n\n{render_answer(draft, language)}"
 
 
 def render_streaming(notices: Sequence[str], text: str) -> str:
@@ -100,41 +96,47 @@ def render_streaming(notices: Sequence[str], text: str) -> str:
     return "\n\n".join([*(NOTICE_HTML.format(escape_markdown(n)) for n in notices), escape_markdown(text) or "…"])
 
 
-def render_citation(c: Citation, chunk_text: str, chunk_start: int, verdict: bool | None = None) -> str:
+def render_citation(
+    c: Citation, chunk_text: str, chunk_start: int, verdict: bool | None = None, language: UiLanguage = "en"
+) -> str:
     """A passage with its quote highlighted; ``verdict`` (generated answers only) adds the verification mark."""
     a, b = c.start - chunk_start, c.end - chunk_start
     if 0 <= a < b <= len(chunk_text) and chunk_text[a:b] == c.quote:
         body = f"{html.escape(chunk_text[:a])}<mark>{html.escape(c.quote)}</mark>{html.escape(chunk_text[b:])}"
     else:
         body = f"<mark>{html.escape(c.quote)}</mark>"
-    where = (f"version {c.version} (earlier)", "") if c.version else (c.section, f"p. {c.page}")
+    where = (say("earlier_version", language, c.version), "") if c.version else (c.section, say("page", language, c.page))
     meta = " · ".join(html.escape(part) for part in (f"[{c.n}] {c.source}", *where) if part)
     if verdict is not None:
-        meta += ' · <span class="verified">✓ verified</span>' if verdict else ' · <span class="unverified">⚠ unverified</span>'
-    return f'<div class="source" id="cite-{c.n}"><div class="meta">{meta}</div><div>{body.replace(chr(10), "<br>")}</div>{page_view(c)}</div>'
+        kind = "verified" if verdict else "unverified"
+        meta += f' · <span class="{kind}">{html.escape(say(kind, language))}</span>'
+    page = page_view(c, language)
+    return f'<div class="source" id="cite-{c.n}"><div class="meta">{meta}</div><div>{body.replace(chr(10), "<br>")}</div>{page}</div>'
 
 
-def page_view(c: Citation) -> str:
+def page_view(c: Citation, language: UiLanguage = "en") -> str:
     """For a quote from a PDF, its page as the file shows it, the quote highlighted (drawn by the server when opened)."""
     if not (c.source.lower().endswith(".pdf") and c.page and c.version is None):
         return ""
     src = f"api/documents/{urllib.parse.quote(c.source)}/pages/{c.page}.png?quote={urllib.parse.quote(c.quote)}"
-    return (f'<details class="page"><summary>Page {c.page} as printed · 原页面</summary>'
-            f'<img loading="lazy" src="{html.escape(src)}" alt="page {c.page} of {html.escape(c.source)}"></details>')
+    summary, alt = say("page_view", language, c.page), say("page_alt", language, c.page, c.source)
+    return (f'<details class="page"><summary>{html.escape(summary)}</summary>'
+            f'<img loading="lazy" src="{html.escape(src)}" alt="{html.escape(alt)}"></details>')
 
 
-def render_sources(answer: Answer) -> str:
+def render_sources(answer: Answer, language: UiLanguage = "en") -> str:
     """Cited passages; the standalone query is shown when a follow-up was rewritten before retrieval."""
     chunks = {h.chunk.id: h.chunk for h in answer.retrieved}
     parts = []
     if answer.query and answer.query != answer.question:
-        parts.append(f'<div class="searched">Searched for · 检索: {html.escape(answer.query)}</div>')
+        parts.append(f'<div class="searched">{html.escape(say("searched", language, answer.query))}</div>')
     if not answer.citations:
-        parts.append("<p>No passage cited.</p>")
+        parts.append(say("no_passage", language))
     for c in answer.citations:
         chunk = chunks.get(c.chunk_id)
         verdict = c.verified if answer.checks else None
-        parts.append(render_citation(c, chunk.text if chunk else c.quote, chunk.start if chunk else c.start, verdict))
+        text, start = (chunk.text, chunk.start) if chunk else (c.quote, c.start)
+        parts.append(render_citation(c, text, start, verdict, language))
     return "".join(parts)
 
 
@@ -170,10 +172,10 @@ def _when(timestamp: object) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(float(timestamp))) if isinstance(timestamp, (int, float)) else ""
 
 
-def document_row(status: Mapping[str, object]) -> list[object]:
+def document_row(status: Mapping[str, object], language: UiLanguage = "en") -> list[object]:
     return [
         status["doc_id"],
-        status["status"],
+        status_text(str(status["status"]), language),
         status.get("language", ""),
         len(status.get("sections") or []) or "",
         status.get("chunks", ""),
@@ -184,11 +186,11 @@ def document_row(status: Mapping[str, object]) -> list[object]:
     ]
 
 
-def render_changes(found: DocumentChanges) -> str:
+def render_changes(found: DocumentChanges, language: UiLanguage = "en") -> str:
     """Two versions side by side, one row per added, removed or changed sentence or table row; the figures that
     changed are highlighted in both columns."""
     def when(v: Version) -> str:
-        return f"version {v.n} · {_when(v.indexed_at)}"
+        return html.escape(say("version_at", language, v.n, _when(v.indexed_at)))
 
     def marked(unit: Unit | None, figures: Sequence[str]) -> str:
         if unit is None:
@@ -205,5 +207,5 @@ def render_changes(found: DocumentChanges) -> str:
         for c in found.changes
     ]
     if not rows:
-        rows = ['<tr><td colspan="2">The two versions have the same text. · 两个版本的文字相同。</td></tr>']
+        rows = [f'<tr><td colspan="2">{html.escape(say("same_text", language))}</td></tr>']
     return f'<table class="changes"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
