@@ -2,12 +2,27 @@
 
 
 class AssistantError(Exception):
-    """Base class: every expected failure the user can act on."""
+    """Base class: every expected failure the user can act on.
+
+    The message is English (logs, CLI, API); ``zh`` is the same advice in Chinese, for a chat whose interface is in
+    Chinese. Failures without one are shown in English there too.
+    """
+
+    def __init__(self, message: str = "", *, zh: str = "") -> None:
+        super().__init__(message)
+        self.zh = zh
+
+    def told_in(self, language: str) -> str:
+        """The message in ``language`` ("en" or "zh"), English where no Chinese one was given."""
+        return self.zh if language == "zh" and self.zh else str(self)
 
 
 class IndexMissing(AssistantError):
     def __init__(self, index_dir: object) -> None:
-        super().__init__(f"No index found in {index_dir}. Run `assistant index` to build it.")
+        super().__init__(
+            f"No index found in {index_dir}. Run `assistant index` to build it.",
+            zh=f"{index_dir} 中没有索引。请运行 `assistant index` 建立索引。",
+        )
 
 
 class IndexMismatch(AssistantError):
@@ -20,7 +35,10 @@ class IndexMismatch(AssistantError):
 
 class IndexCorrupt(AssistantError):
     def __init__(self, index_dir: object, reason: str) -> None:
-        super().__init__(f"The index in {index_dir} cannot be read ({reason}). Run `assistant index --rebuild`.")
+        super().__init__(
+            f"The index in {index_dir} cannot be read ({reason}). Run `assistant index --rebuild`.",
+            zh=f"{index_dir} 中的索引无法读取（{reason}）。请运行 `assistant index --rebuild`。",
+        )
 
 
 class EmptyCorpus(AssistantError):
@@ -31,7 +49,10 @@ class EmptyCorpus(AssistantError):
 
 class IndexBusy(AssistantError):
     def __init__(self, index_dir: object) -> None:
-        super().__init__(f"Another indexing run is working on {index_dir}; wait for it to finish and try again.")
+        super().__init__(
+            f"Another indexing run is working on {index_dir}; wait for it to finish and try again.",
+            zh=f"另一个索引任务正在处理 {index_dir}，请等它完成后再试。",
+        )
 
 
 class BadDocument(AssistantError):
@@ -57,8 +78,10 @@ class UnknownScope(BadQuestion):
     """A question limited to documents that are not in the index."""
 
     def __init__(self, name: str, known: list[str]) -> None:
+        listed = ", ".join(known)
         super().__init__(
-            f"No indexed document is called {name!r}; pick one of: {', '.join(known) or '(none: run assistant index)'}."
+            f"No indexed document is called {name!r}; pick one of: {listed or '(none: run assistant index)'}.",
+            zh=f"索引中没有名为 {name!r} 的文档；可选：{listed or '（无：请运行 assistant index）'}。",
         )
 
 
@@ -72,7 +95,10 @@ class UploadTooLarge(BadUpload):
 
 class UnknownDocument(BadUpload):
     def __init__(self, doc_id: str) -> None:
-        super().__init__(f"There is no document {doc_id!r} in the corpus folder; check the name in the document list.")
+        super().__init__(
+            f"There is no document {doc_id!r} in the corpus folder; check the name in the document list.",
+            zh=f"文档文件夹中没有 {doc_id!r}；请核对文档列表中的名称。",
+        )
 
 
 class NotAPdf(AssistantError):
@@ -135,16 +161,27 @@ class MissingClientId(AssistantError):
 class ConversationFull(AssistantError):
     """A conversation or the whole store reached its size cap; nothing was written."""
 
-    def __init__(self, what: str, setting: str) -> None:
-        super().__init__(f"{what} Start a new conversation or delete old ones (the cap is the setting {setting}).")
+    def __init__(self, what: str, setting: str, *, zh: str) -> None:
+        super().__init__(
+            f"{what} Start a new conversation or delete old ones (the cap is the setting {setting}).",
+            zh=f"{zh}请新建对话或删除旧对话（上限由设置 {setting} 决定）。",
+        )
+
+    @classmethod
+    def turns(cls, count: int) -> "ConversationFull":
+        """One conversation holds its most questions (``limits.max_conversation_turns``)."""
+        return cls(
+            f"This conversation holds {count} questions, its most.", "limits.max_conversation_turns",
+            zh=f"此对话已有 {count} 个问题，达到上限。",
+        )
 
 
 class AdminRequired(AssistantError):
     """A document change without the admin token (401), or with none configured on a non-loopback host (403)."""
 
-    def __init__(self, message: str, *, status: int = 401) -> None:
+    def __init__(self, message: str, *, status: int = 401, zh: str = "") -> None:
         self.status = status
-        super().__init__(message)
+        super().__init__(message, zh=zh)
 
 
 class StorageUnavailable(AssistantError):

@@ -363,14 +363,16 @@ class Assistant:
         """The question without control and invisible characters (a lone surrogate would break JSON output later)."""
         text = "".join(char for char in question or "" if char.isprintable() or char.isspace()).strip()
         if not text:
-            raise BadQuestion("Please type a question. / 请输入问题。")
+            raise BadQuestion("Please type a question.", zh="请输入问题。")
         limit = self.settings.answer.max_question_chars
         if len(text) > limit:
-            raise BadQuestion(f"The question is {len(text)} characters long; the limit is {limit}. / 问题过长（上限 {limit} 字）。")
+            raise BadQuestion(
+                f"The question is {len(text)} characters long; the limit is {limit}.", zh=f"问题过长：{len(text)} 字，上限 {limit} 字。"
+            )
         if not any(char.isalnum() for char in text):
             raise BadQuestion(
-                "The question has no words, only symbols, emoji or punctuation; please ask in words. "
-                "/ 问题中没有文字（只有符号、表情或标点），请用文字提问。"
+                "The question has no words, only symbols, emoji or punctuation; please ask in words.",
+                zh="问题中没有文字（只有符号、表情或标点），请用文字提问。",
             )
         return text
 

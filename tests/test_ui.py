@@ -224,6 +224,9 @@ def test_empty_question_is_a_message_not_a_traceback(report_assistant, caplog):
     assert raised.value.print_exception is False  # Gradio would print its traceback to the server log
     (record,) = caplog.records
     assert "Please type a question" in record.getMessage() and record.exc_info is None
+    with pytest.raises(gr.Error, match="请输入问题。") as told:  # a Chinese interface says it in Chinese
+        list(respond(report_assistant, "   ", [], language="zh"))
+    assert told.value.message == "请输入问题。"
 
 
 

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from assistant.errors import BadQuestion, ConversationFull, IndexCorrupt, UnknownConversation
 from assistant.serving.ui.text import TEXT, interface_language, reason_text, say, status_text
 from assistant.serving.status import document_status
 from assistant.types import Reason
@@ -52,3 +53,13 @@ def test_every_document_status_and_verification_reason_has_both_wordings():
     assert status_text("duplicate of a.md", "zh") == "与 a.md 重复"
     for reason in Reason:
         assert HAN.search(reason_text(reason, "zh")) and not HAN.search(reason_text(reason, "en"))
+
+
+def test_a_failure_is_told_in_the_interface_language_where_it_has_a_chinese_message():
+    full = ConversationFull.turns(200)
+    assert str(full).startswith("This conversation holds 200 questions") and "limits.max_conversation_turns" in str(full)
+    assert full.told_in("zh").startswith("此对话已有 200 个问题") and full.told_in("en") == str(full)
+    assert BadQuestion("Please type a question.", zh="请输入问题。").told_in("zh") == "请输入问题。"
+    assert "无法读取" in IndexCorrupt("index", "x").told_in("zh")
+    lone = UnknownConversation("abc")
+    assert lone.told_in("zh") == str(lone)  # no Chinese message: the English one

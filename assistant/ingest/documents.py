@@ -65,14 +65,15 @@ def safe_name(filename: str) -> str:
     if name.split(".")[0].rstrip(" ").lower() in WINDOWS_DEVICES:
         raise BadUpload(f"The file name {name!r} is reserved for a device on Windows; rename the file.")
     if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise BadUpload(f"{name!r} is not a supported document; upload a {', '.join(SUPPORTED_SUFFIXES)} file.")
+        kinds = ", ".join(SUPPORTED_SUFFIXES)
+        raise BadUpload(f"{name!r} is not a supported document; upload a {kinds} file.", zh=f"不支持 {name!r} 这种文件；请上传 {kinds} 文件。")
     return name
 
 
 def check_size(name: str, size: int, max_mb: float) -> None:
     """Callers that receive a file in parts call this before reading it whole."""
     if not size:
-        raise BadUpload(f"{name} is empty (0 bytes); upload the file again.")
+        raise BadUpload(f"{name} is empty (0 bytes); upload the file again.", zh=f"{name} 是空文件（0 字节）；请重新上传。")
     if size > max_mb * MB:
         raise UploadTooLarge(
             f"{name} is {size:,} bytes, over the limit of {max_mb:g} MB per document "

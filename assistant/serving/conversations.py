@@ -186,10 +186,12 @@ class ConversationStore:
             _, title, _, _ = self._head(db, owner, conversation_id)
             count, = db.execute("SELECT count(*) FROM turns WHERE conversation_id = ?", (conversation_id,)).fetchone()
             if count >= self.max_turns:
-                raise ConversationFull(f"This conversation holds {count} questions, its most.", "limits.max_conversation_turns")
+                raise ConversationFull.turns(count)
             used, = db.execute("SELECT coalesce(sum(size), 0) FROM turns").fetchone()
             if used + size > self.max_bytes:
-                raise ConversationFull("The saved conversations have reached their size cap.", "limits.max_state_mb")
+                raise ConversationFull(
+                    "The saved conversations have reached their size cap.", "limits.max_state_mb", zh="保存的对话已达到容量上限。"
+                )
             db.execute(
                 "INSERT INTO turns (conversation_id, n, question, answer, created, size) VALUES (?, ?, ?, ?, ?, ?)",
                 (conversation_id, count + 1, question, body, now, size),

@@ -59,9 +59,7 @@ class SavedChats:
     def open(self, owner: str, conversation_id: str) -> Conversation:
         conversation = self.store.get(owner, conversation_id)
         if conversation.size >= self.store.max_turns:
-            raise ConversationFull(
-                f"This conversation holds {conversation.size} questions, its most.", "limits.max_conversation_turns"
-            )
+            raise ConversationFull.turns(conversation.size)
         return conversation
 
     def rate(self, owner: str, conversation_id: str, n: int, up: bool, comment: str = "") -> None:

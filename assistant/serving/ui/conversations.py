@@ -112,5 +112,5 @@ def rate(
     try:
         chats.rate(owner, conversation_id, n, liked)
     except AssistantError as exc:
-        return str(exc)
+        return exc.told_in(language)
     return say("rating_saved", language)

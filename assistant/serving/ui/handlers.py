@@ -94,7 +94,7 @@ def respond(
                 sources = render_sources(draft, language) if draft is not None else say("checking", language)
             yield [*asked, {"role": "assistant", "content": reply}], sources, ""
     except AssistantError as exc:
-        raise user_error(str(exc)) from exc
+        raise user_error(exc.told_in(language)) from exc
 
 
 class SessionQuestions:
@@ -239,13 +239,13 @@ def user_error(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
-def require_admin(server: ServerSettings, token: str | None, language: UiLanguage = "en") -> None:
-    """The API's rule (``admin.check_admin``), its refusal told as the Documents tab's advice."""
+def require_admin(server: ServerSettings, token: str | None) -> None:
+    """The API's rule (``admin.check_admin``), its refusal reworded as the Documents tab's advice, in both languages."""
     try:
-        check_admin(server, token, how=say("token_advice", "en"))
+        check_admin(server, token, how="enter it in the Admin token box")
     except AdminRequired as exc:
         key, fields = ("admin_disabled", (server.host,)) if exc.status == 403 else ("admin_wrong", ())
-        raise AdminRequired(say(key, language, *fields), status=exc.status) from None
+        raise AdminRequired(say(key, "en", *fields), status=exc.status, zh=say(key, "zh", *fields)) from None
 
 
 def upload_folder() -> Path:
@@ -272,12 +272,12 @@ def upload_documents(
     The token is checked before any file is opened, and only files inside Gradio's upload folder are read.
     """
     try:
-        require_admin(assistant.settings.server, token, language)
+        require_admin(assistant.settings.server, token)
     except AdminRequired as exc:
-        return str(exc)
+        return exc.told_in(language)
     root = upload_folder()
     saved, rejected = save_uploads(assistant.settings, [(Path(path).name, uploaded_reader(path, root)) for path in paths or []])
-    problems = [str(exc) for exc in rejected]
+    problems = [exc.told_in(language) for exc in rejected]
     lines = [say("saved_uploads", language, ", ".join(saved))] if saved else []
     return "\n".join(lines + problems) or say("choose_files", language)
 
@@ -285,12 +285,12 @@ def upload_documents(
 def delete_document(assistant: Assistant, doc_id: str | None, token: str | None, language: UiLanguage = "en") -> str:
     """Remove a file from the corpus (admin only); it leaves the index at the next re-index."""
     try:
-        require_admin(assistant.settings.server, token, language)
+        require_admin(assistant.settings.server, token)
         if not doc_id:
             return say("choose_delete", language)
         remove_document(assistant.settings, doc_id)
     except AssistantError as exc:
-        return str(exc)
+        return exc.told_in(language)
     return say("deleted", language, doc_id)
 
 
@@ -299,9 +299,9 @@ def reindex(
 ) -> Iterator[str]:
     """Start an index job, or join the one running (admin only), and follow it to the ``index --json`` summary."""
     try:
-        require_admin(server, token, language)
+        require_admin(server, token)
     except AdminRequired as exc:
-        yield str(exc)
+        yield exc.told_in(language)
         return
     job, started = jobs.start()
     yield from follow_job(job, progress, say("indexing" if started else "following", language))
@@ -332,7 +332,7 @@ def footer_text(assistant: Assistant, language: UiLanguage = "en") -> str:
         documents, chunks = index_size(manifest)
         index = say("index_built", language, _when(manifest.built_at), documents, chunks)
     except AssistantError as exc:
-        index = str(exc)
+        index = exc.told_in(language)
     described = (assistant.settings.llm.describe(), assistant.embedder.identity, index)
     return say("footer", language, *map(escape_markdown, described))
 
@@ -368,4 +368,4 @@ def show_changes(
     try:
         return render_changes(assistant.changes(doc_id, old, new), language)
     except AssistantError as exc:
-        return f"<p>{html.escape(str(exc))}</p>"
+        return f"<p>{html.escape(exc.told_in(language))}</p>"

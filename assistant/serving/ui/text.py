@@ -101,7 +101,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "deleted": ("Deleted {}. Click Re-index to remove it from the index.", "已删除 {}。点击“重建索引”后它将移出索引。"),
     "indexing": ("Indexing", "正在索引"),
     "following": ("Following the indexing run already in progress", "正在跟进已在进行的索引任务"),
-    "token_advice": ("enter it in the Admin token box", "在“管理员令牌”框中输入"),
     "admin_disabled": (
         "Document changes are disabled: the server listens on {} and no admin token is set. Set"
         " ASSISTANT_SERVER__ADMIN_TOKEN, restart the server and enter it in the Admin token box.",
