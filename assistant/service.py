@@ -132,7 +132,7 @@ class Assistant:
         return None if self.store.url else Path(self.settings.paths.index_dir)
 
     def _index(self, index_dir: Path, rebuild: bool, progress: StageProgress | None) -> IndexReport:
-        with exclusive(index_dir):
+        with exclusive(index_dir), self.store.leased(self.settings.store.lease_s):
             if not rebuild and self.store.read() is not None:
                 self.store.check(self.fingerprint)  # raises IndexMismatch: changing models needs --rebuild
             try:

@@ -80,6 +80,13 @@ class StoreSettings(BaseModel):
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000) shared by several assistant processes; "
         "unset = the local store under paths.index_dir.",
     )
+    lease_s: float = Field(
+        60.0,
+        ge=5,
+        le=3600,
+        description="Server mode: how long an indexer's lease on the library lasts unless renewed (every third of it);"
+        " a killed indexer's lease is taken over after this.",
+    )
 
 
 class IndexSettings(BaseModel):

@@ -14,7 +14,8 @@ from pathlib import Path
 import chromadb
 import pytest
 
-from assistant.errors import BackendUnavailable
+from assistant.errors import BackendUnavailable, IndexBusy
+from assistant.indexing.lease import EngineLease, lease_names
 from assistant.service import Assistant
 from assistant.settings import Settings, StoreSettings
 
@@ -87,3 +88,68 @@ def test_unreachable_server_is_a_clear_error(corpus):
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(BackendUnavailable, match="ASSISTANT_STORE__CHROMA_URL"):
         Assistant(Settings(store=StoreSettings(chroma_url=url))).index()
+
+
+def test_the_engine_lease_admits_one_indexer_and_a_dead_ones_lease_expires(chroma_url):
+    """Two machines' indexers on one library: the second is refused with the holder's name; a released lease is
+    taken at once, an abandoned one (its indexer killed, nothing renews it) after its time, and the stalled
+    holder's fence then reports the loss."""
+    client = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1]))
+    first = EngineLease(client, "leased", ttl_s=30, owner="machine-a:1")
+    second = EngineLease(client, "leased", ttl_s=30, owner="machine-b:2")
+    with first.held():
+        with pytest.raises(IndexBusy, match="machine-a:1"):
+            second.acquire()
+        assert first.still_held()
+    second.acquire()  # released: taken at once, and the old lease collection is gone
+    assert lease_names(client, "leased") == ["leased-lease-000000002"] and second.still_held()
+
+    killed = EngineLease(client, "other", ttl_s=1.0, owner="machine-a:3")
+    killed.acquire()  # and never renewed or released: its process died
+    successor = EngineLease(client, "other", ttl_s=30, owner="machine-b:4")
+    with pytest.raises(IndexBusy, match="machine-a:3"):
+        successor.acquire()
+    time.sleep(1.2)
+    successor.acquire()
+    assert successor.still_held() and not killed.still_held()  # the stalled indexer would not switch generations
+    second.release()
+    successor.release()
+
+
+@pytest.mark.slow
+def test_an_index_run_holds_the_lease_and_its_collection_survives_garbage_collection(chroma_url, corpus, tmp_path):
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    settings = Settings(store=StoreSettings(chroma_url=chroma_url, collection="guarded"))
+    other_machine = EngineLease(chromadb.HttpClient(host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1])), "guarded", ttl_s=30, owner="machine-b:9")
+    with other_machine.held():
+        with pytest.raises(IndexBusy, match="machine-b:9"):
+            Assistant(settings).index()
+    assert Assistant(settings).index().added == ("a.md",)  # released: this machine indexes
+    (corpus / "a.md").write_text(DOC.replace("100亿美元", "130亿美元"), encoding="utf-8")
+    assert Assistant(settings).index().updated == ("a.md",)  # its garbage collection left the lease it ran under
+    client = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1]))
+    assert len(lease_names(client, "guarded")) == 1  # the last run's lease, released, kept for the next number
+    assert Assistant(settings).check() == []
+
+
+def test_two_indexers_taking_the_lease_at_the_same_moment_cannot_both_win(chroma_url):
+    """Both read "no lease yet" and create number 1: the server creates it for one and refuses the other."""
+    client = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1]))
+
+    class Late:  # lists the collections as they were before the other indexer created its lease
+        def __init__(self, real: chromadb.ClientAPI) -> None:
+            self.real, self.seen = real, real.list_collections()
+
+        def list_collections(self) -> list:
+            return self.seen
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.real, name)
+
+    late = Late(client)
+    winner = EngineLease(client, "race", ttl_s=30, owner="machine-a:1")
+    winner.acquire()
+    with pytest.raises(IndexBusy, match="same moment"):
+        EngineLease(late, "race", ttl_s=30, owner="machine-b:2").acquire()
+    assert winner.still_held()
+    winner.release()

@@ -26,6 +26,7 @@ from chromadb.errors import ChromaError
 
 from assistant.errors import IndexCorrupt
 from assistant.indexing.holds import forget, generation_of, unheld
+from assistant.indexing.lease import is_lease
 from assistant.indexing.manifest import Manifest
 from assistant.indexing.reclaim import reclaim
 from assistant.indexing.vectorfile import fingerprint_key
@@ -85,7 +86,7 @@ class Garbage:
         generations: dict[str, list[str]] = {}
         for name in store.client.list_collections():
             name = getattr(name, "name", name)
-            if name.startswith(store.prefix + "-") and name not in keep and name != f"{store.prefix}-manifest":
+            if name.startswith(store.prefix + "-") and name not in keep and name != f"{store.prefix}-manifest" and not is_lease(store.prefix, name):
                 generations.setdefault(generation_of(name), []).append(name)
         return generations
 

@@ -24,6 +24,8 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -34,6 +36,7 @@ from chromadb.errors import ChromaError
 
 from assistant.errors import (
     BackendUnavailable,
+    IndexBusy,
     IndexCorrupt,
     IndexMismatch,
     IndexMissing,
@@ -41,6 +44,7 @@ from assistant.errors import (
 )
 from assistant.indexing.diskfull import disk_failure
 from assistant.indexing.garbage import Garbage
+from assistant.indexing.lease import EngineLease
 from assistant.indexing.reclaim import disk_bytes
 from assistant.indexing.manifest import (
     MANIFEST,
@@ -82,6 +86,7 @@ class ChunkStore(GenerationReader, GenerationWriter):
         self._view = 0
         self._opening = threading.RLock()
         self._retired: list[tuple[float, chromadb.ClientAPI]] = []
+        self.lease: EngineLease | None = None  # server mode, while this store's indexer holds the engine's lease
 
     @property
     def where(self) -> str:
@@ -205,11 +210,28 @@ class ChunkStore(GenerationReader, GenerationWriter):
     def pointer(self):
         return self.client.get_or_create_collection(f"{self.prefix}-manifest", embedding_function=None)
 
+    @contextmanager
+    def leased(self, ttl_s: float) -> Iterator[None]:
+        """In server mode, the engine's lease for the block (lease.py): one indexer per library across machines. A
+        local index needs only the folder's lock (``build.exclusive``)."""
+        if not self.url:
+            yield
+            return
+        lease = EngineLease(self.client, self.prefix, ttl_s=ttl_s)
+        with lease.held():
+            self.lease = lease
+            try:
+                yield
+            finally:
+                self.lease = None
+
     def _publish(self, manifest: Manifest) -> None:
         text = manifest.to_json()
         if not self.url:
             write_atomic(self.index_dir / MANIFEST, text)
             return
+        if self.lease is not None and not self.lease.still_held():  # stalled past its expiry: another indexer took over
+            raise IndexBusy(f"the Chroma server's library {self.prefix!r} (the lease expired and was taken over)")
         # One row, replaced in one request: the server applies it atomically.
         self.pointer().upsert(
             ids=[POINTER_ID], documents=[text], metadatas=[{"version": manifest.version}], embeddings=[[0.0]]
