@@ -97,7 +97,10 @@ class Assistant:
         self.settings = settings or Settings()
         self.embedder = embedder or make_embedder(self.settings.embed)
         self.store = store or ChunkStore(
-            self.settings.paths.index_dir, self.settings.store.collection, self.settings.store.chroma_url
+            self.settings.paths.index_dir,
+            self.settings.store.collection,
+            self.settings.store.chroma_url,
+            retire_grace_s=self.settings.store.retire_grace_s,
         )
         self._lock = threading.Lock()
         self._disk = DiskGuard(self.store)

@@ -87,6 +87,13 @@ class StoreSettings(BaseModel):
         description="Server mode: how long an indexer's lease on the library lasts unless renewed (every third of it);"
         " a killed indexer's lease is taken over after this.",
     )
+    retire_grace_s: float = Field(
+        600.0,
+        ge=0,
+        le=86_400,
+        description="Server mode: how long a retired generation's collections are kept after the switch away from them,"
+        " so that a reader on another machine still answering from it finishes; longer than the longest answer.",
+    )
 
 
 class IndexSettings(BaseModel):

@@ -153,3 +153,30 @@ def test_two_indexers_taking_the_lease_at_the_same_moment_cannot_both_win(chroma
         EngineLease(late, "race", ttl_s=30, owner="machine-b:2").acquire()
     assert winner.still_held()
     winner.release()
+
+
+@pytest.mark.slow
+def test_a_retired_generation_outlives_its_switch_by_the_grace_period(chroma_url, corpus):
+    """A reader on another machine may still answer from a generation a rebuild retired: the next write keeps its
+    collections until ``store.retire_grace_s`` has passed, then drops them."""
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    client = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_url.rsplit(":", 1)[1]))
+
+    def assistant(grace_s: float) -> Assistant:
+        return Assistant(Settings(store=StoreSettings(chroma_url=chroma_url, collection="graced", retire_grace_s=grace_s)))
+
+    assistant(600).index()
+    first = assistant(600).store.manifest()
+    assistant(600).index(rebuild=True)  # a new generation; the first one retired
+    (corpus / "a.md").write_text(DOC + "\n苹果对OpenAI没有投资。\n", encoding="utf-8")
+    assistant(600).index()  # a write: within the grace period, the retired collections stay
+    names = {getattr(c, "name", c) for c in client.list_collections()}
+    assert {first.chunks_collection, first.sentences_collection} <= names
+    assert "100亿美元" in client.get_collection(first.chunks_collection).get(limit=1, include=["documents"])["documents"][0]
+
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    time.sleep(0.5)
+    assistant(0.2).index()  # past its grace period: dropped
+    names = {getattr(c, "name", c) for c in client.list_collections()}
+    assert not {first.chunks_collection, first.sentences_collection} & names
+    assert assistant(0.2).check() == []

@@ -13,13 +13,17 @@ does not survive a SIGKILL during a delete (replaying the delete on the next ope
 "Failed to apply logs to the hnsw segment writer" and the collection stays unreadable), while a
 killed copy into fresh collections leaves only collections that the next run drops.
 
-Server mode (``store.chroma_url``) has no folder to hold generations in: there a generation's
-collections are dropped by the write after the one that retired them, and the server owns its files.
+Server mode (``store.chroma_url``) has no folder to hold generations in, and readers on other machines take no
+lock here: a switch stamps the collections it retires with its time, and a write drops them only once
+``store.retire_grace_s`` has passed since (longer than any answer takes). Collections of the library no manifest
+ever named (a killed run's) are dropped at once: only the lease holder (lease.py) writes, and it collects before
+it creates its own. The server owns its files.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from chromadb.errors import ChromaError
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 COMPACT_SHARE = 0.25  # compact when more than this share of the stored rows is dead
+RETIRED_AT = "retired_at"  # server mode: collection metadata, when a switch retired the collection
 
 
 class Garbage:
@@ -95,7 +100,7 @@ class Garbage:
         dropped = 0
         for generation, names in sorted(self.retired(current).items()):
             if self.store.url:
-                dropped += self._delete(names)
+                dropped += self._delete([name for name in names if self._past_grace(name)])
                 continue
             with unheld(self.store.index_dir, generation) as free:
                 if not free:
@@ -104,6 +109,14 @@ class Garbage:
                 dropped += self._delete(names)
                 forget(self.store.index_dir, generation)
         return dropped
+
+    def _past_grace(self, name: str) -> bool:
+        """Server mode: whether no reader can still be answering from this collection (see the module's docstring)."""
+        try:
+            retired_at = (self.store.client.get_collection(name).metadata or {}).get(RETIRED_AT)
+        except (ChromaError, ValueError):
+            return True  # gone already: deleting it again is harmless
+        return retired_at is None or time.time() - float(retired_at) >= self.store.retire_grace_s
 
     def _delete(self, names: list[str]) -> int:
         deleted = 0

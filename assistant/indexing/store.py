@@ -43,7 +43,7 @@ from assistant.errors import (
     StorageUnavailable,
 )
 from assistant.indexing.diskfull import disk_failure
-from assistant.indexing.garbage import Garbage
+from assistant.indexing.garbage import RETIRED_AT, Garbage
 from assistant.indexing.lease import EngineLease
 from assistant.indexing.reclaim import disk_bytes
 from assistant.indexing.manifest import (
@@ -74,10 +74,13 @@ class RowCounts:
 class ChunkStore(GenerationReader, GenerationWriter):
     """Opens the index under ``index_dir``; cheap to construct, Chroma is touched on first use."""
 
-    def __init__(self, index_dir: Path, collection_prefix: str = "documents", chroma_url: str | None = None) -> None:
+    def __init__(
+        self, index_dir: Path, collection_prefix: str = "documents", chroma_url: str | None = None, *, retire_grace_s: float = 600.0
+    ) -> None:
         self.index_dir = Path(index_dir)
         self.prefix = collection_prefix
         self.url = chroma_url
+        self.retire_grace_s = retire_grace_s  # server mode: see Garbage.drop
         self._client: chromadb.ClientAPI | None = None
         self.counts = RowCounts()
         self.garbage = Garbage(self)
@@ -232,10 +235,20 @@ class ChunkStore(GenerationReader, GenerationWriter):
             return
         if self.lease is not None and not self.lease.still_held():  # stalled past its expiry: another indexer took over
             raise IndexBusy(f"the Chroma server's library {self.prefix!r} (the lease expired and was taken over)")
+        previous = self.read()
         # One row, replaced in one request: the server applies it atomically.
         self.pointer().upsert(
             ids=[POINTER_ID], documents=[text], metadatas=[{"version": manifest.version}], embeddings=[[0.0]]
         )
+        if previous is not None:
+            self._mark_retired({previous.chunks_collection, previous.sentences_collection} - {manifest.chunks_collection, manifest.sentences_collection})
+
+    def _mark_retired(self, names: set[str]) -> None:
+        """Stamp the collections a switch retired with its time: readers on other machines may still answer from
+        them, so garbage collection keeps them for ``retire_grace_s`` (server mode; a local reader holds a lock)."""
+        for name in names:
+            collection = self.client.get_collection(name)
+            collection.modify(metadata={**(collection.metadata or {}), RETIRED_AT: time.time()})
 
     def manifest(self) -> Manifest:
         manifest = self.read()
