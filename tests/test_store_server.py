@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ import pytest
 
 from assistant.errors import BackendUnavailable, IndexBusy
 from assistant.indexing.lease import EngineLease, lease_names
+from assistant.ingest.documents import save_uploads
+from assistant.serving.status import list_documents
 from assistant.service import Assistant
 from assistant.settings import Settings, StoreSettings
 
@@ -180,3 +183,33 @@ def test_a_retired_generation_outlives_its_switch_by_the_grace_period(chroma_url
     names = {getattr(c, "name", c) for c in client.list_collections()}
     assert not {first.chunks_collection, first.sentences_collection} & names
     assert assistant(0.2).check() == []
+
+
+@pytest.mark.slow
+def test_two_app_servers_share_a_document_folder_and_one_library(chroma_url, corpus, tmp_path):
+    """Two app servers (separate local folders, one Chroma server, one shared document folder): a document uploaded
+    through A and indexed is listed and answered by B; while A indexes, B's index run is refused with IndexBusy."""
+    def server(name: str) -> Assistant:
+        return Assistant(Settings(paths={"index_dir": tmp_path / name}, store=StoreSettings(chroma_url=chroma_url, collection="replicas")))
+
+    a, b = server("a"), server("b")
+    saved, rejected = save_uploads(a.settings, [("invest.md", lambda: DOC.encode())])
+    assert saved == ["invest.md"] and not rejected
+    reached, release = threading.Event(), threading.Event()
+
+    def slow_progress(stage: str, done: int, total: int) -> None:
+        reached.set()
+        release.wait(60)
+
+    indexing = threading.Thread(target=lambda: a.index(progress=slow_progress))
+    indexing.start()
+    assert reached.wait(60)
+    try:
+        with pytest.raises(IndexBusy, match="replicas"):
+            b.index()
+    finally:
+        release.set()
+        indexing.join(120)
+    listed = {d["doc_id"]: d["status"] for d in list_documents(b)}
+    assert listed == {"invest.md": "indexed"}
+    assert "100亿美元" in b.ask("微软对OpenAI的投资是多少？").citations[0].quote
