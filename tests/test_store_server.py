@@ -213,3 +213,68 @@ def test_two_app_servers_share_a_document_folder_and_one_library(chroma_url, cor
     listed = {d["doc_id"]: d["status"] for d in list_documents(b)}
     assert listed == {"invest.md": "indexed"}
     assert "100亿美元" in b.ask("微软对OpenAI的投资是多少？").citations[0].quote
+
+
+@pytest.mark.slow
+def test_an_indexer_killed_mid_run_leaves_its_lease_to_expire_and_the_next_one_finishes(chroma_url, corpus, tmp_path):
+    """Machine A's `assistant index` is SIGKILLed while it holds the lease; machine B is refused until the lease
+    runs out, then indexes: nothing half-built is served and `index --check` is clean."""
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+    port = int(chroma_url.rsplit(":", 1)[1])
+    env = {**os.environ, "ASSISTANT_STORE__CHROMA_URL": chroma_url, "ASSISTANT_STORE__COLLECTION": "killed",
+           "ASSISTANT_STORE__LEASE_S": "5", "ASSISTANT_PATHS__INDEX_DIR": str(tmp_path / "machine-a")}
+    machine_b = Assistant(Settings(paths={"index_dir": tmp_path / "machine-b"},
+                                   store=StoreSettings(chroma_url=chroma_url, collection="killed", lease_s=5)))
+    indexer = subprocess.Popen([sys.executable, "-m", "assistant", "index"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = chromadb.HttpClient(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 120
+    while not lease_names(client, "killed") and indexer.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert indexer.poll() is None, "the indexer finished before it could be killed"
+    indexer.kill()
+    indexer.wait(30)
+    with pytest.raises(IndexBusy, match="until"):
+        machine_b.index()
+    time.sleep(5.5)
+    assert machine_b.index().added == ("a.md",)
+    assert machine_b.check() == []
+    assert "100亿美元" in machine_b.ask("微软对OpenAI的投资是多少？").citations[0].quote
+
+
+@pytest.mark.slow
+def test_ten_readers_on_one_app_server_answer_throughout_a_reindex_on_another(chroma_url, corpus, tmp_path):
+    """While machine A re-indexes an edited document, ten readers on machine B keep asking: no error, and every
+    answer comes from one whole generation, the old figure or the new one."""
+    (corpus / "a.md").write_text(DOC, encoding="utf-8")
+
+    def server(name: str) -> Assistant:
+        return Assistant(Settings(paths={"index_dir": tmp_path / name}, store=StoreSettings(chroma_url=chroma_url, collection="readers")))
+
+    machine_a, machine_b = server("a"), server("b")
+    machine_a.index()
+    machine_b.ask("微软对OpenAI的投资是多少？")  # B has loaded the models and the live generation
+    (corpus / "a.md").write_text(DOC.replace("100亿美元", "130亿美元") + "\n亚马逊对Anthropic的投资是40亿美元。\n", encoding="utf-8")
+    done = threading.Event()
+    quotes: list[str] = []
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        while not done.is_set() or not quotes:
+            try:
+                quotes.append(machine_b.ask("微软对OpenAI的投资是多少？").citations[0].quote)
+            except BaseException as exc:  # noqa: BLE001 - any failure is what the test looks for
+                errors.append(exc)
+                return
+
+    readers = [threading.Thread(target=read) for _ in range(10)]
+    for reader in readers:
+        reader.start()
+    try:
+        assert machine_a.index().updated == ("a.md",)
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join(120)
+    assert not errors, errors[:3]
+    assert quotes and all(("100亿美元" in q) != ("130亿美元" in q) for q in quotes), set(quotes)
+    assert "130亿美元" in machine_b.ask("微软对OpenAI的投资是多少？").citations[0].quote  # B follows the switch

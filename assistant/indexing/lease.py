@@ -66,8 +66,13 @@ class EngineLease:
         if names:
             latest = self.client.get_collection(names[-1])
             metadata = latest.metadata or {}
-            if float(metadata.get("expires", 0)) > time.time():
-                raise IndexBusy(f"the Chroma server's library {self.prefix!r} (held by {metadata.get('owner', '?')})")
+            expires = float(metadata.get("expires", 0))
+            if expires > time.time():
+                until = time.strftime("%H:%M:%S", time.localtime(expires))
+                raise IndexBusy(
+                    f"the Chroma server's library {self.prefix!r} (held by {metadata.get('owner', '?')} until {until} unless"
+                    " renewed: the lease of an indexer that was killed runs out then)"
+                )
             number = int(names[-1].rsplit("-", 1)[-1])
         name = f"{self.prefix}{LEASE_INFIX}{number + 1:0{DIGITS}d}"
         try:
