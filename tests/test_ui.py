@@ -511,3 +511,11 @@ def test_serve_rebuilds_an_index_built_by_an_older_cleaner(report_assistant, tmp
     assert any("100亿美元" in c["quote"] for c in answer["citations"])
     rebuilt = json.loads(manifest_path.read_text(encoding="utf-8"))
     assert rebuilt["fingerprint"] == report_assistant.store.manifest().fingerprint
+
+
+def test_a_session_is_busy_while_its_question_is_answered():
+    questions = SessionQuestions()
+    assert not questions.busy("s1") and questions.offer("s1", "q")
+    assert questions.busy("s1") and not questions.busy("s2")
+    questions.release("s1")
+    assert not questions.busy("s1")

@@ -176,8 +176,9 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
 
         def start(conversation_id: str, chat: list[dict] | None, shown_in: UiLanguage, request: gr.Request) -> tuple[object, ...]:
             """The page opens with the conversation last used; a load event that arrives after the first question
-            (a slow page) leaves that question's conversation alone."""
-            if conversation_id or chat:
+            (a slow page) leaves that question's conversation alone, even before its answer reached the page: the
+            chat it read is then still empty, and replacing it would hide the answer's draft."""
+            if conversation_id or chat or questions.busy(request.session_hash or ""):
                 return gr.skip(), gr.skip(), gr.skip(), listing(conversation_id, request)
             conversation_id = saved.latest(chats, saved.owner_of(request))
             return (conversation_id, *reopen(conversation_id, shown_in, request)[:2], listing(conversation_id, request))

@@ -131,6 +131,11 @@ class SessionQuestions:
             self._pending.pop(session, None)
             return None
 
+    def busy(self, session: str) -> bool:
+        """Whether a question of the session is being answered."""
+        with self._lock:
+            return session in self._pending
+
     def release(self, session: str) -> None:
         with self._lock:
             self._pending.pop(session, None)
