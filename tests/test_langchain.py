@@ -6,9 +6,11 @@ import contextlib
 import io
 import re
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from fake_openai import FakeOpenAI, Reply
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable
@@ -100,3 +102,30 @@ def test_the_doc_example_runs_with_a_real_openai_client(report_settings, report_
     assert QUESTION in prompt and "100亿美元" in prompt  # the retriever's passages reached the user's model
     printed = out.getvalue()
     assert "[1]" in printed and "100亿美元" in printed and "True" in printed
+
+
+class RunRecorder(BaseCallbackHandler):
+    """The runs LangChain reports: chains by id (name, tags), and each chat model call's parent run and tags."""
+
+    def __init__(self) -> None:
+        self.chains: dict[UUID, tuple[str, list[str]]] = {}
+        self.model_calls: list[tuple[UUID | None, list[str]]] = []
+
+    def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, tags=None, **kwargs):
+        self.chains[run_id] = (kwargs.get("name", ""), tags or [])
+
+    def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id=None, tags=None, **kwargs):
+        self.model_calls.append((parent_run_id, tags or []))
+
+
+@pytest.mark.parametrize("call", ["invoke", "stream"])
+def test_the_runnable_passes_its_config_on_to_the_chat_model(llm_assistant, fake_llm, call):
+    fake_llm.script(Reply("微软对OpenAI投资了100亿美元[1]。"))
+    recorder = RunRecorder()
+    config = {"callbacks": [recorder], "tags": ["from-a-test"], "run_name": "report-answerer"}
+    runnable = as_runnable(llm_assistant)
+    answer = runnable.invoke(QUESTION, config) if call == "invoke" else list(runnable.stream(QUESTION, config))[-1].answer
+    assert answer.mode.startswith("generated") and fake_llm.requests
+    (run, (name, tags)), = recorder.chains.items()
+    assert name == "report-answerer" and "from-a-test" in tags
+    assert recorder.model_calls and all(parent == run and "from-a-test" in tags for parent, tags in recorder.model_calls)

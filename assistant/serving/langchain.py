@@ -152,18 +152,29 @@ def _question(value: AskInput) -> tuple[str, list[Turn], int | None, list[str]]:
 
 class AnswerRunnable(Runnable[AskInput, Answer]):
     """The whole answerer: ``invoke`` returns the ``Answer`` (text and checked citations); ``stream`` yields the
-    ``StreamEvent``s the chat shows — text deltas, notices, then the final answer."""
+    ``StreamEvent``s the chat shows — text deltas, notices, then the final answer.
+
+    Each call is a run of its own under the caller's ``RunnableConfig`` (callbacks, tags, run name, tracing), and
+    the chat model's calls inside it are its child runs: LangChain hands the config down through its context.
+    """
 
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
 
     def invoke(self, input: AskInput, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+        return self._call_with_config(self._answer, input, config, run_type="chain")
+
+    def stream(self, input: AskInput, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[StreamEvent]:  # type: ignore[override]
+        yield from self._transform_stream_with_config(iter([input]), self._events, config, run_type="chain")
+
+    def _answer(self, input: AskInput) -> Answer:
         question, history, k, documents = _question(input)
         return self.assistant.ask(question, k, history, documents)
 
-    def stream(self, input: AskInput, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[StreamEvent]:  # type: ignore[override]
-        question, history, k, documents = _question(input)
-        yield from self.assistant.ask_stream(question, k, history, documents)
+    def _events(self, inputs: Iterator[AskInput]) -> Iterator[StreamEvent]:
+        for input in inputs:
+            question, history, k, documents = _question(input)
+            yield from self.assistant.ask_stream(question, k, history, documents)
 
 
 def as_runnable(assistant: Assistant | Settings | None = None) -> AnswerRunnable:

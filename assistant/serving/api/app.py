@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from assistant.errors import AdminRequired, AssistantError, BadQuestion
@@ -168,7 +168,9 @@ def create_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: Saved
         dependencies=[limited],
         max_body_size=MAX_JSON_BYTES,
     )
-    def ask(body: AskRequest, stream: bool = False, client: Annotated[str | None, Header(alias=CLIENT_HEADER)] = None) -> Any:
+    def ask(
+        body: AskRequest, stream: bool = False, client: Annotated[str | None, Header(alias=CLIENT_HEADER)] = None
+    ) -> AnswerOut | StreamingResponse:
         """The answer with citations, as in `assistant ask --json`; `?stream=true` sends server-sent events.
         With `conversation_id` (and the X-Client-Id that created it) the answer is saved in that conversation."""
         if body.conversation_id is not None:
@@ -181,7 +183,7 @@ def create_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: Saved
             events = assistant.ask_stream(body.question, body.k, history, body.documents)
         if stream:
             return event_stream(events)
-        return JSONResponse(final_answer(events).to_dict())
+        return AnswerOut.model_validate(final_answer(events).to_dict())
 
     @app.post("/api/citations/resolve", dependencies=[limited], max_body_size=MAX_JSON_BYTES)
     def resolve_citations(body: ResolveRequest) -> dict[str, object]:
