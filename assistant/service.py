@@ -56,11 +56,11 @@ from assistant.errors import (
     StorageUnavailable,
 )
 from assistant.indexing.build import StageProgress, build_index, exclusive
-from assistant.indexing.diskfull import DiskGuard, disk_errors
+from assistant.indexing.store.diskfull import DiskGuard, disk_errors
 from assistant.indexing.embed import VectorEmbeddings, make_embedder
 from assistant.indexing.lexical import cached_lexical_index
-from assistant.indexing.manifest import stale_reason
-from assistant.indexing.store import ChunkStore, Manifest
+from assistant.indexing.store.manifest import stale_reason
+from assistant.indexing.store.chunks import ChunkStore, Manifest
 from assistant.indexing.verify import verify
 from assistant.indexing.versions import Version, VersionStore
 from assistant.ingest.presets import read_presets

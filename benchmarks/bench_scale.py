@@ -51,8 +51,8 @@ from assistant.answering.extractive import compose_offline
 from assistant.evaluate import read_golden
 from assistant.indexing.embed import make_embedder
 from assistant.indexing.lexical import tokenize
-from assistant.indexing.manifest import DocumentRecord
-from assistant.indexing.store import ChunkStore
+from assistant.indexing.store.manifest import DocumentRecord
+from assistant.indexing.store.chunks import ChunkStore
 from assistant.ingest.chunk import chunk_id
 from assistant.ingest.load import file_digest
 from assistant.language import detect_language

@@ -5,8 +5,8 @@ from contextlib import closing
 
 import numpy as np
 
-from assistant.indexing.manifest import DocumentRecord
-from assistant.indexing.store import ChunkStore, RowCounts
+from assistant.indexing.store.manifest import DocumentRecord
+from assistant.indexing.store.chunks import ChunkStore, RowCounts
 from assistant.types import Chunk, Sentence
 
 FP = {"embedding_model": "m1"}

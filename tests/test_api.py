@@ -24,7 +24,7 @@ from pydantic import SecretStr, ValidationError
 
 from assistant.errors import IndexCorrupt
 from assistant.indexing.build import exclusive
-from assistant.indexing.manifest import DocumentRecord
+from assistant.indexing.store.manifest import DocumentRecord
 from assistant.service import Assistant
 from assistant.serving.admin import is_loopback
 from assistant.serving.api import create_app

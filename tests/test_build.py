@@ -22,8 +22,8 @@ from assistant.errors import IndexBusy, IndexMismatch
 from assistant.indexing.build import exclusive
 from assistant.indexing.lexical import LexicalIndex, tokenize
 from assistant.indexing.tokens import TOKENIZER_VERSION
-from assistant.indexing.manifest import DocumentRecord
-from assistant.indexing.store import ChunkStore
+from assistant.indexing.store.manifest import DocumentRecord
+from assistant.indexing.store.chunks import ChunkStore
 from assistant.indexing.versions import VersionStore
 from assistant.service import Assistant
 from assistant.settings import ChunkSettings, Settings
@@ -249,7 +249,7 @@ def test_sigkill_during_garbage_collection_loses_nothing(copy, tmp_path):
     _ghost_rows(copy, 3000)
     documents = copy.manifest().documents
     store = f"ChunkStore({str(tmp_path / 'index')!r})"
-    collect = [sys.executable, "-c", f"from assistant.indexing.store import ChunkStore; s = {store}; s.garbage.settle(s.read())"]
+    collect = [sys.executable, "-c", f"from assistant.indexing.store.chunks import ChunkStore; s = {store}; s.garbage.settle(s.read())"]
     rng = random.Random(11)
     for _ in range(4):
         process = subprocess.Popen(collect, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

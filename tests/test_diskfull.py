@@ -7,7 +7,7 @@ from chromadb.errors import InternalError
 from conftest import read_only
 
 from assistant.errors import StorageUnavailable
-from assistant.indexing.diskfull import DiskGuard, disk_failure
+from assistant.indexing.store.diskfull import DiskGuard, disk_failure
 
 FULL = "Query error: Database error: error returned from database: (code: 13) database or disk is full"
 

@@ -4,9 +4,9 @@ import gc
 
 from chroma_rows import document, free_pages, remove, segment_folders
 
-from assistant.indexing.reclaim import disk_bytes
-from assistant.indexing.store import ChunkStore
-from assistant.indexing.vectorfile import Segment
+from assistant.indexing.store.reclaim import disk_bytes
+from assistant.indexing.store.chunks import ChunkStore
+from assistant.indexing.store.vectorfile import Segment
 from assistant.indexing.verify import verify
 
 

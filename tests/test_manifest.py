@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from assistant.indexing.manifest import (
+from assistant.indexing.store.manifest import (
     read_manifest,
     stale_reason,
     up_to_date,
@@ -67,7 +67,7 @@ def test_a_damaged_manifest_is_one_clear_error_whatever_the_damage(tmp_path):
 
 
 def test_the_manifest_round_trips_through_its_json(tmp_path):
-    from assistant.indexing.manifest import DocumentRecord, Manifest, write_atomic
+    from assistant.indexing.store.manifest import DocumentRecord, Manifest, write_atomic
 
     manifest = Manifest(
         chunks_collection="c",

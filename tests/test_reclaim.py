@@ -5,8 +5,8 @@ import uuid
 import numpy as np
 from chroma_rows import document, free_pages, segment_folders
 
-from assistant.indexing.reclaim import disk_bytes, reclaim
-from assistant.indexing.store import ChunkStore
+from assistant.indexing.store.reclaim import disk_bytes, reclaim
+from assistant.indexing.store.chunks import ChunkStore
 from assistant.indexing.verify import verify
 
 def test_orphaned_segment_folders_and_free_pages_go_back_and_the_live_index_stays(tmp_path):

@@ -5,9 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from assistant.indexing.rowcache import ROWS, load_rows, save_rows, worth_rewriting
-from assistant.indexing.rows import layout_spans, parse_layout
-from assistant.indexing.store import ChunkStore, RowCounts
+from assistant.indexing.store.rowcache import ROWS, load_rows, save_rows, worth_rewriting
+from assistant.indexing.store.rows import layout_spans, parse_layout
+from assistant.indexing.store.chunks import ChunkStore, RowCounts
 from test_store import write
 
 

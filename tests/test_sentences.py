@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matrix_vectors import MatrixVectors
 
-from assistant.indexing.rows import StoredChunk
+from assistant.indexing.store.rows import StoredChunk
 from assistant.retrieval.sentences import SentenceIndex, top_indices
 from assistant.types import Chunk
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from assistant.errors import IndexCorrupt, IndexMismatch, IndexMissing
-from assistant.indexing.manifest import DocumentRecord
-from assistant.indexing.store import MANIFEST, ChunkStore, RowCounts
+from assistant.indexing.store.manifest import DocumentRecord
+from assistant.indexing.store.chunks import MANIFEST, ChunkStore, RowCounts
 from assistant.indexing.verify import verify
 from assistant.types import Chunk, Sentence
 

@@ -16,7 +16,7 @@ import chromadb
 import pytest
 
 from assistant.errors import BackendUnavailable, IndexBusy
-from assistant.indexing.lease import EngineLease, lease_names
+from assistant.indexing.store.lease import EngineLease, lease_names
 from assistant.ingest.documents import save_uploads
 from assistant.serving.status import list_documents
 from assistant.service import Assistant

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from chroma_rows import FP, document, remove
 
-from assistant.indexing import vectorfile
-from assistant.indexing.manifest import DocumentRecord
-from assistant.indexing.rows import parse_layout
-from assistant.indexing.store import ChunkStore, RowCounts
-from assistant.indexing.vectorfile import FileVectors, fingerprint_key
+from assistant.indexing.store import vectorfile
+from assistant.indexing.store.manifest import DocumentRecord
+from assistant.indexing.store.rows import parse_layout
+from assistant.indexing.store.chunks import ChunkStore, RowCounts
+from assistant.indexing.store.vectorfile import FileVectors, fingerprint_key
 from assistant.service import Assistant
 from assistant.types import Chunk, Sentence
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from assistant.answering.digest import central_sentences
 from assistant.answering.translate import renumber_markers
 from assistant.answering.windows import Window, select_windows
-from assistant.indexing.manifest import write_atomic
+from assistant.indexing.store.manifest import write_atomic
 from assistant.language import CJK_RE
 from assistant.language import heading_labels
 from assistant.retrieval.sections import (

@@ -23,15 +23,15 @@ import numpy as np
 from assistant.errors import BadDocument, EmptyCorpus, IndexBusy
 from assistant.indexing.embed import VectorEmbeddings
 from assistant.indexing.lexical import cached_lexical_index
-from assistant.indexing.manifest import (
+from assistant.indexing.store.manifest import (
     DocumentRecord,
     Manifest,
     file_hash,
     indexed_hashes,
     report_for,
 )
-from assistant.indexing.rows import place
-from assistant.indexing.store import ChunkStore, RowCounts
+from assistant.indexing.store.rows import place
+from assistant.indexing.store.chunks import ChunkStore, RowCounts
 from assistant.indexing.versions import VersionStore
 from assistant.ingest.chunk import chunk_document, chunk_sentences
 from assistant.ingest.clean import clean_raw

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.indexing.manifest import write_atomic_with
+from assistant.indexing.store.manifest import write_atomic_with
 
 log = logging.getLogger(__name__)
 TOKENIZER_VERSION = "2"

@@ -7,9 +7,9 @@ reads skip them and compaction removes them (garbage.py).
 from __future__ import annotations
 
 from assistant.errors import IndexCorrupt
-from assistant.indexing.manifest import Manifest
-from assistant.indexing.rows import parse_layout, sentence_ids
-from assistant.indexing.store import ChunkStore
+from assistant.indexing.store.manifest import Manifest
+from assistant.indexing.store.rows import parse_layout, sentence_ids
+from assistant.indexing.store.chunks import ChunkStore
 
 
 def _expected_rows(manifest: Manifest, problems: list[str]) -> dict[str, str]:

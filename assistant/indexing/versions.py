@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from assistant.errors import UnknownVersion
-from assistant.indexing.manifest import DocumentRecord, write_atomic
+from assistant.indexing.store.manifest import DocumentRecord, write_atomic
 
 HISTORY = "history.json"
 

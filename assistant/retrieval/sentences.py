@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.indexing.rows import (
+from assistant.indexing.store.rows import (
     StoredChunk,
     layout_spans,
     row_id,

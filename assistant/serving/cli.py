@@ -65,7 +65,7 @@ def _print_index_report(report: IndexReport, as_json: bool) -> None:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if not (args.rebuild or args.check or args.watch or args.digests):
-        from assistant.indexing.manifest import up_to_date
+        from assistant.indexing.store.manifest import up_to_date
 
         current = up_to_date(settings, settings.index_fingerprint(settings.embed.identity()))
         if current is not None:  # answered from the manifest and file hashes: no Chroma, no model loaded

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from assistant.errors import IndexMissing
-from assistant.indexing.manifest import DocumentRecord, Manifest, file_hashes
+from assistant.indexing.store.manifest import DocumentRecord, Manifest, file_hashes
 from assistant.service import Assistant
 
 

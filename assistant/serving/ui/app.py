@@ -11,7 +11,7 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
-from assistant.indexing.manifest import SETTINGS_CHANGED
+from assistant.indexing.store.manifest import SETTINGS_CHANGED
 from assistant.service import Assistant
 from assistant.serving.api import create_app
 from assistant.serving.clientid import ClientCookie

@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING
 from chromadb.errors import ChromaError
 
 from assistant.errors import IndexCorrupt
-from assistant.indexing.holds import forget, generation_of, unheld
-from assistant.indexing.lease import is_lease
-from assistant.indexing.manifest import Manifest
-from assistant.indexing.reclaim import reclaim
-from assistant.indexing.vectorfile import fingerprint_key
+from assistant.indexing.store.holds import forget, generation_of, unheld
+from assistant.indexing.store.lease import is_lease
+from assistant.indexing.store.manifest import Manifest
+from assistant.indexing.store.reclaim import reclaim
+from assistant.indexing.store.vectorfile import fingerprint_key
 
 if TYPE_CHECKING:
-    from assistant.indexing.store import ChunkStore
+    from assistant.indexing.store.chunks import ChunkStore
 
 log = logging.getLogger(__name__)
 COMPACT_SHARE = 0.25  # compact when more than this share of the stored rows is dead

@@ -19,7 +19,7 @@ from typing import IO
 
 import numpy as np
 
-from assistant.indexing.manifest import DocumentRecord
+from assistant.indexing.store.manifest import DocumentRecord
 from assistant.types import Chunk, Sentence
 
 

@@ -11,16 +11,16 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from assistant.errors import IndexCorrupt
-from assistant.indexing.holds import hold
-from assistant.indexing.manifest import Manifest
-from assistant.indexing.rowcache import load_rows, save_rows, worth_rewriting
-from assistant.indexing.rows import (
+from assistant.indexing.store.holds import hold
+from assistant.indexing.store.manifest import Manifest
+from assistant.indexing.store.rowcache import load_rows, save_rows, worth_rewriting
+from assistant.indexing.store.rows import (
     RowContent,
     SentenceVectors,
     StoredChunk,
     parse_layout,
 )
-from assistant.indexing.vectorfile import FileVectors, fingerprint_key
+from assistant.indexing.store.vectorfile import FileVectors, fingerprint_key
 
 PAGE = 5000  # rows per get: large libraries would hit request limits in one
 

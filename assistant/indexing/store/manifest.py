@@ -21,8 +21,8 @@ from typing import IO
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.errors import IndexCorrupt
-from assistant.indexing.holds import generation_of, unheld
-from assistant.indexing.reclaim import disk_bytes
+from assistant.indexing.store.holds import generation_of, unheld
+from assistant.indexing.store.reclaim import disk_bytes
 from assistant.ingest.load import discover, file_digest
 from assistant.settings import Settings
 from assistant.types import IndexReport

@@ -42,19 +42,19 @@ from assistant.errors import (
     IndexMissing,
     StorageUnavailable,
 )
-from assistant.indexing.diskfull import disk_failure
-from assistant.indexing.garbage import RETIRED_AT, Garbage
-from assistant.indexing.lease import EngineLease
-from assistant.indexing.reclaim import disk_bytes
-from assistant.indexing.manifest import (
+from assistant.indexing.store.diskfull import disk_failure
+from assistant.indexing.store.garbage import RETIRED_AT, Garbage
+from assistant.indexing.store.lease import EngineLease
+from assistant.indexing.store.reclaim import disk_bytes
+from assistant.indexing.store.manifest import (
     MANIFEST,
     Manifest,
     read_manifest,
     write_atomic,
 )
-from assistant.indexing.reader import GenerationReader
-from assistant.indexing.vectorfile import VECTORS, VectorFiles
-from assistant.indexing.writer import GenerationWriter
+from assistant.indexing.store.reader import GenerationReader
+from assistant.indexing.store.vectorfile import VECTORS, VectorFiles
+from assistant.indexing.store.writer import GenerationWriter
 
 log = logging.getLogger(__name__)
 POINTER_ID = "live"

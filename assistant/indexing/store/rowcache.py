@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.indexing.manifest import write_atomic_with
-from assistant.indexing.rows import RowContent
+from assistant.indexing.store.manifest import write_atomic_with
+from assistant.indexing.store.rows import RowContent
 
 log = logging.getLogger(__name__)
 ROWS = "rows.npz"

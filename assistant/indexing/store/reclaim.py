@@ -8,7 +8,7 @@ names, then gives free pages back in small steps (``auto_vacuum = INCREMENTAL``;
 database to it costs one full ``VACUUM``, once), each a short write transaction, so readers wait
 milliseconds, never a whole ``VACUUM``.
 
-It runs in a child process (``python -m assistant.indexing.reclaim <chroma folder>``): SQLite's
+It runs in a child process (``python -m assistant.indexing.store.reclaim <chroma folder>``): SQLite's
 POSIX locks are per process, and closing this module's own connection in a process where Chroma
 has the same file open would drop Chroma's locks too. Folders are listed before the segments are
 read, and a collection's segment rows are written before its folder, so a folder that appears
@@ -88,7 +88,7 @@ def reclaim(chroma_dir: Path) -> dict[str, int]:
     """``sweep`` in a child process; an empty result (and a warning) if it fails, since nothing depends on it."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "assistant.indexing.reclaim", str(chroma_dir)],
+            [sys.executable, "-m", "assistant.indexing.store.reclaim", str(chroma_dir)],
             capture_output=True, text=True, timeout=3600, check=True,
         )
         return json.loads(done.stdout)

@@ -31,8 +31,8 @@ from typing import IO
 
 import numpy as np
 
-from assistant.indexing.manifest import write_atomic_with
-from assistant.indexing.rowcache import pack_strings, unpack_strings
+from assistant.indexing.store.manifest import write_atomic_with
+from assistant.indexing.store.rowcache import pack_strings, unpack_strings
 
 log = logging.getLogger(__name__)
 VECTORS = "vectors"

@@ -12,9 +12,9 @@ import uuid
 
 import numpy as np
 
-from assistant.indexing.manifest import DocumentRecord, Manifest
-from assistant.indexing.rowcache import remember_rows
-from assistant.indexing.rows import (
+from assistant.indexing.store.manifest import DocumentRecord, Manifest
+from assistant.indexing.store.rowcache import remember_rows
+from assistant.indexing.store.rows import (
     RowContent,
     SentenceVectors,
     parse_layout,
@@ -24,7 +24,7 @@ from assistant.indexing.rows import (
     sentence_ids,
     sentence_layout,
 )
-from assistant.indexing.vectorfile import SAMPLE, fingerprint_key
+from assistant.indexing.store.vectorfile import SAMPLE, fingerprint_key
 from assistant.types import Chunk, Sentence
 
 log = logging.getLogger(__name__)
