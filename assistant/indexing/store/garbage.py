@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chromadb.errors import ChromaError
@@ -40,6 +41,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 COMPACT_SHARE = 0.25  # compact when more than this share of the stored rows is dead
+@dataclass(frozen=True)
+class Retired:
+    """A collection no manifest names now; ``retired_at`` is when a switch retired it (server mode), None when no
+    manifest ever named it (a killed run's)."""
+
+    name: str
+    retired_at: float | None
+
+
 RETIRED_AT = "retired_at"  # server mode: collection metadata, when a switch retired the collection
 
 
@@ -84,23 +94,26 @@ class Garbage:
         self.store.counts.collected += dead
         return compacted
 
-    def retired(self, current: Manifest | None) -> dict[str, list[str]]:
-        """Collections of this prefix that ``current`` does not name, by generation."""
+    def retired(self, current: Manifest | None) -> dict[str, list[Retired]]:
+        """Collections of this prefix that ``current`` does not name, by generation (one listing: it carries each
+        collection's metadata, so the grace period costs no request per collection)."""
         store = self.store
         keep = {current.chunks_collection, current.sentences_collection} if current else set()
-        generations: dict[str, list[str]] = {}
-        for name in store.client.list_collections():
-            name = getattr(name, "name", name)
+        generations: dict[str, list[Retired]] = {}
+        for collection in store.client.list_collections():
+            name = collection.name
             if name.startswith(store.prefix + "-") and name not in keep and name != f"{store.prefix}-manifest" and not is_lease(store.prefix, name):
-                generations.setdefault(generation_of(name), []).append(name)
+                retired_at = (collection.metadata or {}).get(RETIRED_AT)
+                generations.setdefault(generation_of(name), []).append(Retired(name, None if retired_at is None else float(retired_at)))
         return generations
 
     def drop(self, current: Manifest | None) -> int:
         """Drop the collections ``current`` does not name and no reader holds; how many were dropped."""
         dropped = 0
-        for generation, names in sorted(self.retired(current).items()):
+        for generation, collections in sorted(self.retired(current).items()):
+            names = [c.name for c in collections]
             if self.store.url:
-                dropped += self._delete([name for name in names if self._past_grace(name)])
+                dropped += self._delete([c.name for c in collections if self._past_grace(c)])
                 continue
             with unheld(self.store.index_dir, generation) as free:
                 if not free:
@@ -110,13 +123,9 @@ class Garbage:
                 forget(self.store.index_dir, generation)
         return dropped
 
-    def _past_grace(self, name: str) -> bool:
+    def _past_grace(self, collection: Retired) -> bool:
         """Server mode: whether no reader can still be answering from this collection (see the module's docstring)."""
-        try:
-            retired_at = (self.store.client.get_collection(name).metadata or {}).get(RETIRED_AT)
-        except (ChromaError, ValueError):
-            return True  # gone already: deleting it again is harmless
-        return retired_at is None or time.time() - float(retired_at) >= self.store.retire_grace_s
+        return collection.retired_at is None or time.time() - collection.retired_at >= self.store.retire_grace_s
 
     def _delete(self, names: list[str]) -> int:
         deleted = 0

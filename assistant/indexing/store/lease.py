@@ -41,7 +41,7 @@ def owner_name() -> str:
 def lease_names(client: Any, prefix: str) -> list[str]:
     """The lease collections of the library ``prefix``, lowest number first."""
     names = [getattr(c, "name", c) for c in client.list_collections()]
-    return sorted(n for n in names if n.startswith(prefix + LEASE_INFIX) and n.rsplit("-", 1)[-1].isdigit())
+    return sorted(n for n in names if is_lease(prefix, n) and n.rsplit("-", 1)[-1].isdigit())
 
 
 def is_lease(prefix: str, name: str) -> bool:

@@ -19,7 +19,7 @@ import gradio as gr
 from assistant.errors import AdminRequired, AssistantError, BadUpload
 from assistant.ingest.documents import remove_document, save_uploads
 from assistant.service import Assistant
-from assistant.serving.admin import check_admin
+from assistant.serving.admin import Refusal, admin_refusal
 from assistant.serving.jobs import IndexJob, IndexJobs
 from assistant.serving.saved import SavedChats
 from assistant.serving.status import index_size, list_documents
@@ -245,12 +245,11 @@ def user_error(message: str) -> gr.Error:
 
 
 def require_admin(server: ServerSettings, token: str | None) -> None:
-    """The API's rule (``admin.check_admin``), its refusal reworded as the Documents tab's advice, in both languages."""
-    try:
-        check_admin(server, token, how="enter it in the Admin token box")
-    except AdminRequired as exc:
-        key, fields = ("admin_disabled", (server.host,)) if exc.status == 403 else ("admin_wrong", ())
-        raise AdminRequired(say(key, "en", *fields), status=exc.status, zh=say(key, "zh", *fields)) from None
+    """The API's rule (``admin.admin_refusal``), its refusal worded as the Documents tab's advice, in both languages."""
+    refusal = admin_refusal(server, token)
+    if refusal is not None:
+        key, fields = ("admin_disabled", (server.host,)) if refusal is Refusal.DISABLED else ("admin_wrong", ())
+        raise AdminRequired(say(key, "en", *fields), status=refusal.status, zh=say(key, "zh", *fields))
 
 
 def upload_folder() -> Path:
