@@ -27,7 +27,7 @@ from assistant.indexing.build import exclusive
 from assistant.indexing.store.manifest import DocumentRecord
 from assistant.service import Assistant
 from assistant.serving.admin import is_loopback
-from assistant.serving.api import create_app
+from assistant.serving.api.app import create_app
 from assistant.serving.api.ratelimit import RateLimiter
 from assistant.serving.api.responses import (
     AnswerOut,

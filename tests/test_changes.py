@@ -16,7 +16,7 @@ from assistant.answering.changes import asks_what_changed, compare, fate
 from assistant.errors import NoEarlierVersion, UnknownVersion
 from assistant.indexing.versions import VersionStore
 from assistant.service import Assistant
-from assistant.serving.api import create_app
+from assistant.serving.api.app import create_app
 from assistant.settings import IndexSettings, LlmSettings, PathSettings, Settings
 
 OLD = (

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from assistant.errors import ConversationFull, MissingClientId, UnknownConversation
 from assistant.evaluate import read_golden
 from assistant.service import Assistant
-from assistant.serving.api import create_app
+from assistant.serving.api.app import create_app
 from assistant.serving.cli import main
 from assistant.serving.conversations import ConversationStore, client_id
 from assistant.settings import LimitSettings, PathSettings

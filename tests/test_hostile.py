@@ -16,7 +16,7 @@ from assistant.errors import BadQuestion, BadUpload
 from assistant.indexing.embed import make_embedder
 from assistant.ingest.documents import MB, add_document, remove_document
 from assistant.service import Assistant
-from assistant.serving.api import create_app
+from assistant.serving.api.app import create_app
 from assistant.settings import LimitSettings, PathSettings, Settings
 
 DOCS = {

@@ -67,7 +67,7 @@ def test_a_failure_is_kept_in_the_job_with_its_message(assistant, corpus):
     job, _ = IndexJobs(assistant.index).start()
     finish(job)
     assert job.state is JobState.FAILED and job.report is None
-    assert job.to_dict()["error"] == {"kind": "EmptyCorpus", "message": job.message}
+    assert job.to_dict()["error"] == {"kind": "EmptyCorpus", "message": job.message, "status": 409}
     assert "No readable documents found" in job.message
 
 
@@ -79,7 +79,7 @@ def test_a_bug_is_kept_in_the_job_without_its_internals_and_logged_with_its_trac
         job, _ = IndexJobs(broken).start()
         finish(job)
     assert job.state is JobState.FAILED
-    assert job.to_dict()["error"] == {"kind": "InternalError", "message": INTERNAL_ERROR}
+    assert job.to_dict()["error"] == {"kind": "InternalError", "message": INTERNAL_ERROR, "status": 500}
     (record,) = [r for r in caplog.records if job.id in r.getMessage()]
     assert record.exc_info is not None and "internal detail" in str(record.exc_info[1])
 

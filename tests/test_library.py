@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from assistant.answering.translate import needs_translation
 from assistant.errors import UnknownScope
 from assistant.service import Assistant
-from assistant.serving.api import create_app
+from assistant.serving.api.app import create_app
 from assistant.settings import LlmSettings, PathSettings, Settings
 
 GPL = ROOT / "eval" / "library" / "gpl-3.0.en.txt"

@@ -14,7 +14,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from assistant.errors import UnknownPage
 from assistant.service import Assistant
-from assistant.serving.api import create_app
+from assistant.serving.api.app import create_app
 from assistant.serving.pages import SCALE, Box, page_png, quote_boxes
 from assistant.settings import LimitSettings, PathSettings, Settings
 

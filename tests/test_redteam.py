@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from assistant.answering.extractive import IGNORED_ORDERS
 from assistant.service import Assistant
-from assistant.serving.api import create_app
+from assistant.serving.api.app import create_app
 from assistant.settings import LlmSettings, PathSettings, Settings
 from assistant.types import Reason
 

@@ -129,7 +129,7 @@ def test_delete_in_a_read_only_corpus_is_a_503_with_advice(report_assistant, cor
     from fastapi.testclient import TestClient
 
     from assistant.service import Assistant
-    from assistant.serving.api import create_app
+    from assistant.serving.api.app import create_app
 
     (corpus / "a.md").write_text(SMALL, encoding="utf-8")
     client = TestClient(create_app(Assistant(Settings(), embedder=report_assistant.embedder)))

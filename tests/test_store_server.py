@@ -14,13 +14,17 @@ from pathlib import Path
 
 import chromadb
 import pytest
+from fastapi.testclient import TestClient
 
 from assistant.errors import BackendUnavailable, IndexBusy
 from assistant.indexing.store.lease import EngineLease, lease_names
 from assistant.ingest.documents import save_uploads
+from assistant.serving.api.app import create_app
+from assistant.serving.jobs import IndexJobs
 from assistant.serving.status import list_documents
 from assistant.service import Assistant
 from assistant.settings import Settings, StoreSettings
+from assistant.types import IndexReport
 
 CHROMA = Path(sys.executable).with_name("chroma")
 DOC = "# 投资\n\n微软对OpenAI的投资是100亿美元。\n\n谷歌对Anthropic的投资是3亿美元。\n"
@@ -278,3 +282,66 @@ def test_ten_readers_on_one_app_server_answer_throughout_a_reindex_on_another(ch
     assert not errors, errors[:3]
     assert quotes and all(("100亿美元" in q) != ("130亿美元" in q) for q in quotes), set(quotes)
     assert "130亿美元" in machine_b.ask("微软对OpenAI的投资是多少？").citations[0].quote  # B follows the switch
+
+
+def test_an_index_job_on_one_app_server_is_joined_and_polled_through_another(chroma_url, corpus, tmp_path):
+    """Index jobs are pinned on the library's board in the Chroma server: B's POST /api/index joins the job A runs
+    (200, A's job id), B answers its poll URL while it runs and when it is done, with A's report."""
+    (corpus / "invest.md").write_text(DOC, encoding="utf-8")
+
+    def server(name: str) -> Assistant:
+        paths = {"index_dir": tmp_path / name, "corpus_dir": corpus}
+        return Assistant(Settings(paths=paths, store=StoreSettings(chroma_url=chroma_url, collection="boards")))
+
+    a, b = server("a"), server("b")
+    release = threading.Event()
+
+    def held_back(**options: object) -> IndexReport:
+        release.wait(60)
+        return a.index(**options)
+
+    on_a = TestClient(create_app(a, IndexJobs(held_back, board=a.store.board("jobs"))))
+    on_b = TestClient(create_app(b))
+    try:
+        started = on_a.post("/api/index")
+        assert started.status_code == 202
+        job_id = started.json()["id"]
+        deadline = time.monotonic() + 30
+        while (polled := on_b.get(f"/api/index/{job_id}")).status_code == 404 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert polled.status_code == 200 and polled.json()["state"] in ("queued", "running")
+        joined = on_b.post("/api/index")
+        assert joined.status_code == 200 and joined.json()["id"] == job_id
+        assert joined.headers["Location"] == f"/api/index/{job_id}"
+    finally:
+        release.set()
+    deadline = time.monotonic() + 180
+    while (state := on_b.get(f"/api/index/{job_id}").json())["state"] not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert state["state"] == "done" and state["report"] == on_a.get(f"/api/index/{job_id}").json()["report"]
+    assert state["report"]["documents"]["added"] == ["invest.md"]
+
+
+def test_a_job_whose_app_server_stopped_pinning_it_shows_as_failed_and_a_new_one_may_start(chroma_url, corpus, tmp_path):
+    (corpus / "invest.md").write_text(DOC, encoding="utf-8")
+    settings = Settings(paths={"index_dir": tmp_path / "b", "corpus_dir": corpus}, store=StoreSettings(chroma_url=chroma_url, collection="ghosts"))
+    b = Assistant(settings)
+    board = b.store.board("jobs")
+    ghost = {"id": "ghost", "state": "running", "rebuild": False, "stage": "embed passages", "done": 3, "total": 9,
+             "created_at": time.time(), "started_at": time.time(), "finished_at": None, "report": None, "error": None}
+    board.put("ghost", ghost)
+    jobs = IndexJobs(b.index, board=board, stale_s=0.5)
+    assert jobs.start()[0].id == "ghost"  # still pinned: joined, not started twice
+    time.sleep(1.0)
+    shown = TestClient(create_app(b, jobs)).get("/api/index/ghost").json()
+    assert shown["state"] == "failed" and shown["error"]["kind"] == "JobAbandoned" and shown["stage"] == "embed passages"
+    job, started = jobs.start()
+    assert started and job.id != "ghost"
+    deadline = time.monotonic() + 180
+    while not job.finished and time.monotonic() < deadline:
+        job.wait(-1, 1)
+    assert job.to_dict()["state"] == "done"
+    deadline = time.monotonic() + 15  # its last state is pinned for the other app servers right after
+    while board.get(job.id)[0]["state"] != "done" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert board.get(job.id)[0] == job.to_dict()

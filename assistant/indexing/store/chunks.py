@@ -42,6 +42,7 @@ from assistant.errors import (
     IndexMissing,
     StorageUnavailable,
 )
+from assistant.indexing.store.board import EngineBoard
 from assistant.indexing.store.diskfull import disk_failure
 from assistant.indexing.store.garbage import RETIRED_AT, Garbage
 from assistant.indexing.store.lease import EngineLease
@@ -209,6 +210,11 @@ class ChunkStore(GenerationReader, GenerationWriter):
             return str(path.stat().st_mtime_ns) if path.exists() else ""
         got = self.pointer().get(ids=[POINTER_ID], include=["metadatas"])
         return str(got["metadatas"][0]["version"]) if got["ids"] else ""
+
+    def board(self, topic: str) -> EngineBoard | None:
+        """Server mode: the library's notice board on ``topic`` (board.py), which every app server reads. A local
+        index is served by one process, which keeps such state in memory."""
+        return EngineBoard(self.client, self.prefix, topic) if self.url else None
 
     def pointer(self):
         return self.client.get_or_create_collection(f"{self.prefix}-manifest", embedding_function=None)

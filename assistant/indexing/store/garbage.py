@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from chromadb.errors import ChromaError
 
 from assistant.errors import IndexCorrupt
+from assistant.indexing.store.board import is_board
 from assistant.indexing.store.holds import forget, generation_of, unheld
 from assistant.indexing.store.lease import is_lease
 from assistant.indexing.store.manifest import Manifest
@@ -102,7 +103,7 @@ class Garbage:
         generations: dict[str, list[Retired]] = {}
         for collection in store.client.list_collections():
             name = collection.name
-            if name.startswith(store.prefix + "-") and name not in keep and name != f"{store.prefix}-manifest" and not is_lease(store.prefix, name):
+            if name.startswith(store.prefix + "-") and name not in keep and name != f"{store.prefix}-manifest" and not is_lease(store.prefix, name) and not is_board(store.prefix, name):
                 retired_at = (collection.metadata or {}).get(RETIRED_AT)
                 generations.setdefault(generation_of(name), []).append(Retired(name, None if retired_at is None else float(retired_at)))
         return generations

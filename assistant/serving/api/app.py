@@ -48,7 +48,7 @@ from assistant.serving.api.schemas import (
 from assistant.serving.api.sse import EVENT_STREAM, event_stream
 from assistant.serving.conversations import CLIENT_HEADER, ConversationStore, client_id
 from assistant.serving.export import conversation_markdown
-from assistant.serving.jobs import IndexJob, IndexJobs
+from assistant.serving.jobs import IndexJobs
 from assistant.serving.saved import SavedChats
 from assistant.serving.metrics import ApiMetrics, MetricsMiddleware
 from assistant.serving.pages import MAX_QUOTE_CHARS, page_png
@@ -105,14 +105,6 @@ def read_upload(file: UploadFile, max_mb: float) -> bytes:
     return file.file.read()
 
 
-def job_out(job: IndexJob) -> dict[str, object]:
-    """The job as ``IndexJobOut``: its error also carries the HTTP status the synchronous route used to answer."""
-    body = job.to_dict()
-    if isinstance(body["error"], dict):
-        body["error"]["status"] = status_for(job.error) if isinstance(job.error, AssistantError) else 500
-    return body
-
-
 def owner(client: Annotated[str | None, Header(alias=CLIENT_HEADER, description="The client's own random id.")] = None) -> str:
     """Whose conversations a request may see: the id the client keeps and sends with each request."""
     return client_id(client)
@@ -126,7 +118,7 @@ def create_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: Saved
 
     ``jobs`` runs index jobs and ``chats`` saves conversations; pass the chat's, so both faces share them.
     """
-    jobs = jobs or IndexJobs(assistant.index)
+    jobs = jobs or IndexJobs.of(assistant)
     chats = chats or SavedChats(assistant, ConversationStore.from_settings(assistant.settings))
     app = FastAPI(
         title="Report assistant API",
@@ -315,12 +307,12 @@ def create_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: Saved
         job, started = jobs.start(rebuild=body is not None and body.rebuild)
         response.status_code = 202 if started else 200
         response.headers["Location"] = f"/api/index/{job.id}"
-        return job_out(job)
+        return job.to_dict()
 
     @app.get("/api/index/{job_id}", response_model=IndexJobOut, dependencies=[Depends(require_admin)])
     def index_job(job_id: str) -> dict[str, object]:
         """An indexing job's state, stage and progress; when done the `index --json` summary, or why it failed."""
-        return job_out(jobs.get(job_id))
+        return jobs.get(job_id).to_dict()
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from assistant.indexing.store.manifest import SETTINGS_CHANGED
 from assistant.service import Assistant
-from assistant.serving.api import create_app
+from assistant.serving.api.app import create_app
 from assistant.serving.clientid import ClientCookie
 from assistant.serving.guard import RequestGuard
 from assistant.serving.conversations import ConversationStore
@@ -84,7 +84,7 @@ class Wording:
 def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedChats | None = None) -> gr.Blocks:
     """The chat and the Documents tab; ``jobs`` runs the Re-index button's jobs and ``chats`` saves conversations
     (pass the API's, so both faces share them)."""
-    jobs = jobs or IndexJobs(assistant.index)
+    jobs = jobs or IndexJobs.of(assistant)
     chats = chats or SavedChats(assistant, ConversationStore.from_settings(assistant.settings))
     questions = SessionQuestions()
     server = assistant.settings.server
@@ -275,7 +275,7 @@ def build_app(assistant: Assistant, jobs: IndexJobs | None = None, chats: SavedC
 
 def web_app(assistant: Assistant) -> FastAPI:
     """The REST API with the chat mounted at "/": one process, so both share the models and the index."""
-    jobs = IndexJobs(assistant.index)  # one runner: the API and the Re-index button start or join the same job
+    jobs = IndexJobs.of(assistant)  # one runner: the API and the Re-index button start or join the same job
     chats = SavedChats(assistant, ConversationStore.from_settings(assistant.settings))  # one store, one lock per conversation
     blocks = build_app(assistant, jobs, chats).queue(default_concurrency_limit=4)
     server = assistant.settings.server

@@ -20,7 +20,7 @@ from assistant.errors import AdminRequired, AssistantError, BadUpload
 from assistant.ingest.documents import remove_document, save_uploads
 from assistant.service import Assistant
 from assistant.serving.admin import Refusal, admin_refusal
-from assistant.serving.jobs import IndexJob, IndexJobs
+from assistant.serving.jobs import IndexJobs, Job
 from assistant.serving.saved import SavedChats
 from assistant.serving.status import index_size, list_documents
 from assistant.serving.ui.render import (
@@ -311,22 +311,26 @@ def reindex(
     yield from follow_job(job, progress, say("indexing" if started else "following", language))
 
 
-def follow_job(job: IndexJob, progress: ProgressBar, doing: str) -> Iterator[str]:
-    """The job's stage and count while it runs (on the progress bar too), then its summary; a failure is a gr.Error."""
+def follow_job(job: Job, progress: ProgressBar, doing: str) -> Iterator[str]:
+    """The job's stage and count while it runs (on the progress bar too), then its summary; a failure is a gr.Error.
+    Read through ``to_dict``, so a job another app server runs (``RemoteJob``) is followed the same way."""
     seen, shown = -1, ""
     while not job.finished:
         seen = job.wait(seen, POLL_S)
-        stage, done, total = job.stage, job.done, job.total
+        state = job.to_dict()
+        stage, done, total = state["stage"], state["done"], state["total"]
         if total:
             progress((done, total), desc=stage)
         line = f"{doing}… {stage} {done}/{total}" if stage else f"{doing}…"
         if line != shown and not job.finished:
             shown = line
             yield line
-    if job.report is None:
-        yield job.message
-        raise user_error(job.message)
-    yield json.dumps(job.report.to_dict(), ensure_ascii=False, indent=2)
+    state = job.to_dict()
+    if state["report"] is None:
+        message = state["error"]["message"] if state["error"] else ""
+        yield message
+        raise user_error(message)
+    yield json.dumps(state["report"], ensure_ascii=False, indent=2)
 
 
 def footer_text(assistant: Assistant, language: UiLanguage = "en") -> str:
