@@ -194,6 +194,7 @@ class Assistant:
         lexical = cached_lexical_index(
             Path(self.settings.paths.index_dir), manifest.version, [c.id for c in chunks], [s.row for s in stored],
             {s.row: s.chunk.text for s in stored},
+            {s.row: s.tokens for s in stored if s.tokens is not None},  # stored by the indexer: no tokenising here
         )
         assert lexical is not None  # every row's text is at hand
         rows = {s.row: s.chunk.id for s in stored}  # dense search sees only this generation's rows

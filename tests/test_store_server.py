@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.errors import BackendUnavailable, IndexBusy
+from assistant.indexing import lexical
 from assistant.indexing.store.lease import EngineLease, lease_names
 from assistant.ingest.documents import save_uploads
 from assistant.serving.api.app import create_app
@@ -345,3 +346,26 @@ def test_a_job_whose_app_server_stopped_pinning_it_shows_as_failed_and_a_new_one
     while board.get(job.id)[0]["state"] != "done" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert board.get(job.id)[0] == job.to_dict()
+
+
+def test_an_app_server_opening_the_library_reads_each_rows_tokens_instead_of_tokenising(chroma_url, corpus, tmp_path, monkeypatch):
+    """The indexer stores each new row's BM25 tokens with it; an app server with an empty local folder builds BM25
+    from them without tokenising a single row, and the index is the one tokenising would have built."""
+    (corpus / "invest.md").write_text(DOC + "\nStable Diffusion 由 Stability AI 开发。\n", encoding="utf-8")
+
+    def server(name: str) -> Assistant:
+        paths = {"index_dir": tmp_path / name, "corpus_dir": corpus}
+        return Assistant(Settings(paths=paths, store=StoreSettings(chroma_url=chroma_url, collection="tokens")))
+
+    server("indexer").index()
+    stored = server("reader").store.load_chunks(server("reader").store.manifest())
+    assert stored and all(s.tokens == tuple(lexical.tokenize(s.chunk.text)) for s in stored)
+    tokenised: list[str] = []
+    real = lexical.tokenize
+    monkeypatch.setattr(lexical, "tokenize", lambda text, **options: tokenised.append(text) or real(text, **options))
+    opened = server("fresh").retriever()
+    assert tokenised == []
+    chunks = list(opened.chunks.values())
+    expected = lexical.LexicalIndex.build([c.id for c in chunks], [c.text for c in chunks])
+    query = real("Stability AI 开发")
+    assert opened.lexical.search(query, 3) == expected.search(query, 3) and opened.lexical.search(query, 3)

@@ -14,7 +14,7 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from assistant.errors import BadDocument, EmptyCorpus, IndexBusy
 from assistant.indexing.embed import VectorEmbeddings
-from assistant.indexing.lexical import cached_lexical_index
+from assistant.indexing.lexical import cached_lexical_index, tokenize
 from assistant.indexing.store.manifest import (
     DocumentRecord,
     Manifest,
@@ -125,13 +125,14 @@ def _preference(doc_id: str) -> tuple[int, str]:
     return doc_id.count("/"), doc_id
 
 
-def prepare_lexical(index_dir: Path, manifest: Manifest, texts: dict[str, str]) -> None:
-    """Build the new generation's BM25 cache now, from cached tokens plus the new rows' ``texts``, so a reader's
-    first open after the switch is a memory-mapped load (a row with neither is left for the reader to build)."""
+def prepare_lexical(index_dir: Path, manifest: Manifest, texts: dict[str, str], known: Mapping[str, Sequence[str]]) -> None:
+    """Build the new generation's BM25 cache now, from cached tokens plus the new rows' (``known``, else from
+    ``texts``), so a reader's first open after the switch is a memory-mapped load (a row with neither is left for
+    the reader to build)."""
     names = sorted(manifest.documents)
     ids = [cid for doc_id in names for cid in manifest.documents[doc_id].chunk_ids]
     rows = [row for doc_id in names for row in manifest.documents[doc_id].chunk_rows]
-    cached_lexical_index(index_dir, manifest.version, ids, rows, texts)
+    cached_lexical_index(index_dir, manifest.version, ids, rows, texts, known)
 
 
 def build_index(
@@ -185,12 +186,14 @@ def build_index(
     sentence_vectors, embedded_sentences = _vectors(
         fresh_sentences, new_sentences, [s.text for s in fresh_sentences], sentence_known, embedder, "embed sentences", report
     )
+    # The new rows' BM25 tokens go into Chroma with them: an app server opening the library reads, not tokenises, them.
+    tokens = {placed[i][0]: tokenize(fresh_chunks[i].text) for i in new}
     report("store", 0, 1)
     manifest = store.write(
-        fingerprint, documents, fresh_chunks, chunk_vectors, fresh_sentences, sentence_vectors, live=live
+        fingerprint, documents, fresh_chunks, chunk_vectors, fresh_sentences, sentence_vectors, live=live, tokens=tokens
     )
     report("store", 1, 1)
-    prepare_lexical(Path(settings.paths.index_dir), manifest, {row: c.text for c, (row, _) in zip(fresh_chunks, placed)})
+    prepare_lexical(Path(settings.paths.index_dir), manifest, {row: c.text for c, (row, _) in zip(fresh_chunks, placed)}, tokens)
     added = [d for d in changed if d not in before]
     updated = [d for d in changed if d in before]
     old_ids = {cid for record in live.documents.values() for cid in record.chunk_ids} if live else set()

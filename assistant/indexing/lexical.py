@@ -122,13 +122,19 @@ class LexicalIndex:
 
 
 def cached_lexical_index(
-    cache_dir: Path, version: str, ids: Sequence[str], rows: Sequence[str], texts: Mapping[str, str]
+    cache_dir: Path,
+    version: str,
+    ids: Sequence[str],
+    rows: Sequence[str],
+    texts: Mapping[str, str],
+    known: Mapping[str, Sequence[str]] = {},
 ) -> LexicalIndex | None:
     """The BM25 index of this index version (``ids`` and their Chroma ``rows`` in order), memory-mapped from its
     cache, or built and cached; a stale version is never reused.
 
-    Building tokenises only rows that no earlier generation had (tokens.py). None when a row's tokens are
-    neither cached nor in ``texts``: the indexer, which knows only the new rows' text, then leaves it to the reader.
+    Building tokenises only rows that no earlier generation had and whose tokens are not ``known`` (tokens.py).
+    None when a row's tokens are neither cached, known nor in ``texts``: the indexer, which knows only the new rows'
+    text, then leaves it to the reader.
     """
     folder = cache_dir / f"bm25-v{TOKENIZER_VERSION}-{version}"
     if (folder / "ids.json").exists():
@@ -136,7 +142,7 @@ def cached_lexical_index(
             return LexicalIndex.load(folder)
         except (OSError, ValueError, KeyError) as exc:
             log.warning("rebuilding unreadable BM25 cache %s: %s", folder, exc)
-    tokens = row_tokens(cache_dir, rows, texts, tokenize)
+    tokens = row_tokens(cache_dir, rows, texts, tokenize, known)
     if tokens is None:
         return None
     index = LexicalIndex.from_tokens(ids, tokens)

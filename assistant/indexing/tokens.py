@@ -118,19 +118,25 @@ def save_tokens(cache_dir: Path, rows: Sequence[str], tokens: RowTokens) -> None
 
 
 def row_tokens(
-    cache_dir: Path, rows: Sequence[str], texts: Mapping[str, str], tokenize: Callable[[str], list[str]]
+    cache_dir: Path,
+    rows: Sequence[str],
+    texts: Mapping[str, str],
+    tokenize: Callable[[str], list[str]],
+    known: Mapping[str, Sequence[str]] = {},
 ) -> RowTokens | None:
-    """Each row's tokens: cached ones reused, the others tokenised from ``texts`` and the cache updated.
+    """Each row's tokens: cached ones reused, then those ``known`` (stored with the row in Chroma), the others
+    tokenised from ``texts``; the cache updated.
 
-    None when a row is neither cached nor in ``texts`` (the indexer has only the new rows' text at hand).
+    None when a row is neither cached, known nor in ``texts`` (the indexer has only the new rows' text at hand).
     """
     cached_rows, cached = load_tokens(cache_dir)
     where = {row: i for i, row in enumerate(cached_rows)}
-    if any(row not in where and row not in texts for row in rows):
+    if any(row not in where and row not in known and row not in texts for row in rows):
         return None
     fresh = [row for row in dict.fromkeys(rows) if row not in where]
     if fresh:
-        cached = cached.then(RowTokens.encode([tokenize(texts[row]) for row in fresh], cached.vocabulary))
+        tokens = [list(known[row]) if row in known else tokenize(texts[row]) for row in fresh]
+        cached = cached.then(RowTokens.encode(tokens, cached.vocabulary))
         where.update((row, len(cached_rows) + i) for i, row in enumerate(fresh))
     live = list(dict.fromkeys(rows))
     if fresh or len(cached_rows) != len(live):

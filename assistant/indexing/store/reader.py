@@ -19,6 +19,7 @@ from assistant.indexing.store.rows import (
     SentenceVectors,
     StoredChunk,
     parse_layout,
+    stored_tokens,
 )
 from assistant.indexing.store.vectorfile import FileVectors, fingerprint_key
 
@@ -61,6 +62,7 @@ class GenerationReader:
             if missing:
                 raise IndexCorrupt(self.where, f"{len(missing)} live chunk rows are missing from Chroma, e.g. {missing[0]}")
             contents.update((row, RowContent.stored(str(got["documents"]), dict(got["metadatas"]))) for row, got in found.items())
+        tokens = {row: stored_tokens(dict(got["metadatas"])) for row, got in found.items()} if unread else {}
         live = set(wanted)
         if worth_rewriting(len(unread), len(contents.keys() - live), len(live)):
             save_rows(self.index_dir, {row: contents[row] for row in wanted})
@@ -68,7 +70,7 @@ class GenerationReader:
         for doc_id in names:
             record = manifest.documents[doc_id]
             for ordinal, (row, start, page) in enumerate(zip(record.chunk_rows, record.chunk_starts, record.chunk_pages)):
-                placed.append(StoredChunk.placed(row, doc_id, contents[row], start, ordinal, page))
+                placed.append(StoredChunk.placed(row, doc_id, contents[row], start, ordinal, page, tokens.get(row)))
         return placed
 
     def stored_vectors(self, manifest: Manifest, rows: Iterable[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

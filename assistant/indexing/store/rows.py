@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 import numpy as np
 
 from assistant.indexing.store.manifest import DocumentRecord
+from assistant.indexing.tokens import TOKENIZER_VERSION
 from assistant.types import Chunk, Sentence
 
 
@@ -79,8 +80,24 @@ def sentence_ids(row: str, count: int) -> list[str]:
     return [f"{row}:{k}" for k in range(count)]
 
 
-def row_metadata(chunk: Chunk, layout: str) -> dict[str, str]:
-    return {"doc_id": chunk.doc_id, "section": chunk.section, "heading": chunk.heading, "kind": chunk.kind, "sentences": layout}
+TOKENS_KEY = f"tokens_v{TOKENIZER_VERSION}"
+"""A chunk row's BM25 tokens in its metadata: written once by the indexer, so an app server opening the library (on
+a Chroma server, with an empty local folder) reads them instead of tokenising every row. Named by the tokenizer's
+version: another version's tokens are never used. Derived from the row's text, so not part of its digest."""
+TOKEN_SEPARATOR = "\x1f"  # no token holds it: tokens are words, numbers and Han runs
+
+
+def row_metadata(chunk: Chunk, layout: str, tokens: Sequence[str] | None = None) -> dict[str, str]:
+    meta = {"doc_id": chunk.doc_id, "section": chunk.section, "heading": chunk.heading, "kind": chunk.kind, "sentences": layout}
+    if tokens is not None:
+        meta[TOKENS_KEY] = TOKEN_SEPARATOR.join(tokens)
+    return meta
+
+
+def stored_tokens(meta: Mapping[str, object]) -> tuple[str, ...] | None:
+    """The tokens ``row_metadata`` wrote, or None for a row written without them (or by another tokenizer)."""
+    packed = meta.get(TOKENS_KEY)
+    return None if packed is None else tuple(str(packed).split(TOKEN_SEPARATOR)) if packed else ()
 
 
 @dataclass(frozen=True)
@@ -90,9 +107,11 @@ class StoredChunk:
     row: str
     chunk: Chunk
     layout: str
+    tokens: tuple[str, ...] | None = field(default=None, compare=False, repr=False)  # BM25's, when read with the row
 
     @classmethod
-    def placed(cls, row: str, doc_id: str, content: RowContent, start: int, ordinal: int, page: int) -> StoredChunk:
+    def placed(cls, row: str, doc_id: str, content: RowContent, start: int, ordinal: int, page: int,
+               tokens: tuple[str, ...] | None = None) -> StoredChunk:
         chunk = Chunk(
             id=row.rsplit(".", 1)[0],
             doc_id=doc_id,
@@ -105,7 +124,7 @@ class StoredChunk:
             heading=content.heading,
             kind=content.kind,
         )
-        return cls(row, chunk, content.layout)
+        return cls(row, chunk, content.layout, tokens)
 
     def sentences(self) -> list[Sentence]:
         c = self.chunk

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -45,12 +46,14 @@ class GenerationWriter:
         sentence_vectors: np.ndarray,
         *,
         live: Manifest | None = None,
+        tokens: Mapping[str, Sequence[str]] = {},
     ) -> Manifest:
         """Add the rows that ``live`` lacks, then switch the manifest to ``documents`` in one atomic step.
 
         ``chunks`` (with their sentences and vectors) are all the rows of the documents that are new or
         changed; every other record must be ``live``'s, placed already. Without ``live`` the generation
-        goes into fresh collections (a first build, ``--rebuild``, other settings).
+        goes into fresh collections (a first build, ``--rebuild``, other settings). ``tokens`` (by row) are
+        stored with the new rows for the app servers that will open the generation (rows.TOKENS_KEY).
         """
         live = self.garbage.collect(live)
         placement = place(chunks, sentences)
@@ -66,7 +69,7 @@ class GenerationWriter:
             chunk_col, sent_col = self.collection(live.chunks_collection), self.collection(live.sentences_collection)
         contents = {row: RowContent.of(chunks[i], sentence_layout(chunks[i], [sentences[j] for j in own]))
                     for row, (i, own) in new_rows.items()}
-        self._add(chunk_col, sent_col, new_rows, contents, chunks, chunk_vectors, sentence_vectors)
+        self._add(chunk_col, sent_col, new_rows, contents, chunks, chunk_vectors, sentence_vectors, tokens)
         if not self.url:
             self._keep_vectors(fingerprint, new_rows, sentence_vectors)
         switched = self._switch(chunk_col.name, sent_col.name, fingerprint, documents)
@@ -146,7 +149,7 @@ class GenerationWriter:
         return (self.client.create_collection(f"{self.prefix}-{stamp}", **options),
                 self.client.create_collection(f"{self.prefix}-{stamp}-sentences", **options))
 
-    def _add(self, chunk_col, sent_col, new_rows, contents, chunks, chunk_vectors, sentence_vectors) -> None:
+    def _add(self, chunk_col, sent_col, new_rows, contents, chunks, chunk_vectors, sentence_vectors, tokens) -> None:
         """Chunk rows first, then their sentences: a sentence row never exists without its chunk row (see collect)."""
         items = list(new_rows.items())
         for i in range(0, len(items), BATCH):
@@ -155,7 +158,7 @@ class GenerationWriter:
                 ids=[row for row, _ in part],
                 embeddings=chunk_vectors[[c for _, (c, _) in part]],
                 documents=[contents[row].text for row, _ in part],
-                metadatas=[row_metadata(chunks[c], contents[row].layout) for row, (c, _) in part],
+                metadatas=[row_metadata(chunks[c], contents[row].layout, tokens.get(row)) for row, (c, _) in part],
             )
         ids = [sid for row, (_, own) in items for sid in sentence_ids(row, len(own))]
         rows = [j for _, (_, own) in items for j in own]
