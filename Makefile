@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_index.py
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_replica_open.py
 	$(BIN)/python benchmarks/bench_docx.py
 	$(BIN)/python benchmarks/load.py --spawn --clients 20 --duration 60
 
