@@ -260,8 +260,8 @@ def build(workdir: Path, size: int) -> dict[str, object]:
 
 def sentence_search_recall(sentences: SentenceIndex, vectors: np.ndarray, k: int = 10) -> tuple[float, float]:
     """The share of each question's exact top ``k`` live sentences (all vectors scored, in blocks) that the sentence
-    search returns, and its top ``k``'s summed score over the exact one's: how much the approximate (HNSW) search
-    before exact re-scoring loses (nothing below 4,096 sentences; near-duplicates cost recall, not score)."""
+    search returns, and its top ``k``'s summed score over the exact one's: how much the sign-code ranking before
+    exact re-scoring loses (nothing below 4,096 sentences; near-duplicates cost recall, not score)."""
     ids = [sentences._id(i) for i in range(len(sentences))]
     best = np.full((len(vectors), k), -np.inf, dtype=np.float32)
     where = np.zeros((len(vectors), k), dtype=np.int64)

@@ -44,7 +44,7 @@ def test_search_over_the_report_is_exact_and_reads_the_vectors_chroma_holds(repo
 
 
 def test_approximate_search_above_the_candidate_count_finds_the_nearest(tmp_path, monkeypatch):
-    monkeypatch.setattr(vectorfile, "CANDIDATES", 64)  # 3000 sentences above 64: searched through the HNSW graph
+    monkeypatch.setattr(vectorfile, "CANDIDATES", 64)  # 3000 sentences, 64 re-scored: ranked by sign codes first
     store = ChunkStore(tmp_path / "index")
     manifest = document(store, "a.txt", 1500, 1)
     source = covered(store, manifest)
@@ -106,8 +106,7 @@ def test_settle_merges_many_segments_and_deletes_damaged_and_foreign_files(tmp_p
         assert len(store.vector_files.segments()) <= 2
     folder = store.vector_files.folder
     (folder / "00000000000000000001-broken.npz").write_bytes(b"not a segment")
-    (folder / "00000000000000000002-orphan.usearch").write_bytes(b"\0" * 1536)
-    (folder / "00000000000000000003-older-format.f32").write_bytes(b"\0" * 1536)
+    (folder / "00000000000000000002-orphan.f32").write_bytes(b"\0" * 1536)
     store.vector_files.add(fingerprint_key({"embedding_model": "other"}), ["x.1:0"], [1], [np.ones((1, 384), np.float32)])
     ids = [f"{row}:{k}" for row in sorted(live.rows()) for k in range(2)]
     expected = chroma_vectors(store, ids)
@@ -139,7 +138,7 @@ def test_a_mostly_dead_segment_is_rewritten_with_its_live_rows(tmp_path):
     assert np.allclose(covered(store, only_b).vectors([f"{row}:0" for row in rewritten.rows]), vectors[200:], atol=1e-6)
 
 
-@pytest.mark.parametrize("candidates", [vectorfile.CANDIDATES, 16])  # exact, and by the HNSW graph first
+@pytest.mark.parametrize("candidates", [vectorfile.CANDIDATES, 16])  # exact, and ranked by sign codes first
 def test_dead_rows_in_a_kept_segment_are_never_found(tmp_path, monkeypatch, candidates):
     monkeypatch.setattr(vectorfile, "CANDIDATES", candidates)
     store = ChunkStore(tmp_path / "index")
@@ -168,3 +167,12 @@ def test_a_segment_that_cannot_be_written_costs_only_a_chroma_read(tmp_path, mon
     assert [s.name for s in reader.segments] == ["memory"] and reader.count() == 100
     found, _ = reader.nearest(reader.vectors([f"{sorted(manifest.rows())[0]}:1"])[0], 1)
     assert found == [f"{sorted(manifest.rows())[0]}:1"]
+
+
+@pytest.mark.parametrize("dims", [384, 100])
+def test_sign_codes_pack_one_bit_per_dimension(dims):
+    rng = np.random.default_rng(dims)
+    vectors = rng.standard_normal((10, dims)).astype(np.float32)
+    codes = vectorfile.sign_codes(vectors, np.zeros(dims, np.float32))
+    assert codes.shape == (10, -(-dims // 64))
+    assert np.bitwise_count(codes).sum(axis=1).tolist() == (vectors > 0).sum(axis=1).tolist()

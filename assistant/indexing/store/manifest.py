@@ -228,8 +228,7 @@ def up_to_date(settings: Settings, fingerprint: dict[str, str]) -> IndexReport |
     """The no-change summary when the local index matches the corpus and settings, else None: no Chroma client needed.
 
     A deleted, damaged or emptied ``chroma/`` folder (or a dropped collection) must not be reported "up to date",
-    and neither is an index with a retired generation to drop or older sentence vector segments (the full path
-    collects and rewrites them).
+    and neither is an index with a retired generation to drop (the full path collects it).
     """
     started = time.perf_counter()
     index_dir = Path(settings.paths.index_dir)
@@ -241,8 +240,6 @@ def up_to_date(settings: Settings, fingerprint: dict[str, str]) -> IndexReport |
     if names is None or not {manifest.chunks_collection, manifest.sentences_collection} <= names:
         return None  # the full path opens Chroma and says what is wrong
     if droppable(index_dir, names, settings.store.collection, manifest):
-        return None
-    if any((index_dir / "vectors").glob("*.f32")):  # sentence vectors in the format before usearch: the full path rewrites them
         return None
     unchanged = sorted(manifest.documents)
     return report_for(manifest, [], [], [], unchanged, embedded=0, chunks_removed=0, started=started,

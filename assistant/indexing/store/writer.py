@@ -25,7 +25,7 @@ from assistant.indexing.store.rows import (
     sentence_ids,
     sentence_layout,
 )
-from assistant.indexing.store.vectorfile import fingerprint_key
+from assistant.indexing.store.vectorfile import SAMPLE, fingerprint_key
 from assistant.types import Chunk, Sentence
 
 log = logging.getLogger(__name__)
@@ -115,8 +115,10 @@ class GenerationWriter:
             return
         order = [j for _, own in items for j in own]
         blocks = (vectors[order[i : i + BATCH]] for i in range(0, len(order), BATCH))
+        sample = vectors[order[:: max(1, len(order) // SAMPLE)]] if order else None  # a sample, not every vector
         try:
-            self.vector_files.add(fingerprint_key(fingerprint), [row for row, _ in items], [len(own) for _, own in items], blocks)
+            self.vector_files.add(fingerprint_key(fingerprint), [row for row, _ in items], [len(own) for _, own in items],
+                                  blocks, sample=sample)
         except OSError as exc:
             log.warning("could not keep sentence vectors beside the index: %s", exc)
 
