@@ -18,7 +18,7 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answering.changes import (
+from assistant.answering.compose.changes import (
     Change,
     DocumentChanges,
     Unit,
@@ -32,10 +32,10 @@ from assistant.answering.changes import (
     fate,
     passage_note,
 )
-from assistant.answering.extractive import compose_offline, orders_in, rank_sentences
-from assistant.answering.generate import NOTICE, condense, generate, with_notice
-from assistant.answering.prompts import Message
-from assistant.answering.summaries import (
+from assistant.answering.compose.extractive import compose_offline, orders_in, rank_sentences
+from assistant.answering.generate.answer import NOTICE, condense, generate, with_notice
+from assistant.answering.generate.prompts import Message
+from assistant.answering.generate.summaries import (
     DigestCache,
     DigestPlan,
     cached_answer,
@@ -44,10 +44,10 @@ from assistant.answering.summaries import (
     section_requests,
     verified_digest,
 )
-from assistant.answering.translate import needs_translation, quotes_prompt, translation_prompt
-from assistant.answering.turns import EngineQueue, in_turn
+from assistant.answering.generate.translate import needs_translation, quotes_prompt, translation_prompt
+from assistant.answering.generate.turns import EngineQueue, in_turn
 from assistant.answering.verify import Similarity, embedding_similarity
-from assistant.answering.windows import Window, select_windows
+from assistant.answering.evidence.windows import Window, select_windows
 from assistant.errors import (
     BadQuestion,
     IndexCorrupt,
@@ -397,7 +397,7 @@ class Assistant:
             return None
         with self._lock:
             if self._chat_model is None:
-                from assistant.answering.llm import (
+                from assistant.answering.generate.llm import (
                     make_chat_model,  # imports openai/ollama clients: only when configured
                 )
 

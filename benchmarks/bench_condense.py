@@ -21,8 +21,8 @@ import os
 import statistics
 from pathlib import Path
 
-from assistant.answering.llm import load_engine
-from assistant.answering.prompts import CONDENSE_MAX_TOKENS, build_condense_messages
+from assistant.answering.generate.llm import load_engine
+from assistant.answering.generate.prompts import CONDENSE_MAX_TOKENS, build_condense_messages
 from assistant.evaluate import read_golden
 from assistant.ingest.chunk import normalize
 from assistant.retrieval.followup import condense_offline

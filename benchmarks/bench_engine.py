@@ -31,9 +31,9 @@ from pathlib import Path
 
 import xllamacpp
 
-from assistant.answering.llm import engine_params, start_engine
-from assistant.answering.models import MODELS
-from assistant.answering.prompts import build_messages
+from assistant.answering.generate.llm import engine_params, start_engine
+from assistant.answering.generate.models import MODELS
+from assistant.answering.generate.prompts import build_messages
 from assistant.evaluate import read_golden
 from assistant.service import Assistant
 from assistant.settings import MODELS_DIR, Settings

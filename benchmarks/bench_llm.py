@@ -18,10 +18,10 @@ import os
 import statistics
 from pathlib import Path
 
-from assistant.answering.extractive import rank_sentences
-from assistant.answering.llm import load_engine
-from assistant.answering.prompts import build_messages
-from assistant.answering.windows import select_windows
+from assistant.answering.compose.extractive import rank_sentences
+from assistant.answering.generate.llm import load_engine
+from assistant.answering.generate.prompts import build_messages
+from assistant.answering.evidence.windows import select_windows
 from assistant.evaluate import per_language, read_golden
 from assistant.service import Assistant
 from assistant.settings import Settings

@@ -47,7 +47,7 @@ import numpy as np
 from bench_core import GOLDEN, REPORT, ROOT, percentile, timed
 from scale_updates import update
 
-from assistant.answering.extractive import compose_offline
+from assistant.answering.compose.extractive import compose_offline
 from assistant.evaluate import read_golden
 from assistant.indexing.embed import make_embedder
 from assistant.indexing.lexical import tokenize

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answering.extractive import rank_sentences
+from assistant.answering.compose.extractive import rank_sentences
 from assistant.evaluate import only_split, read_golden
 from assistant.service import Assistant
 

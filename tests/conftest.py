@@ -22,8 +22,8 @@ import httpx
 import pytest
 from fake_openai import FakeOpenAI
 
-from assistant.answering.llm import load_engine
-from assistant.answering.models import MODELS, fetch_model
+from assistant.answering.generate.llm import load_engine
+from assistant.answering.generate.models import MODELS, fetch_model
 from assistant.service import Assistant
 from assistant.settings import LlmSettings, PathSettings, Settings
 

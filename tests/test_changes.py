@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.answering.changes import asks_what_changed, compare, fate
+from assistant.answering.compose.changes import asks_what_changed, compare, fate
 from assistant.errors import NoEarlierVersion, UnknownVersion
 from assistant.indexing.versions import VersionStore
 from assistant.service import Assistant

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from assistant.answering.turns import BUSY
+from assistant.answering.generate.turns import BUSY
 
 LONG = "Explain in detail every use case of generative AI in each industry that the report lists."  # ~5 s after its first token
 NEXT = "微软对OpenAI的投资金额是多少？"

@@ -3,7 +3,7 @@
 import pytest
 from sentence_rows import lines_index
 
-from assistant.answering.extractive import (
+from assistant.answering.compose.extractive import (
     REFUSAL,
     lexical_coverage,
 )
@@ -63,7 +63,7 @@ def test_lexical_coverage():
 
 
 def test_questions_are_never_evidence_and_restatements_add_nothing():
-    from assistant.answering.extractive import novelty
+    from assistant.answering.compose.extractive import novelty
     from assistant.language import is_question
 
     assert is_question("微软对OpenAI的投资金额是多少？") and is_question("What did Microsoft invest?”") and is_question("这是真的吗。")
@@ -110,7 +110,7 @@ def test_a_document_that_restates_the_question_does_not_take_over_the_answer(rep
 
 
 def test_the_lead_names_the_quoted_document_when_several_were_searched():
-    from assistant.answering.extractive import LEAD, lead
+    from assistant.answering.compose.extractive import LEAD, lead
     from assistant.types import Chunk, Citation, Hit
 
     def hit(doc: str, rank: int) -> Hit:
@@ -132,7 +132,7 @@ def test_which_ones_asks_for_a_list_not_a_quantity():
 def test_a_next_best_sentence_is_quoted_only_when_close_and_holding_question_words_no_quote_holds():
     import numpy as np
 
-    from assistant.answering.extractive import SUPPORT_MARGIN, supporting
+    from assistant.answering.compose.extractive import SUPPORT_MARGIN, supporting
     from assistant.retrieval.hybrid import Query
 
     index, hit, sentences = lines_index(["基础设施层最成熟。", "基础设施层也很稳定。", "商业模式是按消费计费。", "定价透明。"])
@@ -143,7 +143,7 @@ def test_a_next_best_sentence_is_quoted_only_when_close_and_holding_question_wor
 
 
 def test_a_question_naming_several_parts_quotes_the_best_sentence_of_each_part_not_yet_quoted():
-    from assistant.answering.extractive import from_each_part
+    from assistant.answering.compose.extractive import from_each_part
     from assistant.retrieval.sections import SectionScope, section_references
     from assistant.types import Chunk, Hit, Sentence
 
@@ -159,7 +159,7 @@ def test_a_question_naming_several_parts_quotes_the_best_sentence_of_each_part_n
 
 
 def test_anchor_share_counts_the_names_and_figures_a_sentence_states_in_either_language():
-    from assistant.answering.extractive import anchor_share
+    from assistant.answering.compose.extractive import anchor_share
     from assistant.answering.verify.quantities import quantities
 
     assert anchor_share(["microsoft", "openai"], [], "微软对OpenAI的100亿美元投资") == 1.0
@@ -173,7 +173,7 @@ def test_anchor_share_counts_the_names_and_figures_a_sentence_states_in_either_l
 def test_the_anchor_bonus_reorders_quotes_by_the_names_they_state_but_is_no_evidence():
     import numpy as np
 
-    from assistant.answering.extractive import ANCHOR_BONUS, with_anchor_bonus
+    from assistant.answering.compose.extractive import ANCHOR_BONUS, with_anchor_bonus
     from assistant.retrieval.hybrid import Query
 
     index, hit, sentences = lines_index(["芯片供应商按组件计价。", "AMD NVIDIA 一次性租赁。"])

@@ -8,9 +8,9 @@ import time
 import pytest
 from fake_openai import Delay, Drop, Reply, Status
 
-from assistant.answering.extractive import REFUSAL
-from assistant.answering.generate import NOT_FOUND
-from assistant.answering.windows import SOURCE_OVERHEAD_TOKENS, estimate_tokens
+from assistant.answering.compose.extractive import REFUSAL
+from assistant.answering.generate.answer import NOT_FOUND
+from assistant.answering.evidence.windows import SOURCE_OVERHEAD_TOKENS, estimate_tokens
 from assistant.service import Assistant
 from assistant.settings import LlmSettings, Settings
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import REPORT, ROOT
 from fastapi.testclient import TestClient
 
-from assistant.answering.translate import needs_translation
+from assistant.answering.generate.translate import needs_translation
 from assistant.errors import UnknownScope
 from assistant.service import Assistant
 from assistant.serving.api.app import create_app

@@ -2,7 +2,7 @@
 
 from sentence_rows import lines_index
 
-from assistant.answering.listitems import list_items, with_list_items
+from assistant.answering.evidence.listitems import list_items, with_list_items
 
 
 def test_a_quoted_list_intro_brings_its_items_up_to_the_first_line_that_is_no_item():

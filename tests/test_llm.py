@@ -11,7 +11,7 @@ from fake_openai import Delay, Drop, FakeOpenAI, Reply, Status, pieces
 from langchain_core.language_models import BaseChatModel
 from pydantic import ValidationError
 
-from assistant.answering.llm import LocalChatModel, make_chat_model, stream_text
+from assistant.answering.generate.llm import LocalChatModel, make_chat_model, stream_text
 from assistant.errors import LlmUnavailable
 from assistant.settings import LlmSettings, Settings
 

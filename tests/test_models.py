@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answering.models import (
+from assistant.answering.generate.models import (
     MODELS,
     ModelSpec,
     fetch_model,

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from assistant.answering.extractive import REFUSAL
-from assistant.answering.prompts import (
+from assistant.answering.compose.extractive import REFUSAL
+from assistant.answering.generate.prompts import (
     ANSWER_CUE,
     CONDENSE_MAX_TOKENS,
     TEMPLATE_TOKENS,
@@ -16,7 +16,7 @@ from assistant.answering.prompts import (
     fit_tokens,
     is_model_refusal,
 )
-from assistant.answering.windows import estimate_tokens
+from assistant.answering.evidence.windows import estimate_tokens
 from assistant.types import Chunk
 
 SOURCE_RE = re.compile(r'<source id="(\d+)" section="([^"]*)">\n(.*?)\n</source>', re.DOTALL)

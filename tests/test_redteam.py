@@ -13,7 +13,7 @@ import pytest
 from fake_openai import FakeOpenAI, Reply
 from fastapi.testclient import TestClient
 
-from assistant.answering.extractive import IGNORED_ORDERS
+from assistant.answering.compose.extractive import IGNORED_ORDERS
 from assistant.service import Assistant
 from assistant.serving.api.app import create_app
 from assistant.settings import LlmSettings, PathSettings, Settings

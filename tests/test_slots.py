@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.answering.slots import absent_slot, asked_slot, mentions_slot, slot_forms, translatable
+from assistant.answering.evidence.slots import absent_slot, asked_slot, mentions_slot, slot_forms, translatable
 
 
 @pytest.mark.parametrize(

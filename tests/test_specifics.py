@@ -1,6 +1,6 @@
 """What the evidence lacks: absent names, figures not stated, an asked-for slot never named."""
 
-from assistant.answering.specifics import (
+from assistant.answering.evidence.specifics import (
     anchors,
     in_vocabulary,
     mentioned,

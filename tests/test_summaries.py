@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from fake_openai import FakeOpenAI, Reply
 
-from assistant.answering.summaries import (
+from assistant.answering.generate.summaries import (
     CACHE_FILE,
     DigestCache,
     plan_digest,
     section_requests,
     summary_requests,
 )
-from assistant.answering.prompts import TRANSLATE_SYSTEM
+from assistant.answering.generate.prompts import TRANSLATE_SYSTEM
 from assistant.errors import NoLanguageModel
 from assistant.service import Assistant
 from assistant.serving.digests import write_digests
@@ -141,7 +141,7 @@ def test_a_damaged_cache_is_ignored_and_rewritten(digest_assistant, fake_llm):
 
 
 def test_the_cache_keeps_its_newest_entries(tmp_path, report_assistant, monkeypatch):
-    monkeypatch.setattr("assistant.answering.summaries.MAX_ENTRIES", 3)
+    monkeypatch.setattr("assistant.answering.generate.summaries.MAX_ENTRIES", 3)
     cache = DigestCache(tmp_path)
     answer = report_assistant.ask("微软对OpenAI的投资金额是多少？")
     for n in range(5):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fake_openai import Reply
 
-from assistant.answering.supplement import LEAD, left_out, with_left_out
+from assistant.answering.generate.supplement import LEAD, left_out, with_left_out
 from assistant.service import Assistant
 from assistant.settings import LlmSettings, Settings
 from assistant.types import Answer, AnswerMode, Citation

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from assistant.answering.digest import central_sentences, is_prose
+from assistant.answering.compose.digest import central_sentences, is_prose
 from assistant.ingest.tables import is_cell_row
 from assistant.retrieval.sentences import in_memory_index
 from assistant.types import Chunk, Hit, Sentence

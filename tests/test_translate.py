@@ -7,9 +7,9 @@ import re
 import pytest
 from fake_openai import Reply
 
-from assistant.answering.generate import UNCHECKABLE
-from assistant.answering.prompts import QUOTES_SYSTEM
-from assistant.answering.translate import (
+from assistant.answering.generate.answer import UNCHECKABLE
+from assistant.answering.generate.prompts import QUOTES_SYSTEM
+from assistant.answering.generate.translate import (
     amounts_in_english,
     sections_in_english,
     needs_translation,
@@ -19,7 +19,7 @@ from assistant.answering.translate import (
     window_numbers,
 )
 from assistant.answering.verify.quantities import quantities, same_quantity
-from assistant.answering.windows import Window
+from assistant.answering.evidence.windows import Window
 from assistant.service import Assistant
 from assistant.settings import LlmSettings, Settings
 from assistant.types import Answer, AnswerMode, Chunk, Citation

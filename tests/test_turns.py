@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from assistant.answering.turns import QUEUE_POLL_S, EngineQueue, in_turn, questions_ahead
+from assistant.answering.generate.turns import QUEUE_POLL_S, EngineQueue, in_turn, questions_ahead
 from assistant.service import Assistant
 from assistant.settings import LlmSettings, Settings
 from assistant.types import Answer, AnswerMode, EventKind, StreamEvent

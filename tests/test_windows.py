@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.answering.windows import estimate_tokens, select_windows
+from assistant.answering.evidence.windows import estimate_tokens, select_windows
 from assistant.retrieval.sentences import SentenceIndex, in_memory_index
 from assistant.types import Chunk, Hit, Sentence
 

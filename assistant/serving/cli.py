@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from assistant.answering.models import MODELS
+from assistant.answering.generate.models import MODELS
 from assistant.errors import AssistantError
 from assistant.serving.export import answer_markdown
 from assistant.serving.progress import ConsoleProgress
@@ -266,7 +266,7 @@ def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_model_fetch(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.answering.models import fetch_model
+    from assistant.answering.generate.models import fetch_model
 
     progress = ConsoleProgress()
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant.answering.summaries import summary_requests
+from assistant.answering.generate.summaries import summary_requests
 from assistant.errors import NoLanguageModel
 from assistant.indexing.build import StageProgress
 from assistant.service import Assistant

@@ -13,7 +13,7 @@ import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
 
-from assistant.answering.changes import DocumentChanges, Unit
+from assistant.answering.compose.changes import DocumentChanges, Unit
 from assistant.indexing.versions import Version
 from assistant.serving.ui.text import UiLanguage, reason_text, say, status_text
 from assistant.types import APP_MARKER_RE, Answer, Citation, Turn

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from assistant.answering.extractive import document_names, novelty, quote_lines
+from assistant.answering.compose.extractive import document_names, novelty, quote_lines
 from assistant.answering.verify.quantities import Quantity, quantities, same_quantity
 from assistant.language import detect_language
 from assistant.types import Answer, Citation

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from assistant.answering.conflicts import conflict_notice, disagreement
-from assistant.answering.listitems import with_list_items
-from assistant.answering.specifics import QUANTITY_SENTENCES, anchors, mentioned, unsupported_specifics
+from assistant.answering.evidence.conflicts import conflict_notice, disagreement
+from assistant.answering.evidence.listitems import with_list_items
+from assistant.answering.evidence.specifics import QUANTITY_SENTENCES, anchors, mentioned, unsupported_specifics
 from assistant.answering.verify.quantities import Quantity, quantities, same_quantity
 from assistant.indexing.lexical import tokens_in
 from assistant.language import is_evidence, is_instruction
@@ -131,7 +131,7 @@ def compose_offline(
     of the retrieved section(s), one per section for the whole report.
     """
     if wants_summary(query.text) and hits:
-        from assistant.answering.digest import (
+        from assistant.answering.compose.digest import (
             compose_digest,  # digest builds on quoted_answer below
         )
 

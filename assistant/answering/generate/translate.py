@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from assistant.answering.prompts import Message, build_quotes_translation_messages, build_translation_messages
+from assistant.answering.generate.prompts import Message, build_quotes_translation_messages, build_translation_messages
 from assistant.answering.verify.quantities import SCALES
-from assistant.answering.windows import Window
+from assistant.answering.evidence.windows import Window
 from assistant.language import CJK, detect_language, section_label_spans
 from assistant.types import Answer, Citation
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.answering.specifics import anchors, mentioned
+from assistant.answering.evidence.specifics import anchors, mentioned
 from assistant.answering.verify.quantities import (
     FULL_WIDTH,
     QUANTITY_RE,

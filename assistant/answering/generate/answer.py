@@ -16,8 +16,8 @@ from dataclasses import replace
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answering.extractive import IGNORED_ORDERS, REFUSAL
-from assistant.answering.prompts import (
+from assistant.answering.compose.extractive import IGNORED_ORDERS, REFUSAL
+from assistant.answering.generate.prompts import (
     Message,
     build_condense_messages,
     build_messages,
@@ -26,9 +26,9 @@ from assistant.answering.prompts import (
     NUDGE_UNCHECKABLE,
     second_look_messages,
 )
-from assistant.answering.supplement import with_left_out
+from assistant.answering.generate.supplement import with_left_out
 from assistant.answering.verify import Similarity, VerifiedAnswer, verify
-from assistant.answering.windows import Window
+from assistant.answering.evidence.windows import Window
 from assistant.errors import LlmUnavailable
 from assistant.types import Answer, AnswerMode, EventKind, StreamEvent, Turn
 
@@ -53,7 +53,7 @@ SENTENCE_RE = re.compile(r"[^。！？.!?\n]{8,}[。！？.!?\n]")  # sentences 
 
 def condense(model: BaseChatModel, question: str, history: Sequence[Turn]) -> str | None:
     """The model's standalone rewrite of a follow-up, or None when it fails or rambles."""
-    from assistant.answering.llm import (
+    from assistant.answering.generate.llm import (
         stream_text,  # the OpenAI/Ollama clients load only when a model is configured
     )
 
@@ -166,7 +166,7 @@ def _stream(
     Text that is still the start of the fixed refusal is held back, so that a refusal which
     gets a second look never flashes on screen; first-token time is when text is shown.
     """
-    from assistant.answering.llm import stream_text  # the OpenAI/Ollama clients load only when a model is configured
+    from assistant.answering.generate.llm import stream_text  # the OpenAI/Ollama clients load only when a model is configured
 
     refusal = REFUSAL[language]
     text, shown = "", 0

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from assistant.answering.extractive import from_each_part, quoted_answer
+from assistant.answering.compose.extractive import from_each_part, quoted_answer
 from assistant.ingest.clean import ends_sentence
 from assistant.ingest.tables import is_cell_row
 from assistant.retrieval.hybrid import Query

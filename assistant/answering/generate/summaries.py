@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from assistant.answering.digest import central_sentences
-from assistant.answering.translate import renumber_markers
-from assistant.answering.windows import Window, select_windows
+from assistant.answering.compose.digest import central_sentences
+from assistant.answering.generate.translate import renumber_markers
+from assistant.answering.evidence.windows import Window, select_windows
 from assistant.indexing.store.manifest import write_atomic
 from assistant.language import CJK_RE
 from assistant.language import heading_labels

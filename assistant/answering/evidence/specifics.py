@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from assistant.answering.slots import absent_slot, asked_slot, mentions_slot
+from assistant.answering.evidence.slots import absent_slot, asked_slot, mentions_slot
 from assistant.answering.verify.quantities import asks_for_quantity, states_quantity
 from assistant.indexing.lexical import stem
 from assistant.language import detect_language

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.answering.extractive import REFUSAL
+from assistant.answering.compose.extractive import REFUSAL
 from assistant.answering.verify import MARKER_RE, parse_markers, strip_markers
-from assistant.answering.windows import estimate_tokens
+from assistant.answering.evidence.windows import estimate_tokens
 from assistant.language import detect_language
 from assistant.types import Chunk, Turn
 

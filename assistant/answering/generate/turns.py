@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from assistant.answering.generate import fallback
+from assistant.answering.generate.answer import fallback
 from assistant.types import Answer, EventKind, StreamEvent
 
 BUSY = {
