@@ -369,3 +369,10 @@ def test_an_app_server_opening_the_library_reads_each_rows_tokens_instead_of_tok
     expected = lexical.LexicalIndex.build([c.id for c in chunks], [c.text for c in chunks])
     query = real("Stability AI 开发")
     assert opened.lexical.search(query, 3) == expected.search(query, 3) and opened.lexical.search(query, 3)
+
+
+def test_an_app_server_starts_while_the_chroma_server_is_down_and_says_so_when_asked_to_index(corpus):
+    url = f"http://127.0.0.1:{free_port()}"
+    client = TestClient(create_app(Assistant(Settings(paths={"corpus_dir": corpus}, store=StoreSettings(chroma_url=url)))))
+    response = client.post("/api/index")
+    assert response.status_code == 503 and "ASSISTANT_STORE__CHROMA_URL" in response.json()["detail"]

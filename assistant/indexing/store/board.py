@@ -10,7 +10,9 @@ one-number placeholder, as the manifest pointer does. Only the newest ``keep`` r
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 BOARD_INFIX = "-board-"
@@ -25,9 +27,18 @@ def is_board(prefix: str, name: str) -> bool:
 class EngineBoard:
     """The records of one topic ("jobs") of one library, newest first; each with the time it was last pinned."""
 
-    def __init__(self, client: Any, prefix: str, topic: str, *, keep: int = 8) -> None:
-        self.collection = client.get_or_create_collection(f"{prefix}{BOARD_INFIX}{topic}", embedding_function=None)
-        self.keep = keep
+    def __init__(self, client: Callable[[], Any], prefix: str, topic: str, *, keep: int = 8) -> None:
+        self._client, self.name, self.keep = client, f"{prefix}{BOARD_INFIX}{topic}", keep
+        self._collection: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def collection(self) -> Any:
+        """Created on first use: an app server starts while the Chroma server is still down, as it always has."""
+        with self._lock:
+            if self._collection is None:
+                self._collection = self._client().get_or_create_collection(self.name, embedding_function=None)
+            return self._collection
 
     def put(self, key: str, record: dict[str, object]) -> None:
         """Pin ``record`` under ``key`` (replacing what was there), then take down all but the newest ``keep``."""

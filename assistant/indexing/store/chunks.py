@@ -214,7 +214,7 @@ class ChunkStore(GenerationReader, GenerationWriter):
     def board(self, topic: str) -> EngineBoard | None:
         """Server mode: the library's notice board on ``topic`` (board.py), which every app server reads. A local
         index is served by one process, which keeps such state in memory."""
-        return EngineBoard(self.client, self.prefix, topic) if self.url else None
+        return EngineBoard(lambda: self.client, self.prefix, topic) if self.url else None
 
     def pointer(self):
         return self.client.get_or_create_collection(f"{self.prefix}-manifest", embedding_function=None)

@@ -7,6 +7,7 @@ from typing import Any
 
 from assistant.errors import (
     AdminRequired,
+    BackendUnavailable,
     AssistantError,
     BadQuestion,
     BadUpload,
@@ -45,6 +46,7 @@ STATUS_BY_ERROR: tuple[tuple[type[AssistantError], int], ...] = (
     (IndexMismatch, 503),
     (IndexCorrupt, 503),
     (StorageUnavailable, 503),
+    (BackendUnavailable, 503),  # the Chroma server or an embedding model cannot be reached or loaded
 )
 
 
