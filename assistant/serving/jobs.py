@@ -142,9 +142,8 @@ class RemoteJob:
         while self._version == seen and not self.finished and time.monotonic() < deadline:
             time.sleep(min(REMOTE_POLL_S, max(0.0, deadline - time.monotonic())))
             pinned = self._board.get(self.id)
-            if pinned is not None and pinned[0] != self._record:
-                self._version += 1
             if pinned is not None:
+                self._version += pinned[0] != self._record
                 self._record, self._pinned_at = pinned
         return self._version
 
@@ -232,8 +231,6 @@ class IndexJobs:
                 return
             stop.wait(REMOTE_POLL_S)  # progress comes per batch: pinning each would load the server for nothing
             seen = job.wait(seen, self._heartbeat_s)
-            if job.finished:
-                stop.wait(self._heartbeat_s)  # the indexing thread sets it right after
 
     def _index_in(self, job: IndexJob) -> None:
         job._update(state=JobState.RUNNING, started_at=time.time())

@@ -41,11 +41,11 @@ class EngineBoard:
             return self._collection
 
     def put(self, key: str, record: dict[str, object]) -> None:
-        """Pin ``record`` under ``key`` (replacing what was there), then take down all but the newest ``keep``."""
+        """Pin ``record`` under ``key`` (replacing what was there), then take down all but the newest ``keep`` (read
+        only when there are more: a running job pins itself every second)."""
         self.collection.upsert(ids=[key], documents=[json.dumps(record)], metadatas=[{UPDATED_AT: time.time()}], embeddings=[[0.0]])
-        stale = [key for key, _, _ in self._all()[self.keep :]]
-        if stale:
-            self.collection.delete(ids=stale)
+        if self.collection.count() > self.keep:
+            self.collection.delete(ids=[key for key, _, _ in self._all()[self.keep :]])
 
     def get(self, key: str) -> tuple[dict[str, object], float] | None:
         """The record under ``key`` and when it was pinned; None if there is none."""
